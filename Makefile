@@ -1,0 +1,35 @@
+# Two commands for a fresh machine (see README):
+#   make run    install into .venv and start the site (offline mode without a Stripe key)
+#   make test   install the test tools too, then type-check and run the test suite
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: run test check standin
+
+run: $(VENV)/.installed
+	$(BIN)/flask --app app init-db
+	@echo "Open http://127.0.0.1:$(PORT) (stop with Ctrl-C)"
+	$(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT)
+
+test: $(VENV)/.installed-dev check
+
+# The checks themselves, with nothing installed: what .ci/run runs with networking off.
+check:
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+# The stand-in on its own port, for pointing the app (or curl) at it.
+standin: $(VENV)/.installed
+	$(BIN)/python -m standin --port 12111
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(VENV)/.installed $@

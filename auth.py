@@ -1,0 +1,101 @@
+"""Sign-up, sign-in and sign-out (Flask-Login sessions, hashed passwords).
+
+A signed-out visitor who picked a plan on the pricing page arrives here with
+`?plan=<lookup key>`; the key is remembered (only if it is in the catalog, so
+this is no open redirect) and the visitor lands back on that plan afterwards.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from sqlalchemy import func, select
+
+from catalog import Catalog
+from forms import SignInForm, SignUpForm
+from models import User, db
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.signin"
+login_manager.login_message = "Please sign in to continue."
+login_manager.login_message_category = "info"
+
+PENDING_PLAN = "pending_plan"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def _remember_plan() -> None:
+    """Keep the plan a signed-out visitor picked, if it is one of ours."""
+    plan = request.args.get("plan", "")
+    catalog: Catalog = current_app.extensions["catalog"]
+    if catalog.price(plan) is not None:
+        session[PENDING_PLAN] = plan
+
+
+def _after_sign_in() -> ResponseReturnValue:
+    """Continue to the plan picked before signing in, else to the account page."""
+    plan = session.pop(PENDING_PLAN, None)
+    if plan:
+        return redirect(url_for("pricing", plan=plan), 303)
+    return redirect(url_for("account"), 303)
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> ResponseReturnValue:
+    """Create an account; the Stripe customer is created later, when first needed."""
+    if current_user.is_authenticated:
+        return redirect(url_for("account"))
+    _remember_plan()
+    form = SignUpForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        if find_user(email) is not None:
+            form.email.errors.append("An account with this email exists already: sign in instead.")
+        else:
+            user = User(email=email)
+            user.set_password(form.password.data)
+            db.session.add(user)
+            db.session.commit()
+            login_user(user)
+            flash("Welcome! Your account is ready.", "success")
+            return _after_sign_in()
+    status = 400 if form.errors else 200
+    return render_template("auth/signup.html", form=form), status
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin() -> ResponseReturnValue:
+    """Sign in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("account"))
+    _remember_plan()
+    form = SignInForm()
+    if form.validate_on_submit():
+        user = find_user(form.email.data)
+        if user is None or not user.check_password(form.password.data):
+            # One message for both cases, so the form does not reveal who has an account.
+            flash("Email or password is incorrect.", "error")
+        else:
+            login_user(user)
+            return _after_sign_in()
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/signin.html", form=form), status
+
+
+@bp.route("/signout", methods=["POST"])
+@login_required
+def signout() -> ResponseReturnValue:
+    """Sign out (POST with CSRF, so another site cannot sign you out)."""
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("pricing"), 303)

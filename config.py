@@ -1,0 +1,152 @@
+"""Settings, read once from the environment (and `.env`) when the app starts.
+
+Every setting is checked here, so a missing or malformed one stops the app at
+start with a message naming it, instead of failing on the first button press.
+Routes never read the environment: they get a `Settings` object.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+# Stripe's own API host; any other base (the stand-in) points the SDK elsewhere.
+STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+# The key the app uses with the in-process stand-in when no key is configured.
+OFFLINE_STRIPE_KEY = "sk_test_offline"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to know about its environment, validated."""
+
+    stripe_secret_key: str
+    stripe_webhook_secret: str | None
+    stripe_api_base: str
+    stripe_portal_configuration: str | None
+    app_base_url: str
+    secret_key: str
+    database_url: str
+    allow_live_mode: bool
+    # True when no Stripe key is set: the app runs against the in-process stand-in.
+    offline: bool
+
+    @property
+    def live_mode(self) -> bool:
+        return self.stripe_secret_key.startswith(("sk_live_", "rk_live_"))
+
+    def url(self, path: str) -> str:
+        """An absolute URL on this site, always built from APP_BASE_URL.
+
+        Redirect targets handed to Stripe are built here and never from the
+        request's Host header, which a client controls.
+        """
+        return self.app_base_url + path
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false (got {value!r}).")
+
+
+def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"{name} must be an absolute http(s) URL such as {default!r} (got {value!r})."
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name} must not have a query or fragment (got {value!r}).")
+    return value.rstrip("/")
+
+
+def _offline_secret_key(instance_path: Path) -> str:
+    """A random SECRET_KEY kept in the instance folder, so offline sessions survive restarts."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | None = None) -> Settings:
+    """Read and check every setting; raise ConfigError naming the first bad one."""
+    env = os.environ if env is None else env
+    instance_path = instance_path or Path(__file__).parent / "instance"
+
+    key = env.get("STRIPE_SECRET_KEY", "").strip()
+    offline = not key
+    if offline:
+        key = OFFLINE_STRIPE_KEY
+    elif not key.startswith(("sk_test_", "rk_test_", "sk_live_", "rk_live_")):
+        raise ConfigError(
+            "STRIPE_SECRET_KEY must be a Stripe secret or restricted key "
+            "(sk_test_..., rk_test_...); leave it empty for offline mode."
+        )
+
+    allow_live = _flag(env, "STRIPE_ALLOW_LIVE_MODE")
+    if key.startswith(("sk_live_", "rk_live_")) and not allow_live:
+        raise ConfigError(
+            "STRIPE_SECRET_KEY is a live-mode key. This starter refuses to move real "
+            "money by accident: use a test key, or set STRIPE_ALLOW_LIVE_MODE=true."
+        )
+
+    webhook_secret = env.get("STRIPE_WEBHOOK_SECRET", "").strip() or None
+    if webhook_secret is not None and not webhook_secret.startswith("whsec_"):
+        raise ConfigError("STRIPE_WEBHOOK_SECRET must start with whsec_.")
+
+    portal_configuration = env.get("STRIPE_PORTAL_CONFIGURATION", "").strip() or None
+    if portal_configuration is not None and not portal_configuration.startswith("bpc_"):
+        raise ConfigError("STRIPE_PORTAL_CONFIGURATION must be a portal configuration id (bpc_...).")
+
+    api_base = _base_url(env, "STRIPE_API_BASE", STRIPE_DEFAULT_API_BASE)
+    app_base_url = _base_url(env, "APP_BASE_URL", DEFAULT_BASE_URL)
+
+    secret_key = env.get("SECRET_KEY", "").strip()
+    if not secret_key:
+        if not offline:
+            raise ConfigError(
+                "SECRET_KEY is required when STRIPE_SECRET_KEY is set: it signs session "
+                'cookies. Make one with: python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+        secret_key = _offline_secret_key(instance_path)
+    elif len(secret_key) < 16:
+        raise ConfigError("SECRET_KEY is too short: use at least 16 random characters.")
+
+    database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance_path / 'app.sqlite'}"
+    if "://" not in database_url:
+        raise ConfigError(
+            f"DATABASE_URL must be a SQLAlchemy URL such as sqlite:///app.sqlite (got {database_url!r})."
+        )
+
+    return Settings(
+        stripe_secret_key=key,
+        stripe_webhook_secret=webhook_secret,
+        stripe_api_base=api_base,
+        stripe_portal_configuration=portal_configuration,
+        app_base_url=app_base_url,
+        secret_key=secret_key,
+        database_url=database_url,
+        allow_live_mode=allow_live,
+        offline=offline,
+    )

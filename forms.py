@@ -1,0 +1,31 @@
+"""WTForms forms. Every form carries Flask-WTF's CSRF token, buttons included."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+PASSWORD_MIN = 8
+
+
+class SignUpForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(min=PASSWORD_MIN, max=128)]
+    )
+    confirm = PasswordField(
+        "Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords do not match.")]
+    )
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+
+
+
+class PlanForm(FlaskForm):
+    """A plan button: the chosen price's lookup key, checked against the catalog by the route."""
+
+    lookup_key = HiddenField(validators=[DataRequired(), Length(max=100)])

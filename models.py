@@ -1,0 +1,103 @@
+"""Persistence: users and the local mirror of their Stripe subscription.
+
+Pages read these rows only; Stripe is asked on a button press and when a flow
+brings the customer back (see `billing.fetch_subscription`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from flows import LIVE_STATUSES, SubscriptionFacts
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as every datetime column stores (SQLite keeps no time zone)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # One Stripe customer per user, created the first time a button needs it.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    subscription: Mapped[Subscription | None] = relationship(
+        back_populates="user", uselist=False, cascade="all, delete-orphan"
+    )
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class Subscription(Base):
+    """What the pages show of the user's current Stripe subscription."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(32))
+    # The single subscription item the plan buttons change, and its price.
+    item_id: Mapped[str] = mapped_column(String(255))
+    item_count: Mapped[int] = mapped_column(default=1)
+    price_id: Mapped[str] = mapped_column(String(255))
+    lookup_key: Mapped[str | None] = mapped_column(String(255))
+    interval: Mapped[str | None] = mapped_column(String(16))
+    amount: Mapped[int | None]
+    currency: Mapped[str | None] = mapped_column(String(8))
+    quantity: Mapped[int] = mapped_column(default=1)
+    current_period_end: Mapped[datetime | None]
+    # A scheduled cancellation shows up in either field: the portal in flexible
+    # billing mode sets `cancel_at` and leaves `cancel_at_period_end` false.
+    cancel_at: Mapped[datetime | None]
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    canceled_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="subscription")
+
+    @property
+    def is_live(self) -> bool:
+        """Still billing or able to bill (so it can change plan or be canceled)."""
+        return self.status in LIVE_STATUSES
+
+    def facts(self) -> SubscriptionFacts:
+        return SubscriptionFacts(
+            id=self.stripe_subscription_id,
+            item_id=self.item_id,
+            lookup_key=self.lookup_key,
+            status=self.status,
+            item_count=self.item_count,
+        )
+
+    @property
+    def scheduled_cancel_at(self) -> datetime | None:
+        """When a scheduled cancellation takes effect, whichever field Stripe used."""
+        if self.cancel_at is not None:
+            return self.cancel_at
+        if self.cancel_at_period_end:
+            return self.current_period_end
+        return None

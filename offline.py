@@ -1,0 +1,60 @@
+"""Offline mode: with no STRIPE_SECRET_KEY, Stripe is the project's stand-in,
+running inside this process. This is the only module of the app that knows the
+stand-in exists; everything else talks to it through the real Stripe SDK.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import select, update
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from billing import Billing
+from catalog import Catalog
+from config import Settings
+from models import Subscription, User, db
+from standin import StandIn
+
+# The stand-in's API and hosted pages are served by this same process under this path.
+STANDIN_PATH = "/_standin"
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"
+
+
+def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = None) -> None:
+    """Mount the stand-in, point the SDK at it, make sure the catalog exists
+    there, and seed the demo user.
+
+    The stand-in keeps its state in the instance folder beside the SQLite
+    database, so a demo survives restarts; tests run it in memory.
+    """
+    persist = not app.testing if persist is None else persist
+    state_file = Path(app.instance_path) / "standin-state.json" if persist else None
+    fresh = state_file is None or not state_file.exists()
+    if state_file is not None:
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+
+    standin = StandIn(public_url=settings.url(STANDIN_PATH), state_file=state_file)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin.wsgi_app})  # type: ignore[method-assign]
+    app.extensions["standin"] = standin
+    app.extensions["demo_account"] = (DEMO_EMAIL, DEMO_PASSWORD)
+
+    billing = Billing(settings, http_client=standin.http_client())
+    catalog: Catalog = app.extensions["catalog"]
+    billing.configuration = billing.ensure_catalog(catalog)
+    app.extensions["billing"] = billing
+
+    with app.app_context():
+        db.create_all()
+        if fresh:
+            # A new, empty stand-in knows none of the customers the database
+            # remembers: forget them, so they are created again when needed.
+            db.session.execute(update(User).values(stripe_customer_id=None))
+            db.session.query(Subscription).delete()
+        if db.session.scalar(select(User).where(User.email == DEMO_EMAIL)) is None:
+            demo = User(email=DEMO_EMAIL)
+            demo.set_password(DEMO_PASSWORD)
+            db.session.add(demo)
+        db.session.commit()

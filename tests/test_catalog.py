@@ -1,0 +1,41 @@
+"""The plan catalog: the shipped file loads, and mistakes in it are explained."""
+
+import pytest
+
+from catalog import CatalogError, format_amount, load_catalog, parse_catalog
+
+
+def test_the_shipped_catalog_loads():
+    catalog = load_catalog()
+    assert [p.id for p in catalog.products] == ["starter", "pro", "business"]
+    pro = catalog.price("pro_yearly")
+    assert pro is not None and pro.interval == "year" and pro.amount == 29000
+    assert catalog.price("not_a_key") is None
+    assert sum(p.highlighted for p in catalog.products) == 1
+
+
+def _catalog(**product):
+    base = {"id": "a", "name": "A", "prices": {"month": {"lookup_key": "a_m", "amount": 100}}}
+    return {"currency": "usd", "products": [{**base, **product}]}
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"currency": "usd", "products": []}, "at least one"),
+        (_catalog(prices={"week": {"lookup_key": "a_w", "amount": 1}}), "interval"),
+        (_catalog(prices={"month": {"lookup_key": "a_m", "amount": 0}}), "positive"),
+        (_catalog(prices={"month": {"lookup_key": "a_m", "amount": "9"}}), "amount"),
+        (_catalog(prices={"month": {"lookup_key": "k", "amount": 1}, "year": {"lookup_key": "k", "amount": 9}}), "twice"),
+        ({"currency": "usd", "products": [_catalog()["products"][0]] * 11}, "at most 10"),
+    ],
+)
+def test_mistakes_are_explained(data, message):
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(data)
+
+
+def test_format_amount():
+    assert format_amount(900, "usd") == "$9"
+    assert format_amount(1250, "eur") == "€12.50"
+    assert format_amount(123456, "usd") == "$1,234.56"

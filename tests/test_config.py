@@ -1,0 +1,57 @@
+"""Settings: each missing or malformed one stops the start with a message naming it."""
+
+import pytest
+
+from config import ConfigError, load_settings
+
+GOOD = {"STRIPE_SECRET_KEY": "sk_test_abc", "SECRET_KEY": "x" * 32, "APP_BASE_URL": "https://shop.example/"}
+
+
+def test_offline_without_a_key(tmp_path):
+    s = load_settings({}, instance_path=tmp_path)
+    assert s.offline and s.stripe_secret_key.startswith("sk_test_")
+    assert s.app_base_url == "http://127.0.0.1:5000"
+    # The generated secret is kept, so sessions survive a restart.
+    assert load_settings({}, instance_path=tmp_path).secret_key == s.secret_key
+
+
+def test_test_key(tmp_path):
+    s = load_settings(GOOD, instance_path=tmp_path)
+    assert not s.offline and not s.live_mode
+    assert s.app_base_url == "https://shop.example"
+    assert s.url("/account") == "https://shop.example/account"
+    assert s.database_url.startswith("sqlite:///")
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"STRIPE_SECRET_KEY": "pk_test_abc"}, "STRIPE_SECRET_KEY"),
+        ({"STRIPE_SECRET_KEY": "sk_live_abc"}, "STRIPE_ALLOW_LIVE_MODE"),
+        ({"STRIPE_SECRET_KEY": "rk_live_abc"}, "live-mode key"),
+        ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"APP_BASE_URL": "shop.example"}, "APP_BASE_URL"),
+        ({"APP_BASE_URL": "ftp://shop.example"}, "APP_BASE_URL"),
+        ({"STRIPE_API_BASE": "localhost:12111"}, "STRIPE_API_BASE"),
+        ({"STRIPE_WEBHOOK_SECRET": "abc"}, "STRIPE_WEBHOOK_SECRET"),
+        ({"STRIPE_PORTAL_CONFIGURATION": "conf_1"}, "STRIPE_PORTAL_CONFIGURATION"),
+        ({"DATABASE_URL": "app.sqlite"}, "DATABASE_URL"),
+        ({"STRIPE_ALLOW_LIVE_MODE": "maybe"}, "STRIPE_ALLOW_LIVE_MODE"),
+    ],
+)
+def test_bad_settings_are_named(tmp_path, change, named):
+    with pytest.raises(ConfigError, match=named):
+        load_settings({**GOOD, **change}, instance_path=tmp_path)
+
+
+def test_live_mode_only_when_allowed(tmp_path):
+    s = load_settings({**GOOD, "STRIPE_SECRET_KEY": "sk_live_abc", "STRIPE_ALLOW_LIVE_MODE": "true"}, instance_path=tmp_path)
+    assert s.live_mode
+
+
+def test_create_app_refuses_to_start_with_a_bad_setting(tmp_path, monkeypatch):
+    from app import create_app
+
+    with pytest.raises(ConfigError, match="APP_BASE_URL"):
+        create_app({"STRIPE_SECRET_KEY": "sk_test_abc", "SECRET_KEY": "x" * 32, "APP_BASE_URL": "nope"})
