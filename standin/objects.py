@@ -1,0 +1,295 @@
+"""Build new Stripe objects from Stripe's own fixtures.
+
+Each builder starts from the blank object in `fixtures.json` (copied from
+Stripe's OpenAPI fixtures, so every field Stripe returns is present with the
+right type) and fills in what the request or the event decided. Builders do
+not store anything and check nothing: `api.py` and `effects.py` do that.
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import json
+import secrets
+import string
+import time
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+
+from standin.state import StripeObject
+
+_FIXTURES: dict[str, StripeObject] = json.loads(
+    resources.files("standin").joinpath("fixtures.json").read_text()
+)["resources"]
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def new_id(prefix: str, length: int = 24) -> str:
+    """A random id with Stripe's prefix for the resource (`cus_`, `sub_`, ...)."""
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def blank(resource: str, id_prefix: str) -> StripeObject:
+    """A fresh copy of a fixture with a new id and creation time."""
+    obj = copy.deepcopy(_FIXTURES[resource])
+    obj["id"] = new_id(id_prefix)
+    if "created" in obj:
+        obj["created"] = now()
+    return obj
+
+
+def add_interval(start: int, interval: str, count: int = 1) -> int:
+    """`start` moved on by `count` days/weeks/months/years, as billing periods are."""
+    if interval in ("day", "week"):
+        return start + count * (86400 if interval == "day" else 7 * 86400)
+    moment = datetime.fromtimestamp(start, tz=timezone.utc)
+    months = count * (12 if interval == "year" else 1)
+    year, month = divmod(moment.month - 1 + months, 12)
+    year += moment.year
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return int(moment.replace(year=year, month=month + 1, day=day).timestamp())
+
+
+def list_object(data: list[StripeObject], url: str, has_more: bool = False) -> StripeObject:
+    return {"object": "list", "data": data, "has_more": has_more, "url": url}
+
+
+def customer(params: dict[str, Any]) -> StripeObject:
+    obj = blank("customer", "cus_")
+    obj["invoice_prefix"] = new_id("", 8).upper()
+    return obj
+
+
+def price(params: dict[str, Any]) -> StripeObject:
+    obj = blank("price", "price_")
+    amount = params.get("unit_amount")
+    if amount is not None:
+        obj["unit_amount"] = amount
+        obj["unit_amount_decimal"] = str(amount)
+    recurring = params.get("recurring")
+    if recurring:
+        obj["type"] = "recurring"
+        obj["recurring"] = {
+            "interval": recurring["interval"],
+            "interval_count": recurring.get("interval_count", 1),
+            "meter": recurring.get("meter"),
+            "usage_type": recurring.get("usage_type", "licensed"),
+            "trial_period_days": recurring.get("trial_period_days"),
+        }
+    return obj
+
+
+def plan_for(item_price: StripeObject) -> StripeObject:
+    """The legacy `plan` Stripe still shows beside `price` on subscription items."""
+    plan: StripeObject = copy.deepcopy(_FIXTURES["subscription_item"]["plan"])
+    recurring = item_price["recurring"] or {}
+    plan.update(
+        id=item_price["id"],
+        active=item_price["active"],
+        amount=item_price["unit_amount"],
+        amount_decimal=item_price["unit_amount_decimal"],
+        created=item_price["created"],
+        currency=item_price["currency"],
+        interval=recurring.get("interval"),
+        interval_count=recurring.get("interval_count"),
+        nickname=item_price["nickname"],
+        product=item_price["product"],
+    )
+    return plan
+
+
+def subscription_item(
+    subscription_id: str, item_price: StripeObject, quantity: int, period_start: int
+) -> StripeObject:
+    """An item; its billing period lives here, not on the subscription, in current API versions."""
+    item = blank("subscription_item", "si_")
+    interval = item_price["recurring"] or {"interval": "month", "interval_count": 1}
+    item.update(
+        subscription=subscription_id,
+        price=copy.deepcopy(item_price),
+        plan=plan_for(item_price),
+        quantity=quantity,
+        current_period_start=period_start,
+        current_period_end=add_interval(
+            period_start, interval["interval"], interval["interval_count"]
+        ),
+    )
+    return item
+
+
+def subscription(
+    customer_id: str,
+    prices: list[tuple[StripeObject, int]],
+    billing_mode: str,
+    default_payment_method: str | None,
+    metadata: dict[str, str],
+) -> StripeObject:
+    sub = blank("subscription", "sub_")
+    start = sub["created"]
+    items = [subscription_item(sub["id"], p, quantity, start) for p, quantity in prices]
+    sub.update(
+        customer=customer_id,
+        currency=prices[0][0]["currency"],
+        billing_cycle_anchor=start,
+        start_date=start,
+        default_payment_method=default_payment_method,
+        metadata=metadata,
+        status="active",
+    )
+    sub["items"] = list_object(items, f"/v1/subscription_items?subscription={sub['id']}")
+    if billing_mode == "flexible":
+        sub["billing_mode"] = {
+            "flexible": {"proration_discounts": "included"},
+            "type": "flexible",
+            "updated_at": start,
+        }
+    return sub
+
+
+def discount(
+    coupon: StripeObject,
+    promotion_code: str | None,
+    customer_id: str,
+    subscription_id: str | None,
+    checkout_session: str | None = None,
+) -> StripeObject:
+    obj = blank("discount", "di_")
+    start = now()
+    end = None
+    if coupon["duration"] == "repeating" and coupon["duration_in_months"]:
+        end = add_interval(start, "month", coupon["duration_in_months"])
+    obj.update(
+        customer=customer_id,
+        subscription=subscription_id,
+        checkout_session=checkout_session,
+        promotion_code=promotion_code,
+        source={"coupon": coupon["id"], "type": "coupon"},
+        start=start,
+        end=end,
+    )
+    return obj
+
+
+def discounted(amount: int, coupon: StripeObject | None) -> int:
+    """`amount` after a coupon, rounded as Stripe rounds (to the nearest cent)."""
+    if coupon is None:
+        return amount
+    if coupon["percent_off"] is not None:
+        return max(0, round(amount * (100 - float(coupon["percent_off"])) / 100))
+    return max(0, amount - int(coupon["amount_off"] or 0))
+
+
+def paid_invoice(
+    cust: StripeObject,
+    sub: StripeObject,
+    billing_reason: str,
+    coupon: StripeObject | None,
+) -> StripeObject:
+    """A paid invoice for the subscription's current items, as a successful charge leaves."""
+    invoice = blank("invoice", "in_")
+    lines = []
+    for item in sub["items"]["data"]:
+        line = copy.deepcopy(_FIXTURES["line_item"])
+        amount = (item["price"]["unit_amount"] or 0) * item["quantity"]
+        product_name = item["price"]["nickname"] or item["price"]["product"]
+        line.update(
+            id=new_id("il_"),
+            invoice=invoice["id"],
+            amount=amount,
+            subtotal=amount,
+            currency=item["price"]["currency"],
+            description=f"{item['quantity']} × {product_name}",
+            quantity=item["quantity"],
+            subscription=sub["id"],
+            period={"start": item["current_period_start"], "end": item["current_period_end"]},
+            pricing={
+                "price_details": {"price": item["price"]["id"], "product": item["price"]["product"]},
+                "type": "price_details",
+                "unit_amount_decimal": item["price"]["unit_amount_decimal"],
+            },
+            parent={
+                "invoice_item_details": None,
+                "subscription_item_details": {
+                    "invoice_item": None,
+                    "proration": False,
+                    "proration_details": {"credited_items": None},
+                    "subscription": sub["id"],
+                    "subscription_item": item["id"],
+                },
+                "type": "subscription_item_details",
+            },
+        )
+        lines.append(line)
+    subtotal = sum(line["amount"] for line in lines)
+    total = discounted(subtotal, coupon)
+    paid_at = now()
+    invoice.update(
+        customer=cust["id"],
+        customer_email=cust["email"],
+        customer_name=cust["name"],
+        currency=sub["currency"],
+        billing_reason=billing_reason,
+        number=f"{cust['invoice_prefix']}-{cust['next_invoice_sequence']:04d}",
+        status="paid",
+        amount_due=total,
+        amount_paid=total,
+        amount_remaining=0,
+        subtotal=subtotal,
+        subtotal_excluding_tax=subtotal,
+        total=total,
+        total_excluding_tax=total,
+        attempted=True,
+        attempt_count=1,
+        effective_at=paid_at,
+        period_start=paid_at,
+        period_end=paid_at,
+        default_payment_method=sub["default_payment_method"],
+        status_transitions={
+            "finalized_at": paid_at,
+            "marked_uncollectible_at": None,
+            "paid_at": paid_at,
+            "voided_at": None,
+        },
+        parent={
+            "quote_details": None,
+            "subscription_details": {"metadata": sub["metadata"], "subscription": sub["id"]},
+            "type": "subscription_details",
+        },
+    )
+    invoice["lines"] = list_object(lines, f"/v1/invoices/{invoice['id']}/lines")
+    cust["next_invoice_sequence"] += 1
+    return invoice
+
+
+# The test cards the hosted pages offer, with what Stripe's test card numbers report.
+TEST_CARDS: dict[str, dict[str, Any]] = {
+    "4242424242424242": {"brand": "visa", "last4": "4242", "funding": "credit"},
+    "5555555555554444": {"brand": "mastercard", "last4": "4444", "funding": "credit"},
+    # Attaches fine, declines on the next charge: Stripe's "decline after attaching" card.
+    "4000000000000341": {"brand": "visa", "last4": "0341", "funding": "credit"},
+}
+
+
+def card_payment_method(number: str, customer_id: str) -> StripeObject:
+    pm = blank("payment_method", "pm_")
+    details = TEST_CARDS[number]
+    expiry = datetime.fromtimestamp(now(), tz=timezone.utc)
+    pm["customer"] = customer_id
+    pm["card"].update(
+        brand=details["brand"],
+        display_brand=details["brand"],
+        last4=details["last4"],
+        funding=details["funding"],
+        exp_month=expiry.month,
+        exp_year=expiry.year + 3,
+        fingerprint=new_id("", 16),
+        networks={"available": [details["brand"]], "preferred": None},
+    )
+    return pm

@@ -1,0 +1,331 @@
+"""The hosted pages: Checkout (`/c/pay/<id>`) and the customer portal (`/p/session/<id>`).
+
+On Stripe these are the pages the app redirects customers to with `303 See
+Other`. Here they are plain HTML forms that apply the real effect of each
+step (see `effects.py`) and then send the customer where Stripe would:
+Checkout to `success_url`, a portal flow per its `after_completion`.
+
+A page only ever acts on its own session: the portal session's customer and,
+for deep links, the subscription named in its `flow`. Anything else is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from standin import effects, objects
+from standin.api import standin
+from standin.state import State, StripeObject
+
+bp = Blueprint("pages", __name__)
+
+ENDED_STATUSES = ("canceled", "incomplete_expired")
+# Steps the home page links to; each needs its feature enabled in the configuration.
+HOME_ACTIONS = ("subscription_update", "subscription_cancel", "subscription_pause", "payment_method_update", "customer_update")
+
+
+def _state() -> State:
+    return standin().state
+
+
+def _get(object_id: str, kind: str) -> StripeObject:
+    obj = _state().get(object_id, kind)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+@bp.app_template_filter("money")
+def money(amount: int | None, currency: str = "usd") -> str:
+    """Minor units to a display amount: 1500, "usd" -> "$15.00"."""
+    if amount is None:
+        return "—"
+    value = f"{amount / 100:,.2f}"
+    return f"${value}" if currency == "usd" else f"{value} {currency.upper()}"
+
+
+@bp.app_template_filter("date")
+def date(timestamp: int | None) -> str:
+    if timestamp is None:
+        return "—"
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%d %b %Y")
+
+
+# -- Checkout ---------------------------------------------------------------
+
+
+@bp.route("/c/pay/<session_id>", methods=["GET", "POST"])
+def checkout(session_id: str) -> Response | str:
+    """Show a Checkout session; POST pays it with a test card and returns to success_url."""
+    with _state().lock:
+        session = _get(session_id, "checkout.session")
+        if request.method == "POST" and session["status"] == "open":
+            effects.complete_checkout(_state(), session, "4242424242424242")
+            _state().save()
+        if session["status"] == "complete" and request.method == "POST":
+            # Stripe substitutes the template variable so the site can look the session up.
+            return redirect(session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"]), 303)
+        customer = _state().get(session["customer"] or "", "customer")
+        return render_template(
+            "checkout.html",
+            session=session,
+            items=session["line_items"]["data"],
+            email=(customer or {}).get("email") or session["customer_email"],
+            products={item["price"]["product"]: _product_name(item["price"]) for item in session["line_items"]["data"]},
+        )
+
+
+# -- Portal -----------------------------------------------------------------
+
+
+@bp.get("/p/session/<session_id>")
+def portal_session(session_id: str) -> str:
+    """A deep link opens on its flow's step; a session without flow_data on the home page."""
+    with _state().lock:
+        session = _get(session_id, "billing_portal.session")
+        if session["flow"] is None:
+            return _home(session)
+        return _flow_page(session, session["flow"])
+
+
+@bp.post("/p/session/<session_id>")
+def complete_flow(session_id: str) -> Response | str:
+    """Complete the deep-linked flow, then do what its after_completion says."""
+    with _state().lock:
+        session = _get(session_id, "billing_portal.session")
+        flow = session["flow"]
+        if flow is None:
+            abort(404)
+        outcome = _complete(session, flow)
+        if outcome is not None:
+            return outcome
+        after = flow["after_completion"]
+        if after["type"] == "redirect":
+            return redirect(after["redirect"]["return_url"], 303)
+        if after["type"] == "hosted_confirmation":
+            return redirect(url_for(".confirmation", session_id=session_id), 303)
+        return redirect(url_for(".home", session_id=session_id), 303)
+
+
+@bp.get("/p/session/<session_id>/home")
+def home(session_id: str) -> str:
+    with _state().lock:
+        return _home(_get(session_id, "billing_portal.session"))
+
+
+@bp.get("/p/session/<session_id>/done")
+def confirmation(session_id: str) -> str:
+    """The `hosted_confirmation` page: the merchant's message and a way back."""
+    with _state().lock:
+        session = _get(session_id, "billing_portal.session")
+        flow = session["flow"] or {}
+        message = ((flow.get("after_completion") or {}).get("hosted_confirmation") or {}).get("custom_message")
+        return render_template("portal_done.html", session=session, message=message or "Your changes have been saved.")
+
+
+@bp.route("/p/session/<session_id>/do/<flow_type>", methods=["GET", "POST"])
+def home_action(session_id: str, flow_type: str) -> Response | str:
+    """A step started from the portal home page; it returns to the home page when done."""
+    with _state().lock:
+        session = _get(session_id, "billing_portal.session")
+        if flow_type not in HOME_ACTIONS or not _configuration(session)["features"][flow_type]["enabled"]:
+            abort(404)
+        flow: StripeObject = {"type": flow_type, "after_completion": {"type": "portal_homepage"}}
+        if flow_type.startswith("subscription_"):
+            subscription = _own_subscription(session, request.args.get("subscription", ""))
+            flow[flow_type] = {"subscription": subscription["id"], "retention": None}
+        if request.method == "GET":
+            return _flow_page(session, flow)
+        outcome = _complete(session, flow)
+        return outcome or redirect(url_for(".home", session_id=session_id), 303)
+
+
+@bp.post("/p/session/<session_id>/resume")
+def resume(session_id: str) -> Response:
+    """Resume payment collection on a paused subscription (home page action)."""
+    with _state().lock:
+        session = _get(session_id, "billing_portal.session")
+        effects.resume(_own_subscription(session, request.args.get("subscription", "")))
+        _state().save()
+        return redirect(url_for(".home", session_id=session_id), 303)
+
+
+def _own_subscription(session: StripeObject, subscription_id: str) -> StripeObject:
+    subscription = _get(subscription_id, "subscription")
+    if subscription["customer"] != session["customer"]:
+        abort(404)
+    return subscription
+
+
+def _configuration(session: StripeObject) -> StripeObject:
+    return _state().objects[session["configuration"]]
+
+
+def _home(session: StripeObject) -> str:
+    state = _state()
+    customer = state.objects[session["customer"]]
+    subscriptions = [s for s in state.all("subscription") if s["customer"] == customer["id"]]
+    invoices = [i for i in state.all("invoice") if i["customer"] == customer["id"]]
+    card = state.get(customer["invoice_settings"]["default_payment_method"] or "", "payment_method")
+    return render_template(
+        "portal_home.html",
+        session=session,
+        customer=customer,
+        subscriptions=[_describe(s) for s in subscriptions],
+        invoices=invoices,
+        card=card,
+        features=_configuration(session)["features"],
+    )
+
+
+def _flow_page(session: StripeObject, flow: StripeObject, error: str | None = None) -> str:
+    """Render the step a flow asks for, with ready-to-show values."""
+    state = _state()
+    flow_type = flow["type"]
+    context: dict[str, Any] = {"session": session, "flow": flow, "flow_type": flow_type, "error": error}
+    context["customer"] = state.objects[session["customer"]]
+    data = flow.get(flow_type) or {}
+    if "subscription" in data:
+        subscription = state.objects[data["subscription"]]
+        context["subscription"] = _describe(subscription)
+        if subscription["status"] in ENDED_STATUSES:
+            context["error"] = error or "This subscription has ended and can no longer be changed."
+    if flow_type == "subscription_update_confirm":
+        item = data["items"][0]
+        current = next(i for i in subscription["items"]["data"] if i["id"] == item["id"])
+        new_price = state.objects[item["price"]] if item["price"] else current["price"]
+        context["change"] = {
+            "current": _describe_price(current["price"], current["quantity"]),
+            "new": _describe_price(new_price, item["quantity"] or current["quantity"]),
+            "discounts": [_describe_discount(d) for d in data["discounts"] or []],
+        }
+    elif flow_type == "subscription_update":
+        current_price = subscription["items"]["data"][0]["price"]["id"]
+        context["choices"] = [
+            {**_describe_price(state.objects[price_id], 1), "id": price_id, "current": price_id == current_price}
+            for product in _configuration(session)["features"]["subscription_update"]["products"] or []
+            for price_id in product["prices"]
+        ]
+    elif flow_type == "subscription_cancel":
+        retention = data.get("retention")
+        context["mode"] = _configuration(session)["features"]["subscription_cancel"]["mode"]
+        if retention:
+            context["offer"] = _describe_coupon(state.objects[retention["coupon_offer"]["coupon"]])
+    elif flow_type == "payment_method_update":
+        context["cards"] = objects.TEST_CARDS
+    return render_template("portal_flow.html", **context)
+
+
+def _complete(session: StripeObject, flow: StripeObject) -> str | None:
+    """Apply a flow's effect from the submitted form; a page to show again on failure, else None."""
+    state = _state()
+    flow_type = flow["type"]
+    data = flow.get(flow_type) or {}
+    customer = state.objects[session["customer"]]
+    subscription = state.objects[data["subscription"]] if "subscription" in data else None
+    if subscription is not None and subscription["status"] in ENDED_STATUSES:
+        return _flow_page(session, flow)
+    try:
+        if flow_type == "subscription_update_confirm" and subscription is not None:
+            item = data["items"][0]
+            discounts = [_discount_ids(d) for d in data["discounts"] or []]
+            price = state.objects[item["price"]] if item["price"] else None
+            effects.change_plan(state, subscription, item["id"], price, item["quantity"], discounts)
+        elif flow_type == "subscription_update" and subscription is not None:
+            allowed = {
+                price_id
+                for product in _configuration(session)["features"]["subscription_update"]["products"] or []
+                for price_id in product["prices"]
+            }
+            price_id = request.form.get("price", "")
+            if price_id not in allowed:
+                return _flow_page(session, flow, "Choose one of the plans listed.")
+            item_id = subscription["items"]["data"][0]["id"]
+            effects.change_plan(state, subscription, item_id, state.objects[price_id], None)
+        elif flow_type == "subscription_cancel" and subscription is not None:
+            retention = data.get("retention")
+            if retention and request.form.get("choice") == "accept":
+                effects.accept_retention_offer(state, subscription, retention["coupon_offer"]["coupon"])
+            else:
+                mode = _configuration(session)["features"]["subscription_cancel"]["mode"]
+                effects.cancel(subscription, mode)
+        elif flow_type == "subscription_pause" and subscription is not None:
+            effects.pause(subscription)
+        elif flow_type == "payment_method_update":
+            number = request.form.get("card", "")
+            if number not in objects.TEST_CARDS:
+                return _flow_page(session, flow, "Choose one of the test cards.")
+            effects.add_card(state, customer, number)
+        elif flow_type == "customer_update":
+            form = request.form
+            address = {key: form.get(key, "") for key in ("line1", "city", "postal_code", "country")}
+            effects.update_customer(customer, form.get("name", ""), form.get("email", ""), address)
+    except effects.CardDeclined as declined:
+        return _flow_page(session, flow, str(declined))
+    state.save()
+    return None
+
+
+def _discount_ids(discount: StripeObject) -> StripeObject:
+    return {"coupon": discount.get("coupon"), "promotion_code": discount.get("promotion_code")}
+
+
+# -- Ready-to-show values ---------------------------------------------------
+
+
+def _product_name(price: StripeObject) -> str:
+    product = _state().get(price["product"], "product")
+    return str(product["name"]) if product else str(price["product"])
+
+
+def _describe_price(price: StripeObject, quantity: int) -> dict[str, Any]:
+    recurring = price["recurring"] or {}
+    return {
+        "product": _product_name(price),
+        "nickname": price["nickname"],
+        "amount": money(price["unit_amount"] * quantity, price["currency"]),
+        "interval": recurring.get("interval"),
+        "quantity": quantity,
+    }
+
+
+def _describe(subscription: StripeObject) -> dict[str, Any]:
+    item = subscription["items"]["data"][0]
+    period_end = item["current_period_end"]
+    return {
+        "id": subscription["id"],
+        "status": subscription["status"],
+        "plan": _describe_price(item["price"], item["quantity"]),
+        "period_end": period_end,
+        "cancel_at": subscription["cancel_at"] or (period_end if subscription["cancel_at_period_end"] else None),
+        "ended_at": subscription["ended_at"],
+        "paused": subscription["pause_collection"] is not None,
+        "live": subscription["status"] not in ENDED_STATUSES,
+        "discounts": [
+            _describe_coupon(_state().objects[_state().objects[d]["source"]["coupon"]])
+            for d in subscription["discounts"]
+        ],
+    }
+
+
+def _describe_coupon(coupon: StripeObject) -> str:
+    if coupon["percent_off"] is not None:
+        off = f"{coupon['percent_off']:g}% off"
+    else:
+        off = f"{money(coupon['amount_off'], coupon['currency'] or 'usd')} off"
+    duration = {"once": "once", "forever": "forever"}.get(
+        coupon["duration"], f"for {coupon['duration_in_months']} months"
+    )
+    return f"{coupon['name'] or coupon['id']}: {off} {duration}"
+
+
+def _describe_discount(discount: StripeObject) -> str:
+    state = _state()
+    if discount.get("promotion_code"):
+        code = state.objects[discount["promotion_code"]]
+        return f"Code {code['code']} — " + _describe_coupon(state.objects[code["promotion"]["coupon"]])
+    return _describe_coupon(state.objects[discount["coupon"]])

@@ -1,0 +1,493 @@
+"""API handlers for the plain resources: customers, products, prices, coupons,
+promotion codes, checkout sessions, subscriptions, payment methods, invoices.
+
+Each handler gets params already validated against the SDK's TypedDict (see
+`api.endpoint`) and enforces the Stripe rules the app can run into, with
+Stripe's wording. The customer-portal endpoints live in `portal.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe.params import (
+    CouponCreateParams,
+    CouponListParams,
+    CouponRetrieveParams,
+    CustomerCreateParams,
+    CustomerPaymentMethodListParams,
+    CustomerRetrieveParams,
+    CustomerUpdateParams,
+    InvoiceListParams,
+    PaymentMethodRetrieveParams,
+    PriceCreateParams,
+    PriceListParams,
+    PriceRetrieveParams,
+    PriceUpdateParams,
+    ProductCreateParams,
+    ProductListParams,
+    ProductRetrieveParams,
+    ProductUpdateParams,
+    PromotionCodeCreateParams,
+    PromotionCodeListParams,
+    PromotionCodeRetrieveParams,
+    SubscriptionListParams,
+    SubscriptionRetrieveParams,
+)
+from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
+
+from standin import objects
+from standin.api import bp, endpoint, paginate, refuse_unsupported, set_fields, standin
+from standin.errors import invalid, missing
+from standin.state import State, StripeObject
+
+# Statuses after which a subscription can no longer change.
+ENDED_STATUSES = frozenset({"canceled", "incomplete_expired"})
+
+
+def state() -> State:
+    return standin().state
+
+
+def find(kind: str, object_id: str, param: str | None = None) -> StripeObject:
+    """The stored object, or Stripe's "No such <kind>" (404 by URL, 400 by param)."""
+    obj = state().get(object_id, kind)
+    if obj is None:
+        raise missing(kind.split(".")[-1], object_id, param)
+    return obj
+
+
+# -- Customers --------------------------------------------------------------
+
+_CUSTOMER_FIELDS = {"address", "description", "email", "metadata", "name", "phone", "preferred_locales", "shipping"}
+
+
+@bp.post("/customers")
+@endpoint(CustomerCreateParams)
+def create_customer(params: dict[str, Any]) -> StripeObject:
+    refuse_unsupported(params, _CUSTOMER_FIELDS | {"expand"})
+    customer = objects.customer(params)
+    set_fields(customer, params, _CUSTOMER_FIELDS)
+    return state().add(customer)
+
+
+@bp.get("/customers/<customer_id>")
+@endpoint(CustomerRetrieveParams)
+def retrieve_customer(params: dict[str, Any], customer_id: str) -> StripeObject:
+    return find("customer", customer_id)
+
+
+@bp.post("/customers/<customer_id>")
+@endpoint(CustomerUpdateParams)
+def update_customer(params: dict[str, Any], customer_id: str) -> StripeObject:
+    customer = find("customer", customer_id)
+    refuse_unsupported(params, _CUSTOMER_FIELDS | {"expand", "invoice_settings"})
+    settings = params.get("invoice_settings", {})
+    refuse_unsupported(settings, {"default_payment_method"}, "invoice_settings")
+    if settings.get("default_payment_method"):
+        pm_id = settings["default_payment_method"]
+        pm = find("payment_method", pm_id, "invoice_settings[default_payment_method]")
+        if pm["customer"] != customer_id:
+            raise invalid(
+                f"The customer does not have a payment method with the ID {pm_id}. "
+                "The payment method must be attached to the customer.",
+                "invoice_settings[default_payment_method]",
+            )
+    set_fields(customer, params, _CUSTOMER_FIELDS | {"invoice_settings"})
+    return customer
+
+
+@bp.get("/customers/<customer_id>/payment_methods")
+@endpoint(CustomerPaymentMethodListParams)
+def list_customer_payment_methods(params: dict[str, Any], customer_id: str) -> StripeObject:
+    find("customer", customer_id)
+    refuse_unsupported(params, {"expand", "limit", "starting_after", "ending_before", "type"})
+    methods = [
+        pm
+        for pm in state().all("payment_method")
+        if pm["customer"] == customer_id and params.get("type", pm["type"]) == pm["type"]
+    ]
+    return paginate(methods, params, f"/v1/customers/{customer_id}/payment_methods")
+
+
+@bp.get("/payment_methods/<pm_id>")
+@endpoint(PaymentMethodRetrieveParams)
+def retrieve_payment_method(params: dict[str, Any], pm_id: str) -> StripeObject:
+    return find("payment_method", pm_id)
+
+
+# -- Products and prices ----------------------------------------------------
+
+_PRODUCT_FIELDS = {"active", "description", "metadata", "name", "statement_descriptor", "unit_label", "url"}
+
+
+@bp.post("/products")
+@endpoint(ProductCreateParams)
+def create_product(params: dict[str, Any]) -> StripeObject:
+    refuse_unsupported(params, _PRODUCT_FIELDS | {"expand", "id"})
+    product = objects.blank("product", "prod_")
+    if "id" in params:
+        # Merchants may choose product ids (this project does, to find them again).
+        if params["id"] in state().objects:
+            raise invalid("Product already exists.", "id", code="resource_already_exists")
+        product["id"] = params["id"]
+    set_fields(product, params, _PRODUCT_FIELDS)
+    product["updated"] = product["created"]
+    return state().add(product)
+
+
+@bp.get("/products/<product_id>")
+@endpoint(ProductRetrieveParams)
+def retrieve_product(params: dict[str, Any], product_id: str) -> StripeObject:
+    return find("product", product_id)
+
+
+@bp.post("/products/<product_id>")
+@endpoint(ProductUpdateParams)
+def update_product(params: dict[str, Any], product_id: str) -> StripeObject:
+    product = find("product", product_id)
+    refuse_unsupported(params, _PRODUCT_FIELDS | {"expand", "default_price"})
+    if params.get("default_price"):
+        price = find("price", params["default_price"], "default_price")
+        if price["product"] != product_id:
+            raise invalid("The default price must belong to this product.", "default_price")
+    set_fields(product, params, _PRODUCT_FIELDS | {"default_price"})
+    product["updated"] = objects.now()
+    return product
+
+
+@bp.get("/products")
+@endpoint(ProductListParams)
+def list_products(params: dict[str, Any]) -> StripeObject:
+    refuse_unsupported(params, {"active", "ids", "expand", "limit", "starting_after", "ending_before"})
+    products = [
+        product
+        for product in state().all("product")
+        if params.get("active", product["active"]) == product["active"]
+        and ("ids" not in params or product["id"] in params["ids"])
+    ]
+    return paginate(products, params, "/v1/products")
+
+
+_PRICE_FIELDS = {"active", "currency", "metadata", "nickname", "tax_behavior"}
+
+
+@bp.post("/prices")
+@endpoint(PriceCreateParams)
+def create_price(params: dict[str, Any]) -> StripeObject:
+    refuse_unsupported(
+        params,
+        _PRICE_FIELDS
+        | {"expand", "lookup_key", "product", "product_data", "recurring", "transfer_lookup_key", "unit_amount"},
+    )
+    if "unit_amount" not in params:
+        raise invalid("The stand-in only supports prices with a unit_amount.", "unit_amount")
+    price = objects.price(params)
+    price["product"] = _price_product(params)
+    set_fields(price, params, _PRICE_FIELDS)
+    _assign_lookup_key(price, params)
+    return state().add(price)
+
+
+def _price_product(params: dict[str, Any]) -> str:
+    if "product" in params:
+        return str(find("product", params["product"], "product")["id"])
+    if "product_data" in params:
+        data = params["product_data"]
+        refuse_unsupported(data, {"name", "active", "metadata"}, "product_data")
+        product = objects.blank("product", "prod_")
+        set_fields(product, data, {"name", "active", "metadata"})
+        return str(state().add(product)["id"])
+    raise invalid("You must specify either `product` or `product_data` when creating a price.", "product")
+
+
+def _assign_lookup_key(price: StripeObject, params: dict[str, Any]) -> None:
+    """Lookup keys are unique among prices; `transfer_lookup_key` moves one, as on Stripe."""
+    if "lookup_key" not in params:
+        return
+    key = params["lookup_key"] or None
+    holder = next(
+        (other for other in state().all("price") if key and other["lookup_key"] == key and other is not price),
+        None,
+    )
+    if holder is not None:
+        if not params.get("transfer_lookup_key"):
+            raise invalid(
+                f"A price (`{holder['id']}`) already uses that lookup key.",
+                "lookup_key",
+                code="lookup_key_already_exists",
+            )
+        holder["lookup_key"] = None
+    price["lookup_key"] = key
+
+
+@bp.get("/prices/<price_id>")
+@endpoint(PriceRetrieveParams)
+def retrieve_price(params: dict[str, Any], price_id: str) -> StripeObject:
+    return find("price", price_id)
+
+
+@bp.post("/prices/<price_id>")
+@endpoint(PriceUpdateParams)
+def update_price(params: dict[str, Any], price_id: str) -> StripeObject:
+    price = find("price", price_id)
+    refuse_unsupported(params, {"active", "expand", "lookup_key", "metadata", "nickname", "transfer_lookup_key"})
+    set_fields(price, params, {"active", "metadata", "nickname"})
+    _assign_lookup_key(price, params)
+    return price
+
+
+@bp.get("/prices")
+@endpoint(PriceListParams)
+def list_prices(params: dict[str, Any]) -> StripeObject:
+    refuse_unsupported(
+        params,
+        {"active", "currency", "expand", "lookup_keys", "product", "type", "limit", "starting_after", "ending_before"},
+    )
+
+    def matches(price: StripeObject) -> bool:
+        return all(
+            (
+                params.get("active", price["active"]) == price["active"],
+                params.get("currency", price["currency"]) == price["currency"],
+                params.get("product", price["product"]) == price["product"],
+                params.get("type", price["type"]) == price["type"],
+                "lookup_keys" not in params or price["lookup_key"] in params["lookup_keys"],
+            )
+        )
+
+    return paginate([price for price in state().all("price") if matches(price)], params, "/v1/prices")
+
+
+# -- Coupons and promotion codes --------------------------------------------
+
+
+@bp.post("/coupons")
+@endpoint(CouponCreateParams)
+def create_coupon(params: dict[str, Any]) -> StripeObject:
+    fields = {"amount_off", "currency", "duration", "duration_in_months", "max_redemptions", "metadata", "name", "percent_off", "redeem_by"}
+    refuse_unsupported(params, fields | {"expand", "id"})
+    if ("percent_off" in params) == ("amount_off" in params):
+        raise invalid("Must provide one of percent_off or amount_off.", "percent_off")
+    if "amount_off" in params and "currency" not in params:
+        raise invalid("You must pass currency when passing amount_off.", "currency")
+    if params.get("duration") == "repeating" and "duration_in_months" not in params:
+        raise invalid("Missing required param: duration_in_months.", "duration_in_months")
+    coupon = objects.blank("coupon", "")
+    coupon["id"] = params.get("id") or objects.new_id("", 8)
+    if coupon["id"] in state().objects:
+        raise invalid("Coupon already exists.", "id", code="resource_already_exists")
+    coupon["currency"] = None
+    set_fields(coupon, params, fields)
+    return state().add(coupon)
+
+
+@bp.get("/coupons/<coupon_id>")
+@endpoint(CouponRetrieveParams)
+def retrieve_coupon(params: dict[str, Any], coupon_id: str) -> StripeObject:
+    return find("coupon", coupon_id)
+
+
+@bp.get("/coupons")
+@endpoint(CouponListParams)
+def list_coupons(params: dict[str, Any]) -> StripeObject:
+    refuse_unsupported(params, {"expand", "limit", "starting_after", "ending_before"})
+    return paginate(state().all("coupon"), params, "/v1/coupons")
+
+
+@bp.post("/promotion_codes")
+@endpoint(PromotionCodeCreateParams)
+def create_promotion_code(params: dict[str, Any]) -> StripeObject:
+    fields = {"active", "code", "customer", "expires_at", "max_redemptions", "metadata"}
+    refuse_unsupported(params, fields | {"expand", "promotion"})
+    if "coupon" not in params["promotion"]:
+        raise invalid("Missing required param: promotion[coupon].", "promotion[coupon]")
+    coupon = find("coupon", params["promotion"]["coupon"], "promotion[coupon]")
+    if "customer" in params:
+        find("customer", params["customer"], "customer")
+    code = params.get("code") or objects.new_id("", 8).upper()
+    if any(other["code"] == code and other["active"] for other in state().all("promotion_code")):
+        raise invalid("An active promotion code with `code: " + code + "` already exists.", "code")
+    promotion_code = objects.blank("promotion_code", "promo_")
+    set_fields(promotion_code, params, fields)
+    promotion_code["code"] = code
+    promotion_code["promotion"] = {"coupon": coupon["id"], "type": "coupon"}
+    return state().add(promotion_code)
+
+
+@bp.get("/promotion_codes/<promotion_code_id>")
+@endpoint(PromotionCodeRetrieveParams)
+def retrieve_promotion_code(params: dict[str, Any], promotion_code_id: str) -> StripeObject:
+    return find("promotion_code", promotion_code_id)
+
+
+@bp.get("/promotion_codes")
+@endpoint(PromotionCodeListParams)
+def list_promotion_codes(params: dict[str, Any]) -> StripeObject:
+    refuse_unsupported(params, {"active", "code", "coupon", "expand", "limit", "starting_after", "ending_before"})
+    codes = [
+        code
+        for code in state().all("promotion_code")
+        if params.get("active", code["active"]) == code["active"]
+        # Codes are matched case-insensitively, as customers type them.
+        and str(params.get("code", code["code"])).upper() == str(code["code"]).upper()
+        and params.get("coupon", code["promotion"]["coupon"]) == code["promotion"]["coupon"]
+    ]
+    return paginate(codes, params, "/v1/promotion_codes")
+
+
+def resolve_discount(discount: dict[str, str], param: str) -> tuple[StripeObject, str | None]:
+    """The coupon behind a `{coupon}` or `{promotion_code}` discount, and the code's id."""
+    if discount.get("promotion_code"):
+        code = find("promotion_code", discount["promotion_code"], f"{param}[promotion_code]")
+        if not code["active"]:
+            raise invalid(f"This promotion code is not active: {code['code']}", f"{param}[promotion_code]")
+        return find("coupon", code["promotion"]["coupon"]), code["id"]
+    if discount.get("coupon"):
+        coupon = find("coupon", discount["coupon"], f"{param}[coupon]")
+        if not coupon["valid"]:
+            raise invalid(f"Coupon {coupon['id']} is no longer valid.", f"{param}[coupon]")
+        return coupon, None
+    raise invalid("You must specify either `coupon` or `promotion_code` for a discount.", param)
+
+
+# -- Checkout sessions ------------------------------------------------------
+
+_CHECKOUT_FIELDS = {"allow_promotion_codes", "cancel_url", "client_reference_id", "customer_email", "locale", "metadata", "success_url"}
+
+
+@bp.post("/checkout/sessions")
+@endpoint(SessionCreateParams)
+def create_checkout_session(params: dict[str, Any]) -> StripeObject:
+    refuse_unsupported(params, _CHECKOUT_FIELDS | {"customer", "discounts", "expand", "line_items", "mode", "subscription_data"})
+    if params.get("mode") != "subscription":
+        raise invalid("The Stripe stand-in only implements Checkout in subscription mode.", "mode")
+    if "success_url" not in params:
+        raise invalid("The Stripe stand-in needs a success_url to send the customer back to.", "success_url")
+    if "customer" in params:
+        find("customer", params["customer"], "customer")
+        if "customer_email" in params:
+            raise invalid("You may only specify one of these parameters: customer, customer_email.", "customer_email")
+    if params.get("allow_promotion_codes") and params.get("discounts"):
+        raise invalid(
+            "You may only specify one of these parameters: allow_promotion_codes, discounts.", "allow_promotion_codes"
+        )
+    subscription_data = params.get("subscription_data", {})
+    refuse_unsupported(subscription_data, {"billing_mode", "description", "metadata"}, "subscription_data")
+    if not params.get("line_items"):
+        raise invalid("line_items is required in subscription mode.", "line_items")
+
+    session = objects.blank("checkout.session", "cs_test_")
+    items = [_checkout_item(item, f"line_items[{index}]") for index, item in enumerate(params["line_items"])]
+    coupon = None
+    for index, discount in enumerate(params.get("discounts", [])):
+        coupon, code = resolve_discount(discount, f"discounts[{index}]")
+        session["discounts"].append({"coupon": None if code else coupon["id"], "promotion_code": code})
+    subtotal = sum(item["amount_subtotal"] for item in items)
+    set_fields(session, params, _CHECKOUT_FIELDS)
+    session.update(
+        customer=params.get("customer"),
+        mode="subscription",
+        currency=items[0]["currency"],
+        amount_subtotal=subtotal,
+        amount_total=objects.discounted(subtotal, coupon),
+        expires_at=session["created"] + 24 * 3600,
+        url=f"{standin().public_url}/c/pay/{session['id']}",
+        line_items=objects.list_object(items, f"/v1/checkout/sessions/{session['id']}/line_items"),
+    )
+    session["total_details"]["amount_discount"] = subtotal - session["amount_total"]
+    # Kept for the hosted page, which creates the subscription on payment;
+    # fields starting with "_" are the stand-in's own and never sent.
+    session["_subscription_data"] = subscription_data
+    return state().add(session)
+
+
+def _checkout_item(line: dict[str, Any], param: str) -> StripeObject:
+    refuse_unsupported(line, {"price", "quantity"}, param)
+    if "price" not in line:
+        raise invalid(f"Missing required param: {param}[price].", f"{param}[price]")
+    price = find("price", line["price"], f"{param}[price]")
+    if not price["active"]:
+        raise invalid("The price specified is inactive. This field only accepts active prices.", f"{param}[price]")
+    if price["type"] != "recurring":
+        raise invalid(
+            "You must provide at least one recurring price in `subscription` mode when using prices.", f"{param}[price]"
+        )
+    quantity = line.get("quantity", 1)
+    item = objects.blank("item", "li_")
+    amount = price["unit_amount"] * quantity
+    product = state().get(price["product"], "product")
+    item.update(
+        price=price,
+        quantity=quantity,
+        currency=price["currency"],
+        description=product["name"] if product else None,
+        amount_subtotal=amount,
+        amount_total=amount,
+    )
+    return item
+
+
+@bp.get("/checkout/sessions/<session_id>")
+@endpoint(SessionRetrieveParams)
+def retrieve_checkout_session(params: dict[str, Any], session_id: str) -> StripeObject:
+    return find("checkout.session", session_id)
+
+
+# -- Subscriptions, invoices -------------------------------------------------
+
+
+@bp.get("/subscriptions")
+@endpoint(SubscriptionListParams)
+def list_subscriptions(params: dict[str, Any]) -> StripeObject:
+    refuse_unsupported(
+        params, {"customer", "expand", "price", "status", "limit", "starting_after", "ending_before"}
+    )
+    wanted = params.get("status")
+
+    def status_matches(status: str) -> bool:
+        # Without a status filter Stripe lists every subscription not canceled.
+        if wanted is None:
+            return status != "canceled"
+        if wanted == "all":
+            return True
+        if wanted == "ended":
+            return status in ENDED_STATUSES
+        return bool(status == wanted)
+
+    subscriptions = [
+        sub
+        for sub in state().all("subscription")
+        if status_matches(sub["status"])
+        and params.get("customer", sub["customer"]) == sub["customer"]
+        and ("price" not in params or any(item["price"]["id"] == params["price"] for item in sub["items"]["data"]))
+    ]
+    return paginate(subscriptions, params, "/v1/subscriptions")
+
+
+@bp.get("/subscriptions/<subscription_id>")
+@endpoint(SubscriptionRetrieveParams)
+def retrieve_subscription(params: dict[str, Any], subscription_id: str) -> StripeObject:
+    return find("subscription", subscription_id)
+
+
+@bp.get("/invoices")
+@endpoint(InvoiceListParams)
+def list_invoices(params: dict[str, Any]) -> StripeObject:
+    refuse_unsupported(
+        params, {"customer", "expand", "status", "subscription", "limit", "starting_after", "ending_before"}
+    )
+    invoices = [
+        invoice
+        for invoice in state().all("invoice")
+        if params.get("customer", invoice["customer"]) == invoice["customer"]
+        and params.get("status", invoice["status"]) == invoice["status"]
+        and params.get("subscription", _invoice_subscription(invoice)) == _invoice_subscription(invoice)
+    ]
+    return paginate(invoices, params, "/v1/invoices")
+
+
+def _invoice_subscription(invoice: StripeObject) -> str | None:
+    # Since API version 2025-03-31 the subscription is under parent.subscription_details.
+    details = (invoice["parent"] or {}).get("subscription_details") or {}
+    return details.get("subscription")

@@ -1,0 +1,105 @@
+"""`StandIn`: one Stripe test account, its API and its hosted pages, in-process.
+
+The app talks to it exactly as to Stripe: through the SDK, over HTTP
+(`python -m standin`) or through `http_client()`, which hands requests
+straight to the WSGI app. Tests also use three doors real Stripe does not
+have: `requests` (what the app sent), `fail_next` (make Stripe fail) and
+`state` (look at or change objects directly).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+
+from standin.errors import StripeError
+from standin.state import State
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One API request as the stand-in received it."""
+
+    method: str
+    path: str
+    # The decoded params, nested as the client built them; leaves are the wire strings.
+    params: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class _Failure:
+    method: str
+    path: str
+    error: StripeError
+    remaining: int = field(default=1)
+
+
+class StandIn:
+    """A stateful Stripe test double: the API under `/v1`, hosted pages beside it.
+
+    `public_url` is where the hosted pages are reachable from a browser (the
+    `url` of Checkout and portal sessions is built from it); `state_file`, if
+    given, keeps objects across restarts.
+    """
+
+    def __init__(
+        self,
+        public_url: str = "http://127.0.0.1:12111",
+        state_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.public_url = public_url.rstrip("/")
+        self.state = State(state_file)
+        self.requests: list[RecordedRequest] = []
+        self._failures: list[_Failure] = []
+        self.wsgi_app = self._create_app()
+
+    def _create_app(self) -> Flask:
+        # Imported here: the route modules register on blueprints as they load.
+        from standin import pages, portal, resources  # noqa: F401
+        from standin.api import bp as api_bp
+
+        app = Flask("standin", static_folder="static", template_folder="templates")
+        app.extensions["standin"] = self
+        app.register_blueprint(api_bp)
+        app.register_blueprint(pages.bp)
+        return app
+
+    def http_client(self) -> Any:
+        """An SDK HTTP client that calls this stand-in in-process (see `http_client.py`)."""
+        from standin.http_client import InProcessHTTPClient
+
+        return InProcessHTTPClient(self.wsgi_app)
+
+    def record(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str]) -> None:
+        self.requests.append(RecordedRequest(method, path, params, headers))
+
+    def clear_requests(self) -> None:
+        self.requests.clear()
+
+    def fail_next(
+        self,
+        method: str,
+        path: str,
+        status: int = 500,
+        error_type: str = "api_error",
+        message: str = "Something went wrong on Stripe's end (injected by the stand-in).",
+        code: str | None = None,
+        count: int = 1,
+    ) -> None:
+        """Answer the next `count` requests to `method path...` (a path prefix) with this error."""
+        error = StripeError(status, message, type=error_type, code=code)
+        self._failures.append(_Failure(method.upper(), path, error, count))
+
+    def take_failure(self, method: str, path: str) -> StripeError | None:
+        """The injected error for this request, if any, counting it as used."""
+        for failure in self._failures:
+            if failure.method == method and path.startswith(failure.path):
+                failure.remaining -= 1
+                if failure.remaining == 0:
+                    self._failures.remove(failure)
+                return failure.error
+        return None
