@@ -21,12 +21,12 @@ import click
 from dotenv import load_dotenv
 from flask import Flask, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 import flows
-from auth import bp as auth_bp, login_manager
+from auth import bp as auth_bp, login_manager, login_required
 from billing import Billing, BillingError, SubscriptionSnapshot
 from catalog import Catalog, Price, format_amount, load_catalog
 from config import ConfigError, Settings, load_settings
@@ -162,7 +162,7 @@ def chosen_price() -> Price | None:
     form = PlanForm()
     if not form.validate():
         return None
-    return catalog().price(form.lookup_key.data)
+    return catalog().price(form.lookup_key.data or "")
 
 
 def to_stripe(make_url: Any, back: str) -> ResponseReturnValue:

@@ -7,9 +7,12 @@ this is no open redirect) and the visitor lands back on that plan afterwards.
 
 from __future__ import annotations
 
+from typing import Any, Callable, TypeVar, cast
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+import flask_login
+from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 
 from catalog import Catalog
@@ -24,10 +27,19 @@ login_manager.login_message_category = "info"
 
 PENDING_PLAN = "pending_plan"
 
+View = TypeVar("View", bound=Callable[..., Any])
 
-@login_manager.user_loader
+
+def login_required(view: View) -> View:
+    """Flask-Login's decorator, typed (Flask-Login ships no type hints)."""
+    return cast(View, flask_login.login_required(view))
+
+
 def load_user(user_id: str) -> User | None:
     return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+login_manager.user_loader(load_user)
 
 
 def _remember_plan() -> None:
@@ -58,12 +70,12 @@ def signup() -> ResponseReturnValue:
     _remember_plan()
     form = SignUpForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
+        email = (form.email.data or "").strip().lower()
         if find_user(email) is not None:
-            form.email.errors.append("An account with this email exists already: sign in instead.")
+            cast(list[str], form.email.errors).append("An account with this email exists already: sign in instead.")
         else:
             user = User(email=email)
-            user.set_password(form.password.data)
+            user.set_password(form.password.data or "")
             db.session.add(user)
             db.session.commit()
             login_user(user)
@@ -81,8 +93,8 @@ def signin() -> ResponseReturnValue:
     _remember_plan()
     form = SignInForm()
     if form.validate_on_submit():
-        user = find_user(form.email.data)
-        if user is None or not user.check_password(form.password.data):
+        user = find_user(form.email.data or "")
+        if user is None or not user.check_password(form.password.data or ""):
             # One message for both cases, so the form does not reveal who has an account.
             flash("Email or password is incorrect.", "error")
         else:

@@ -51,7 +51,8 @@ def endpoint(params_type: type) -> Callable[[H], H]:
         def view(**url_args: str) -> Response:
             stand_in = standin()
             with stand_in.state.lock:
-                status, body, replayed = _serve(stand_in, params_type, handler, url_args)
+                raw, status, body, replayed = _serve(stand_in, params_type, handler, url_args)
+                stand_in.record(request.method, request.path, raw, dict(request.headers), status)
             response = current_app.response_class(
                 json.dumps(body, indent=2) + "\n", status=status, mimetype="application/json"
             )
@@ -68,27 +69,26 @@ def endpoint(params_type: type) -> Callable[[H], H]:
 
 def _serve(
     stand_in: StandIn, params_type: type, handler: Handler, url_args: dict[str, str]
-) -> tuple[int, dict[str, Any], bool]:
-    """Answer one API request: (status, JSON body, replayed from the idempotency store?)."""
+) -> tuple[dict[str, Any], int, dict[str, Any], bool]:
+    """Answer one API request: (decoded params, status, JSON body, replayed from the idempotency store?)."""
     pairs = request.args.items(multi=True) if request.method == "GET" else request.form.items(multi=True)
     malformed: StripeError | None = None
     try:
         raw = decode(pairs)
     except EncodingError as error:
         raw, malformed = {}, invalid(error.message, error.param)
-    stand_in.record(request.method, request.path, raw, dict(request.headers))
     if malformed is not None:
-        return malformed.status, malformed.body(), False
+        return raw, malformed.status, malformed.body(), False
 
     auth_error = _check_api_key(request.headers.get("Authorization", ""))
     if auth_error is not None:
-        return auth_error.status, auth_error.body(), False
+        return raw, auth_error.status, auth_error.body(), False
 
     injected = stand_in.take_failure(request.method, request.path)
     if injected is not None:
         # Injected faults stand for a server failing before the request ran, so
         # (as at Stripe) nothing is stored under the idempotency key.
-        return injected.status, injected.body(), False
+        return raw, injected.status, injected.body(), False
 
     key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
     fingerprint = _fingerprint(request.path, raw)
@@ -102,14 +102,14 @@ def _serve(
                 f"'{key}' if you meant to execute a different request.",
                 type="idempotency_error",
             )
-            return conflict.status, conflict.body(), False
-        return stored["status"], copy.deepcopy(stored["body"]), True
+            return raw, conflict.status, conflict.body(), False
+        return raw, stored["status"], copy.deepcopy(stored["body"]), True
 
     try:
         params = validate(raw, params_type)
     except ParamError as error:
         # A request that fails validation never ran: it is not stored either.
-        return 400, invalid(error.message, error.param).body(), False
+        return raw, 400, invalid(error.message, error.param).body(), False
 
     try:
         status, body = 200, render(stand_in.state, handler(params, **url_args), params.get("expand", []))
@@ -119,7 +119,7 @@ def _serve(
         stand_in.state.idempotency[key] = {"fingerprint": fingerprint, "status": status, "body": body}
     if request.method == "POST":
         stand_in.state.save()
-    return status, copy.deepcopy(body), False
+    return raw, status, copy.deepcopy(body), False
 
 
 def _check_api_key(authorization: str) -> StripeError | None:

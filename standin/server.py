@@ -28,6 +28,8 @@ class RecordedRequest:
     # The decoded params, nested as the client built them; leaves are the wire strings.
     params: dict[str, Any]
     headers: dict[str, str]
+    # The HTTP status the stand-in answered (400 for a request that failed validation).
+    status: int
 
 
 @dataclass
@@ -74,8 +76,8 @@ class StandIn:
 
         return InProcessHTTPClient(self.wsgi_app)
 
-    def record(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str]) -> None:
-        self.requests.append(RecordedRequest(method, path, params, headers))
+    def record(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], status: int) -> None:
+        self.requests.append(RecordedRequest(method, path, params, headers, status))
 
     def clear_requests(self) -> None:
         self.requests.clear()

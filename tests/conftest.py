@@ -1,0 +1,50 @@
+"""Fixtures for the app's tests: an app in offline mode (the stand-in in memory),
+its test client, the stand-in itself, and `auth` to sign users up and subscribe them.
+
+Offline mode is the real wiring: the app talks to the stand-in through the
+Stripe SDK, so `standin.requests` shows exactly what Stripe would receive.
+"""
+
+from __future__ import annotations
+
+import pytest
+import stripe
+
+from app import create_app
+from tests.helpers import BASE_URL, Auth
+
+
+@pytest.fixture(autouse=True)
+def fast_sdk_retries(monkeypatch):
+    # The SDK waits between retries (0.5 s and up); tests need not.
+    monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.001)
+    monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.001)
+
+
+@pytest.fixture
+def app(tmp_path):
+    return create_app(
+        {
+            "TESTING": True,
+            "APP_BASE_URL": BASE_URL,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite'}",
+        }
+    )
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def standin(app):
+    s = app.extensions["standin"]
+    s.clear_requests()
+    return s
+
+
+@pytest.fixture
+def auth(client, app):
+    return Auth(client, app)
