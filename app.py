@@ -103,6 +103,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+# The snapshot fields the Subscription row keeps (all but the ids it stores differently).
+MIRRORED_FIELDS = [f for f in SubscriptionSnapshot.__dataclass_fields__ if f not in ("id", "customer")]
+
+
 # --- helpers shared by the routes -------------------------------------------------
 
 
@@ -134,17 +138,20 @@ def customer_id(u: User) -> str:
     return u.stripe_customer_id
 
 
-def save_subscription(u: User, snap: SubscriptionSnapshot | None) -> None:
-    """Copy what Stripe said into the local mirror the pages read."""
+def save_subscription(u: User, snap: SubscriptionSnapshot | None) -> bool:
+    """Copy what Stripe said into the local mirror the pages read.
+    Returns whether anything the pages show changed."""
     if snap is None:
-        return
+        return False
     sub = u.subscription or Subscription(user=u)
-    for field in SubscriptionSnapshot.__dataclass_fields__:
-        if field not in ("id", "customer"):
-            setattr(sub, field, getattr(snap, field))
-    sub.stripe_subscription_id = snap.id
+    fields = {name: getattr(snap, name) for name in MIRRORED_FIELDS}
+    fields["stripe_subscription_id"] = snap.id
+    changed = any(getattr(sub, name) != value for name, value in fields.items())
+    for name, value in fields.items():
+        setattr(sub, name, value)
     db.session.add(sub)
     db.session.commit()
+    return changed
 
 
 def live_subscription(u: User) -> Subscription | None:
@@ -349,8 +356,8 @@ def checkout_return() -> ResponseReturnValue:
     if not session_id.startswith("cs_") or cus is None:
         return redirect(url_for("account"), 303)
     try:
-        save_subscription(user(), billing().checkout_subscription(session_id, cus))
-        flash("Thank you! Your subscription is active.", "success")
+        if save_subscription(user(), billing().checkout_subscription(session_id, cus)):
+            flash("Thank you! Your subscription is active.", "success")
     except BillingError as e:
         flash(f"Your payment went through, but we could not load it yet: {e}", "error")
     return redirect(url_for("account"), 303)
@@ -363,7 +370,8 @@ def account_return() -> ResponseReturnValue:
     cus = user().stripe_customer_id
     if cus is not None:
         try:
-            save_subscription(user(), billing().current_subscription(cus))
+            if save_subscription(user(), billing().current_subscription(cus)):
+                flash("Your subscription is updated.", "success")
         except BillingError as e:
             flash(f"We could not refresh your subscription: {e}", "error")
     return redirect(url_for("account"), 303)

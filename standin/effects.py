@@ -118,6 +118,13 @@ def accept_retention_offer(state: State, subscription: StripeObject, coupon_id: 
     return subscription
 
 
+def renew(subscription: StripeObject) -> StripeObject:
+    """Undo a scheduled cancellation (the portal's "Renew plan")."""
+    subscription.update(cancel_at=None, cancel_at_period_end=False, canceled_at=None)
+    subscription["cancellation_details"] = {"comment": None, "feedback": None, "reason": None}
+    return subscription
+
+
 def pause(subscription: StripeObject) -> StripeObject:
     """Pause payment collection indefinitely (invoices voided), as the portal's pause does.
 

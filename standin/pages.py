@@ -11,6 +11,8 @@ for deep links, the subscription named in its `flow`. Anything else is a 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from datetime import datetime, timezone
 from typing import Any
 
@@ -147,9 +149,19 @@ def home_action(session_id: str, flow_type: str) -> Response | str:
 @bp.post("/p/session/<session_id>/resume")
 def resume(session_id: str) -> Response:
     """Resume payment collection on a paused subscription (home page action)."""
+    return _home_effect(session_id, effects.resume)
+
+
+@bp.post("/p/session/<session_id>/renew")
+def renew(session_id: str) -> Response:
+    """Undo a scheduled cancellation (home page action)."""
+    return _home_effect(session_id, effects.renew)
+
+
+def _home_effect(session_id: str, effect: Callable[[StripeObject], StripeObject]) -> Response:
     with _state().lock:
         session = _get(session_id, "billing_portal.session")
-        effects.resume(_own_subscription(session, request.args.get("subscription", "")))
+        effect(_own_subscription(session, request.args.get("subscription", "")))
         _state().save()
         return redirect(url_for(".home", session_id=session_id), 303)
 

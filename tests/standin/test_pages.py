@@ -196,3 +196,14 @@ def test_pages_respect_a_mount_prefix(client: stripe.StripeClient, stand_in: Sta
     html = mounted.get(f"/_standin/p/session/{session.id}").get_data(as_text=True)
     assert f'href="/_standin/p/session/{session.id}/do/customer_update"' in html
     assert 'href="/_standin/static/standin.css"' in html
+
+
+def test_renew_a_scheduled_cancellation_from_home(client: stripe.StripeClient, web: Client, subscribed: Any, page_path: Any) -> None:
+    customer, sub = subscribed
+    session = portal(client, customer.id, {"type": "subscription_cancel", "subscription_cancel": {"subscription": sub.id}})
+    home = web.post(page_path(session.url)).headers["Location"]
+    assert client.v1.subscriptions.retrieve(sub.id).cancel_at is not None
+    assert "Renew plan" in web.get(home).get_data(as_text=True)
+    web.post(f"/p/session/{session.id}/renew?subscription={sub.id}")
+    after = client.v1.subscriptions.retrieve(sub.id)
+    assert (after.cancel_at, after.cancel_at_period_end, after.status) == (None, False, "active")
