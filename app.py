@@ -219,9 +219,27 @@ def pricing() -> ResponseReturnValue:
         interval = picked.interval
     sub = current_user.subscription if current_user.is_authenticated else None
     cards = [plan_card(product.prices.get(interval), sub, picked) for product in catalog().products]
+    picked_name = None
+    if picked is not None:
+        product = catalog().product(picked.product_id)
+        picked_name = f"{product.name if product else picked.lookup_key}, billed {picked.interval}ly"
     return render_template(
-        "pricing.html", cards=[c for c in cards if c], interval=interval, picked=picked, subscription=sub
+        "pricing.html",
+        cards=[c for c in cards if c],
+        interval=interval,
+        picked_name=picked_name,
+        yearly_saving=yearly_saving(catalog()),
     )
+
+
+def yearly_saving(c: Catalog) -> int:
+    """The best saving of a yearly price over twelve monthly ones, in percent."""
+    savings = [
+        round(100 * (1 - p.prices["year"].amount / (12 * p.prices["month"].amount)))
+        for p in c.products
+        if "year" in p.prices and "month" in p.prices
+    ]
+    return max(savings, default=0)
 
 
 def plan_card(price: Price | None, sub: Subscription | None, picked: Price | None) -> dict[str, Any] | None:

@@ -47,7 +47,7 @@ def test_signed_out_visitor_signs_up_and_continues_to_the_picked_plan(client, au
     response = auth.signup(query="?plan=pro_yearly")
     assert response.status_code == 303 and response.headers["Location"] == "/?plan=pro_yearly"
     page = client.get("/?plan=pro_yearly").get_data(as_text=True)
-    assert "You picked" in page and "card highlighted picked" in page
+    assert "You picked <strong>Pro, billed yearly</strong>" in page and "card highlighted picked" in page
     assert 'action="/checkout"' in page
 
 
