@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
-import click
 from dotenv import load_dotenv
 from flask import Flask, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -29,7 +28,8 @@ import flows
 from auth import bp as auth_bp, login_manager, login_required
 from billing import Billing, BillingError, SubscriptionSnapshot
 from catalog import Catalog, Price, format_amount, load_catalog
-from config import ConfigError, Settings, load_settings
+from commands import init_db_command, stripe_cli
+from config import Settings, load_settings
 from forms import PlanForm
 from models import Subscription, User, db
 
@@ -69,6 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     register_error_handlers(app)
     app.cli.add_command(init_db_command)
+    app.cli.add_command(stripe_cli)
 
     if settings.offline:
         # The one place the app touches the stand-in: no key, so Stripe is simulated in-process.
@@ -413,11 +414,3 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         message = "Something went wrong on our side. Nothing you did was lost; please try again."
         return render_template("error.html", title="Sorry", message=message), 500
-
-
-@click.command("init-db")
-def init_db_command() -> None:
-    """Create the database tables (safe to run again)."""
-    db.create_all()
-    click.echo("Database ready.")
-

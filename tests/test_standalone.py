@@ -1,0 +1,89 @@
+"""The stand-in as its own server over real sockets on loopback, with the app
+pointed at it as at Stripe (a test key and STRIPE_API_BASE), prepared by
+`flask stripe setup`."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import urllib.request
+from urllib.error import HTTPError
+
+import pytest
+
+from app import create_app
+from tests.helpers import Auth
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def standin_url():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "standin", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.strip() == f"Stripe stand-in listening on http://127.0.0.1:{port}", process.stderr.read()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def browser_post(url: str) -> str:
+    """Press the hosted page's main button, as a browser would; return where it redirects."""
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(HTTPError) as redirect:
+        opener.open(urllib.request.Request(url, data=b"", method="POST"), timeout=10)
+    assert redirect.value.code == 303
+    return redirect.value.headers["Location"]
+
+
+def test_app_against_the_standalone_standin(standin_url, tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "STRIPE_SECRET_KEY": "sk_test_standalone",
+            "STRIPE_API_BASE": standin_url,
+            "APP_BASE_URL": "http://localhost",
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
+        }
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["init-db"]).exit_code == 0
+    setup = runner.invoke(args=["stripe", "setup"])
+    assert setup.exit_code == 0, setup.output
+    configuration = setup.output.strip().splitlines()[-1].removeprefix("STRIPE_PORTAL_CONFIGURATION=")
+    assert configuration.startswith("bpc_")
+    # A second run finds what the first one made.
+    assert runner.invoke(args=["stripe", "setup"]).output == setup.output
+    app.extensions["billing"].configuration = configuration
+
+    client = app.test_client()
+    auth = Auth(client, app)
+    auth.signup()
+    checkout = auth.post("/checkout", lookup_key="pro_monthly")
+    assert checkout.headers["Location"].startswith(f"{standin_url}/c/pay/cs_test_")
+    success = browser_post(checkout.headers["Location"])
+    assert success.startswith("http://localhost/checkout/return?checkout_session=cs_test_")
+    client.get(success.removeprefix("http://localhost"))
+    assert auth.user().subscription.lookup_key == "pro_monthly"
+
+    switch = auth.post("/account/switch-plan", lookup_key="business_monthly")
+    assert switch.headers["Location"].startswith(f"{standin_url}/p/session/bps_")
+    assert browser_post(switch.headers["Location"]) == "http://localhost/account/return"
+    client.get("/account/return")
+    assert auth.user().subscription.lookup_key == "business_monthly"
