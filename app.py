@@ -134,7 +134,8 @@ def user() -> User:
 def customer_id(u: User) -> str:
     """The user's Stripe customer, created the first time a button needs one."""
     if u.stripe_customer_id is None:
-        u.stripe_customer_id = billing().create_customer(u.email, u.id)
+        key = f"customer-for-user-{u.id}-{u.created_at:%Y%m%dT%H%M%S%f}"
+        u.stripe_customer_id = billing().create_customer(u.email, u.id, idempotency_key=key)
         db.session.commit()
     return u.stripe_customer_id
 

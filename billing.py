@@ -155,12 +155,14 @@ class Billing:
             http_client=http_client,
         )
 
-    def create_customer(self, email: str, user_id: int) -> str:
+    def create_customer(self, email: str, user_id: int, idempotency_key: str) -> str:
+        """Create the user's Stripe customer. The key must be unique to this user
+        (not just its id, which a reset database hands out again): a double click
+        then makes one customer, not two."""
         with stripe_errors("create a customer"):
             customer = self.client.v1.customers.create(
                 {"email": email, "metadata": {"user_id": str(user_id)}},
-                # A double click must not make two customers for one user.
-                {"idempotency_key": f"customer-for-user-{user_id}"},
+                {"idempotency_key": idempotency_key},
             )
         return customer.id
 
