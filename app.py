@@ -3,9 +3,10 @@ customer portal on exactly one step, then bring the customer back.
 
 Read it top to bottom. Every button is a POST route that
   1. loads the signed-in user's own records (never ids from the form),
-  2. asks `flows` for the Stripe params (pure, typed),
-  3. asks `billing` to create the session,
-  4. answers 303 See Other to the session's URL.
+  2. asks `eligibility` whether the button can succeed (else 400, no Stripe call),
+  3. asks `flows` for the Stripe params (pure, typed),
+  4. asks `billing` to create the session,
+  5. answers 303 See Other to the session's URL.
 303 (not 302) tells the browser to follow with a GET, as it must for a page
 that was reached by a form POST.
 """
@@ -13,28 +14,39 @@ that was reached by a form POST.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from dotenv import load_dotenv
-from flask import Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 import flows
+import presenters
 from auth import bp as auth_bp, login_manager, login_required
-from billing import Billing, BillingError, SubscriptionSnapshot
-from catalog import Catalog, Price, format_amount, load_catalog
+from billing import PORTAL_LOCALES, Billing, BillingError, SubscriptionSnapshot
+from catalog import Catalog, Price, load_catalog
 from commands import init_db_command, stripe_cli
 from config import Settings, load_settings
-from forms import PlanForm
+from eligibility import Choice, NotEligible, check_plan_change, decide
+from forms import LocaleForm, PlanForm, SeatsForm
 from models import Subscription, User, db
+
+if TYPE_CHECKING:
+    from stripe.params.billing_portal import SessionCreateParams as PortalSessionParams
+    from stripe.params.checkout import SessionCreateParams as CheckoutSessionParams
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
+
+# A promotion code from a campaign link (/pricing?promo=CODE), kept in the session.
+PROMO = "promo"
+PROMO_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -70,6 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     app.cli.add_command(init_db_command)
     app.cli.add_command(stripe_cli)
+    presenters.register(app)
 
     if settings.offline:
         # The one place the app touches the stand-in: no key, so Stripe is simulated in-process.
@@ -77,7 +90,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         start_offline_mode(app, settings)
     else:
-        app.extensions["billing"] = Billing(settings)
+        app.extensions["billing"] = connect_billing(settings, app.extensions["catalog"])
 
     app.add_url_rule("/", "pricing", pricing)
     app.add_url_rule("/pricing", "pricing_alias", pricing)
@@ -85,9 +98,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.add_url_rule("/checkout/return", "checkout_return", checkout_return)
     app.add_url_rule("/account", "account", account)
     app.add_url_rule("/account/return", "account_return", account_return)
-    app.add_url_rule("/account/switch-plan", "switch_plan", switch_plan, methods=["POST"])
-    app.add_url_rule("/account/cancel", "cancel", cancel, methods=["POST"])
-    app.add_url_rule("/account/billing", "manage_billing", manage_billing, methods=["POST"])
+    app.add_url_rule("/account/locale", "set_locale", set_locale, methods=["POST"])
+    for rule, view in BUTTON_ROUTES.items():
+        app.add_url_rule(rule, view.__name__, view, methods=["POST"])
 
     @app.context_processor
     def site_context() -> dict[str, Any]:
@@ -97,15 +110,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "demo_account": app.extensions.get("demo_account"),
         }
 
-    app.add_template_filter(format_money, "money")
-    app.add_template_filter(format_day, "day")
-    app.add_template_filter(status_label)
-
     return app
 
 
-# The snapshot fields the Subscription row keeps (all but the ids it stores differently).
-MIRRORED_FIELDS = [f for f in SubscriptionSnapshot.__dataclass_fields__ if f not in ("id", "customer")]
+def connect_billing(settings: Settings, catalog: Catalog) -> Billing:
+    """The Stripe client, with what the pages need read once at start: the
+    portal configuration's features (for eligibility) and the price ids (for
+    the "Show the API call" panels). Pages then make no Stripe calls."""
+    billing = Billing(settings)
+    try:
+        billing.load_portal_features()
+        billing.load_prices([p.lookup_key for p in catalog.prices])
+    except BillingError as e:
+        log.warning("Could not read the portal configuration or prices at start: %s", e)
+    return billing
 
 
 # --- helpers shared by the routes -------------------------------------------------
@@ -140,6 +158,10 @@ def customer_id(u: User) -> str:
     return u.stripe_customer_id
 
 
+# The snapshot fields the Subscription row keeps (all but the ids it stores differently).
+MIRRORED_FIELDS = [f for f in SubscriptionSnapshot.__dataclass_fields__ if f not in ("id", "customer")]
+
+
 def save_subscription(u: User, snap: SubscriptionSnapshot | None) -> bool:
     """Copy what Stripe said into the local mirror the pages read.
     Returns whether anything the pages show changed."""
@@ -156,14 +178,224 @@ def save_subscription(u: User, snap: SubscriptionSnapshot | None) -> bool:
     return changed
 
 
-def live_subscription(u: User) -> Subscription | None:
+def choices(u: User) -> dict[str, Choice]:
+    """Which buttons this user may press (see eligibility.decide)."""
     sub = u.subscription
-    return sub if sub is not None and sub.is_live else None
+    price = catalog().price(sub.lookup_key) if sub and sub.lookup_key else None
+    product = catalog().product(price.product_id) if price else None
+    return decide(sub.facts() if sub else None, billing().portal_features(), product, u.stripe_customer_id is not None)
+
+
+def portal_locale(u: User) -> str | None:
+    """The user's chosen language, else the browser's best match Stripe supports."""
+    return u.locale or request.accept_languages.best_match(PORTAL_LOCALES)
 
 
 def refuse(message: str, status: int = 400) -> ResponseReturnValue:
     """A request we will not send to Stripe: say why, with a way back."""
     return render_template("error.html", title="We could not do that", message=message), status
+
+
+def to_stripe(make_url: Callable[[], str], back: str) -> ResponseReturnValue:
+    """Call Stripe for a session URL and answer 303 to it; on failure, flash and go back."""
+    try:
+        url = make_url()
+    except BillingError as e:
+        flash(str(e), "error")
+        return redirect(url_for(back), 303)
+    return redirect(url, 303)
+
+
+def promo_code() -> str | None:
+    code = session.get(PROMO)
+    return code if isinstance(code, str) else None
+
+
+# --- pages ---------------------------------------------------------------------------
+
+
+def pricing() -> ResponseReturnValue:
+    """The merchant's own pricing page, rendered from the catalog: no Stripe call."""
+    if "promo" in request.args:
+        # A campaign link: keep the code for the buttons, through sign-up or sign-in.
+        code = request.args["promo"].strip()
+        if PROMO_FORMAT.fullmatch(code):
+            session[PROMO] = code
+        else:
+            session.pop(PROMO, None)
+    interval = request.args.get("interval", "month")
+    if interval not in ("month", "year"):
+        interval = "month"
+    picked = catalog().price(request.args.get("plan", ""))
+    if picked is not None:
+        interval = picked.interval
+    u = user() if current_user.is_authenticated else None
+    return render_template(
+        "pricing.html",
+        cards=[plan_card(p.prices[interval], u, picked) for p in catalog().products if interval in p.prices],
+        interval=interval,
+        picked_name=presenters.price_name(catalog(), picked) if picked else None,
+        yearly_saving=presenters.yearly_saving(catalog()),
+        promo=promo_code(),
+    )
+
+
+def plan_card(price: Price, u: User | None, picked: Price | None) -> dict[str, Any]:
+    """What one price card shows, and which route its button posts to."""
+    product = catalog().product(price.product_id)
+    card: dict[str, Any] = {"product": product, "price": price, "picked": picked == price, "api_call": None}
+    sub = u.subscription if u else None
+    if u is None:
+        return card | {"action": "signup", "label": "Get started"}
+    if sub is None or not sub.is_live:
+        card.update(action="checkout", label=f"Subscribe to {product.name if product else price.lookup_key}")
+        card["api_call"] = presenters.checkout_call(
+            checkout_params(u, price, u.stripe_customer_id, presenters.shown_price_id(billing(), price), shown_promo())
+        )
+        return card
+    if sub.lookup_key == price.lookup_key:
+        return card | {"action": "current", "label": "Current plan"}
+    try:
+        check_plan_change(sub.facts(), price)
+    except NotEligible as e:
+        return card | {"action": "unavailable", "label": "Not available", "reason": str(e)}
+    card.update(action="switch", label=f"Switch to {product.name if product else price.lookup_key}")
+    card["api_call"] = presenters.portal_call(shown_params(u, "switch_plan", price))
+    return card
+
+
+@login_required
+def account() -> ResponseReturnValue:
+    """The customer's plan, status and dates, from the local mirror: no Stripe call."""
+    u = user()
+    sub = u.subscription
+    price = catalog().price(sub.lookup_key) if sub and sub.lookup_key else None
+    allowed = choices(u)
+    panels = presenters.account_buttons(allowed, lambda button: shown_params(u, button))
+    return render_template(
+        "account.html",
+        subscription=sub,
+        product=catalog().product(price.product_id) if price else None,
+        coupon=catalog().coupon(sub.discount_coupon) if sub and sub.discount_coupon else None,
+        buttons=panels,
+        choices=allowed,
+        seats_form=SeatsForm(quantity=sub.quantity if sub else 1),
+        locale_form=LocaleForm(locale=u.locale or ""),
+        locales=PORTAL_LOCALES,
+    )
+
+
+# --- the Stripe params behind each button -------------------------------------------------
+
+
+def checkout_params(
+    u: User, price: Price, customer: str | None, price_id: str, promotion_code: str | None
+) -> CheckoutSessionParams:
+    return flows.checkout_subscription(
+        customer or presenters.NEW_CUSTOMER,
+        price_id,
+        success_url=settings().url(url_for("checkout_return")),
+        cancel_url=settings().url(url_for("pricing", interval=price.interval)),
+        user_id=u.id,
+        promotion_code=promotion_code,
+    )
+
+
+def button_params(
+    u: User,
+    button: str,
+    customer: str,
+    price_id: str | None = None,
+    quantity: int | None = None,
+    discount: flows.Discount | None = None,
+) -> PortalSessionParams:
+    """The portal session params of one button, for this user: the routes send
+    them, and `shown_params` renders them in the "Show the API call" panels."""
+    s = flows.Session(
+        customer=customer,
+        return_url=settings().url(url_for("account_return")),
+        configuration=billing().configuration,
+        locale=portal_locale(u),
+    )
+    if button == "manage_billing":
+        return flows.portal_home(s)
+    ending = catalog().portal.ending(button)
+    if button == "update_payment_method":
+        return flows.payment_method_update(s, ending)
+    if button == "update_details":
+        return flows.customer_update(s, ending)
+
+    assert u.subscription is not None, "eligibility lets subscription buttons through only with one"
+    facts = u.subscription.facts()
+    if button == "plan_picker":
+        return flows.plan_picker(s, facts, ending)
+    if button == "cancel":
+        return flows.cancel(s, facts, ending, catalog().portal.retention_coupon)
+    if button == "pause":
+        return flows.pause(s, facts, ending)
+    # switch_plan, change_interval, change_quantity
+    return flows.update_confirm(s, facts, ending, price_id=price_id, quantity=quantity, discount=discount)
+
+
+def shown_params(u: User, button: str, price: Price | None = None) -> PortalSessionParams:
+    """What `button` will send, for its panel. Pages make no Stripe calls, so
+    ids that only exist after a click (a new customer, a checked promotion
+    code) are shown as placeholders; everything else is exactly what is sent."""
+    sub = u.subscription
+    if button == "change_interval" and sub is not None:
+        price = other_interval_price(sub)
+    quantity = sub.quantity if button == "change_quantity" and sub is not None else None
+    promo = shown_promo() if button in ("switch_plan", "change_interval") else None
+    return button_params(
+        u,
+        button,
+        u.stripe_customer_id or presenters.NEW_CUSTOMER,
+        price_id=presenters.shown_price_id(billing(), price) if price else None,
+        quantity=quantity,
+        discount=flows.Discount(promotion_code=promo) if promo else None,
+    )
+
+
+def shown_promo() -> str | None:
+    code = promo_code()
+    return presenters.promo_placeholder(code) if code else None
+
+
+def other_interval_price(sub: Subscription) -> Price | None:
+    """The same plan billed at the other interval (monthly <-> yearly), if the catalog has it."""
+    current = catalog().price(sub.lookup_key or "")
+    product = catalog().product(current.product_id) if current else None
+    if current is None or product is None:
+        return None
+    return next((p for p in product.prices.values() if p.interval != current.interval), None)
+
+
+def checked_promotion_code(product_id: str) -> str | None:
+    """The id of the session's campaign code, checked with Stripe; BillingError if unusable."""
+    code = promo_code()
+    if code is None:
+        return None
+    try:
+        return billing().promotion_code_id(code, product_id)
+    except BillingError:
+        session.pop(PROMO, None)  # do not offer a bad code again
+        raise
+
+
+# --- buttons: each opens one step on Stripe and comes back ----------------------------
+
+
+def open_portal(button: str, back: str = "account", **options: Any) -> ResponseReturnValue:
+    """Refuse the button if it cannot succeed; else create its portal session and 303 to it."""
+    u = user()
+    choice = choices(u)[button]
+    if not choice.allowed:
+        return refuse(choice.note)
+
+    def make_url() -> str:
+        return billing().portal_session_url(button_params(u, button, customer_id(u), **options))
+
+    return to_stripe(make_url, back)
 
 
 def chosen_price() -> Price | None:
@@ -174,195 +406,167 @@ def chosen_price() -> Price | None:
     return catalog().price(form.lookup_key.data or "")
 
 
-def to_stripe(make_url: Any, back: str) -> ResponseReturnValue:
-    """Call Stripe for a session URL and answer 303 to it; on failure, flash and go back."""
-    try:
-        url: str = make_url()
-    except BillingError as e:
-        flash(str(e), "error")
-        return redirect(url_for(back), 303)
-    return redirect(url, 303)
-
-
-def format_money(amount: int | None, currency: str | None) -> str:
-    return "—" if amount is None or currency is None else format_amount(amount, currency)
-
-
-def format_day(when: datetime | None) -> str:
-    return "—" if when is None else f"{when:%B} {when.day}, {when.year}"
-
-
-STATUS_LABELS = {
-    "trialing": "Trial",
-    "active": "Active",
-    "past_due": "Past due: please update your card",
-    "unpaid": "Unpaid",
-    "incomplete": "Awaiting first payment",
-    "incomplete_expired": "Expired",
-    "canceled": "Canceled",
-    "paused": "Paused",
-}
-
-
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
-
-
-# --- pages ---------------------------------------------------------------------------
-
-
-def pricing() -> ResponseReturnValue:
-    """The merchant's own pricing page, rendered from the catalog: no Stripe call."""
-    interval = request.args.get("interval", "month")
-    if interval not in ("month", "year"):
-        interval = "month"
-    picked = catalog().price(request.args.get("plan", ""))
-    if picked is not None:
-        interval = picked.interval
-    sub = current_user.subscription if current_user.is_authenticated else None
-    cards = [plan_card(product.prices.get(interval), sub, picked) for product in catalog().products]
-    picked_name = None
-    if picked is not None:
-        product = catalog().product(picked.product_id)
-        picked_name = f"{product.name if product else picked.lookup_key}, billed {picked.interval}ly"
-    return render_template(
-        "pricing.html",
-        cards=[c for c in cards if c],
-        interval=interval,
-        picked_name=picked_name,
-        yearly_saving=yearly_saving(catalog()),
-    )
-
-
-def yearly_saving(c: Catalog) -> int:
-    """The best saving of a yearly price over twelve monthly ones, in percent."""
-    savings = [
-        round(100 * (1 - p.prices["year"].amount / (12 * p.prices["month"].amount)))
-        for p in c.products
-        if "year" in p.prices and "month" in p.prices
-    ]
-    return max(savings, default=0)
-
-
-def plan_card(price: Price | None, sub: Subscription | None, picked: Price | None) -> dict[str, Any] | None:
-    """What one price card shows and which route its button posts to."""
-    if price is None:
-        return None
-    product = catalog().product(price.product_id)
-    assert product is not None
-    card: dict[str, Any] = {"product": product, "price": price, "picked": picked == price}
-    if not current_user.is_authenticated:
-        card.update(action="signup", label="Get started")
-    elif sub is not None and sub.lookup_key == price.lookup_key and sub.is_live:
-        card.update(action="current", label="Current plan")
-    elif sub is not None and sub.is_live:
-        try:
-            flows.check_plan_change(sub.facts(), price)
-            card.update(action="switch", label=f"Switch to {product.name}")
-        except flows.NotEligible as e:
-            card.update(action="unavailable", label="Not available", reason=str(e))
-    else:
-        card.update(action="checkout", label=f"Subscribe to {product.name}")
-    return card
-
-
-@login_required
-def account() -> ResponseReturnValue:
-    """The customer's plan, status and dates, from the local mirror: no Stripe call."""
-    sub = user().subscription
-    product = None
-    if sub is not None and sub.lookup_key:
-        price = catalog().price(sub.lookup_key)
-        product = catalog().product(price.product_id) if price else None
-    return render_template("account.html", subscription=sub, product=product)
-
-
-# --- buttons: each opens one step on Stripe and comes back ----------------------------
-
-
 @login_required
 def checkout() -> ResponseReturnValue:
     """First subscription: Stripe Checkout, then back to the account page."""
     price = chosen_price()
     if price is None:
         return refuse("That plan is not on our pricing page.")
-    if live_subscription(user()) is not None:
+    u = user()
+    if not choices(u)["subscribe"].allowed:
         return refuse("You already have a subscription: switch plan from the pricing or account page.")
 
     def make_url() -> str:
-        cus = customer_id(user())
-        params = flows.checkout_subscription(
-            cus,
-            billing().price_id(price.lookup_key),
-            success_url=settings().url(url_for("checkout_return")),
-            cancel_url=settings().url(url_for("pricing", interval=price.interval)),
-            user_id=user().id,
-        )
-        return billing().checkout_session_url(params)
+        promotion_code = checked_promotion_code(price.product_id)
+        params = checkout_params(u, price, customer_id(u), billing().price_id(price.lookup_key), promotion_code)
+        url = billing().checkout_session_url(params)
+        session.pop(PROMO, None)  # used: do not apply it again
+        return url
 
     return to_stripe(make_url, back="pricing")
 
 
 @login_required
 def switch_plan() -> ResponseReturnValue:
-    """Switch plan: a `subscription_update_confirm` deep link for the user's own
-    subscription item and the chosen catalog price."""
+    """Switch plan: `subscription_update_confirm` for the user's own subscription
+    item and the chosen catalog price, with the campaign code if there is one."""
     price = chosen_price()
     if price is None:
         return refuse("That plan is not on our pricing page.")
-    sub = live_subscription(user())
-    if sub is None:
-        return refuse("You have no active subscription to change: pick a plan to subscribe.")
+    return change_price(price, "switch_plan", back="pricing")
+
+
+@login_required
+def change_interval() -> ResponseReturnValue:
+    """Monthly <-> yearly: `subscription_update_confirm` to the same plan's other price."""
+    sub = user().subscription
+    price = other_interval_price(sub) if sub else None
+    if price is None:
+        return refuse(choices(user())["change_interval"].note or "Your plan has no other billing interval.")
+    return change_price(price, "change_interval")
+
+
+def change_price(price: Price, button: str, back: str = "account") -> ResponseReturnValue:
+    u = user()
+    choice = choices(u)[button]
+    if not choice.allowed:
+        return refuse(choice.note)
+    assert u.subscription is not None
     try:
-        flows.check_plan_change(sub.facts(), price)
-    except flows.NotEligible as e:
+        check_plan_change(u.subscription.facts(), price)
+    except NotEligible as e:
         return refuse(str(e))
 
     def make_url() -> str:
-        params = flows.update_confirm(
-            customer_id(user()),
-            sub.facts(),
-            price,
-            billing().price_id(price.lookup_key),
-            return_url=settings().url(url_for("account_return")),
-            configuration=billing().configuration,
+        promotion_code = checked_promotion_code(price.product_id)
+        params = button_params(
+            u,
+            button,
+            customer_id(u),
+            price_id=billing().price_id(price.lookup_key),
+            discount=flows.Discount(promotion_code=promotion_code) if promotion_code else None,
         )
-        return billing().portal_session_url(params)
+        url = billing().portal_session_url(params)
+        session.pop(PROMO, None)  # used: do not apply it again
+        return url
 
-    return to_stripe(make_url, back="pricing")
+    return to_stripe(make_url, back)
+
+
+@login_required
+def change_quantity() -> ResponseReturnValue:
+    """Seats: `subscription_update_confirm` with a new quantity for the same price."""
+    u = user()
+    form = SeatsForm()
+    sub = u.subscription
+    price = catalog().price(sub.lookup_key or "") if sub else None
+    product = catalog().product(price.product_id) if price else None
+    if not choices(u)["change_quantity"].allowed or sub is None or product is None or product.seats is None:
+        return refuse(choices(u)["change_quantity"].note or "Your plan is not priced per seat.")
+    if not form.validate() or not product.seats.min <= (form.quantity.data or 0) <= product.seats.max:
+        return refuse(f"Choose between {product.seats.min} and {product.seats.max} seats.")
+    if form.quantity.data == sub.quantity:
+        return refuse("You already have this many seats.")
+    return open_portal("change_quantity", quantity=form.quantity.data)
+
+
+@login_required
+def plan_picker() -> ResponseReturnValue:
+    """"Browse plans": `subscription_update`, the portal's own plan picker."""
+    return open_portal("plan_picker")
 
 
 @login_required
 def cancel() -> ResponseReturnValue:
-    """Cancel: a `subscription_cancel` deep link for the user's own subscription."""
-    sub = live_subscription(user())
-    if sub is None:
-        return refuse("You have no active subscription to cancel.")
-    try:
-        params = flows.cancel(
-            customer_id(user()),
-            sub.facts(),
-            return_url=settings().url(url_for("account_return")),
-            configuration=billing().configuration,
-        )
-    except flows.NotEligible as e:
-        return refuse(str(e))
-    return to_stripe(lambda: billing().portal_session_url(params), back="account")
+    """Cancel: `subscription_cancel`, with the retention offer if one is configured."""
+    return open_portal("cancel")
+
+
+@login_required
+def pause() -> ResponseReturnValue:
+    """Pause: `subscription_pause` (flexible billing mode only)."""
+    return open_portal("pause")
+
+
+@login_required
+def update_payment_method() -> ResponseReturnValue:
+    """`payment_method_update`: add a card that becomes the default."""
+    return open_portal("update_payment_method")
+
+
+@login_required
+def update_details() -> ResponseReturnValue:
+    """`customer_update`: name, email and address on invoices."""
+    return open_portal("update_details")
 
 
 @login_required
 def manage_billing() -> ResponseReturnValue:
-    """"Manage billing": the portal's home page, for invoices and everything else."""
+    """"Manage billing": the portal's home page, for invoices and everything else.
+    Open to anyone with a Stripe customer, a canceled one too."""
+    return open_portal("manage_billing")
 
-    def make_url() -> str:
-        params = flows.portal_home(
-            customer_id(user()),
-            return_url=settings().url(url_for("account_return")),
-            configuration=billing().configuration,
-        )
-        return billing().portal_session_url(params)
 
-    return to_stripe(make_url, back="account")
+@login_required
+def resume() -> ResponseReturnValue:
+    """Resume a paused subscription. The portal has no resume step, so this is
+    a direct API call, then back to the account page."""
+    u = user()
+    choice = choices(u)["resume"]
+    if not choice.allowed or u.subscription is None:
+        return refuse(choice.note)
+    try:
+        save_subscription(u, billing().resume_subscription(u.subscription.stripe_subscription_id))
+        flash("Your subscription is active again.", "success")
+    except BillingError as e:
+        flash(str(e), "error")
+    return redirect(url_for("account"), 303)
+
+
+BUTTON_ROUTES: dict[str, Callable[[], ResponseReturnValue]] = {
+    "/account/switch-plan": switch_plan,
+    "/account/change-interval": change_interval,
+    "/account/seats": change_quantity,
+    "/account/plans": plan_picker,
+    "/account/cancel": cancel,
+    "/account/pause": pause,
+    "/account/resume": resume,
+    "/account/payment-method": update_payment_method,
+    "/account/details": update_details,
+    "/account/billing": manage_billing,
+}
+
+
+@login_required
+def set_locale() -> ResponseReturnValue:
+    """The language of Stripe's pages for this user ("" follows the browser)."""
+    form = LocaleForm()
+    if not form.validate() or (form.locale.data and form.locale.data not in PORTAL_LOCALES):
+        return refuse("Choose one of the listed languages.")
+    user().locale = form.locale.data or None
+    db.session.commit()
+    flash("Language saved.", "success")
+    return redirect(url_for("account"), 303)
 
 
 # --- coming back from Stripe --------------------------------------------------------
@@ -397,7 +601,7 @@ def account_return() -> ResponseReturnValue:
     return redirect(url_for("account"), 303)
 
 
-# --- errors and commands ------------------------------------------------------------
+# --- errors --------------------------------------------------------------------------
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -8,7 +8,7 @@ when a button is pressed.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,20 @@ DEFAULT_PATH = Path(__file__).parent / "catalog.toml"
 INTERVALS = ("month", "year")
 # Stripe's customer-portal configuration lists at most 10 products.
 MAX_PRODUCTS = 10
+
+# The buttons that open a portal step, as named in catalog.toml's [portal.after_completion].
+FLOW_BUTTONS = (
+    "switch_plan",
+    "change_interval",
+    "change_quantity",
+    "plan_picker",
+    "cancel",
+    "pause",
+    "update_payment_method",
+    "update_details",
+)
+AFTER_COMPLETION_TYPES = ("redirect", "hosted_confirmation", "portal_homepage")
+CANCEL_MODES = ("at_period_end", "immediately")
 
 _SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$"}
 
@@ -38,6 +52,14 @@ class Price:
 
 
 @dataclass(frozen=True)
+class Seats:
+    """Per-seat pricing: the quantity a customer may choose."""
+
+    min: int
+    max: int
+
+
+@dataclass(frozen=True)
 class Product:
     id: str
     name: str
@@ -45,12 +67,44 @@ class Product:
     features: tuple[str, ...]
     highlighted: bool
     prices: dict[str, Price]  # by interval
+    seats: Seats | None = None
+
+
+@dataclass(frozen=True)
+class Coupon:
+    id: str
+    name: str
+    percent_off: int
+    duration: str  # "once", "repeating" or "forever"
+    duration_in_months: int | None
+    promotion_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AfterCompletion:
+    """Where a portal step ends: see [portal.after_completion] in catalog.toml."""
+
+    type: str = "redirect"
+    message: str | None = None  # for hosted_confirmation
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    cancel_mode: str = "at_period_end"
+    allow_pause: bool = True
+    retention_coupon: str | None = None
+    after_completion: dict[str, AfterCompletion] = field(default_factory=dict)
+
+    def ending(self, button: str) -> AfterCompletion:
+        return self.after_completion.get(button, AfterCompletion())
 
 
 @dataclass(frozen=True)
 class Catalog:
     currency: str
     products: tuple[Product, ...]
+    coupons: tuple[Coupon, ...] = ()
+    portal: PortalSettings = PortalSettings()
 
     def price(self, lookup_key: str) -> Price | None:
         """The catalog price with this lookup key, or None if it is not ours."""
@@ -59,6 +113,9 @@ class Catalog:
                 if price.lookup_key == lookup_key:
                     return price
         return None
+
+    def coupon(self, coupon_id: str) -> Coupon | None:
+        return next((c for c in self.coupons if c.id == coupon_id), None)
 
     def product(self, product_id: str) -> Product | None:
         return next((p for p in self.products if p.id == product_id), None)
@@ -110,6 +167,12 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             prices[interval] = Price(lookup_key, product_id, interval, amount, currency)
         if not prices:
             raise CatalogError(f"{where}: give at least one price.")
+        seats = None
+        if "seats" in raw:
+            raw_seats = _require(raw, "seats", dict, where)
+            seats = Seats(_require(raw_seats, "min", int, f"{where} seats"), _require(raw_seats, "max", int, f"{where} seats"))
+            if not 1 <= seats.min <= seats.max:
+                raise CatalogError(f"{where}: seats need 1 <= min <= max.")
         products.append(
             Product(
                 id=product_id,
@@ -118,11 +181,51 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
                 features=tuple(str(f) for f in raw.get("features", [])),
                 highlighted=bool(raw.get("highlighted", False)),
                 prices=prices,
+                seats=seats,
             )
         )
     if len({p.id for p in products}) != len(products):
         raise CatalogError("catalog: product ids must be unique.")
-    return Catalog(currency=currency, products=tuple(products))
+    coupons = tuple(_parse_coupon(raw) for raw in data.get("coupons", []))
+    portal = _parse_portal(data.get("portal", {}), {c.id for c in coupons})
+    return Catalog(currency=currency, products=tuple(products), coupons=coupons, portal=portal)
+
+
+def _parse_coupon(raw: dict[str, Any]) -> Coupon:
+    coupon_id = _require(raw, "id", str, "coupon")
+    where = f"coupon {coupon_id!r}"
+    percent_off = _require(raw, "percent_off", int, where)
+    if not 0 < percent_off <= 100:
+        raise CatalogError(f"{where}: percent_off must be between 1 and 100.")
+    duration = _require(raw, "duration", str, where)
+    if duration not in ("once", "repeating", "forever"):
+        raise CatalogError(f"{where}: duration must be once, repeating or forever.")
+    months = raw.get("duration_in_months")
+    if (duration == "repeating") != isinstance(months, int):
+        raise CatalogError(f"{where}: give duration_in_months exactly when duration is repeating.")
+    codes = tuple(str(code) for code in raw.get("promotion_codes", []))
+    return Coupon(coupon_id, str(raw.get("name", coupon_id)), percent_off, duration, months, codes)
+
+
+def _parse_portal(raw: dict[str, Any], coupon_ids: set[str]) -> PortalSettings:
+    cancel_mode = str(raw.get("cancel_mode", "at_period_end"))
+    if cancel_mode not in CANCEL_MODES:
+        raise CatalogError(f"portal: cancel_mode must be one of {CANCEL_MODES}.")
+    retention = str(raw.get("retention_coupon", "")) or None
+    if retention is not None and retention not in coupon_ids:
+        raise CatalogError(f"portal: retention_coupon {retention!r} is not one of the [[coupons]].")
+    endings: dict[str, AfterCompletion] = {}
+    for button, value in raw.get("after_completion", {}).items():
+        if button not in FLOW_BUTTONS:
+            raise CatalogError(f"portal.after_completion: unknown button {button!r}; buttons are {FLOW_BUTTONS}.")
+        spec = {"type": value} if isinstance(value, str) else value
+        if not isinstance(spec, dict) or spec.get("type") not in AFTER_COMPLETION_TYPES:
+            raise CatalogError(f"portal.after_completion.{button}: type must be one of {AFTER_COMPLETION_TYPES}.")
+        message = spec.get("message")
+        if message is not None and spec["type"] != "hosted_confirmation":
+            raise CatalogError(f"portal.after_completion.{button}: a message needs type hosted_confirmation.")
+        endings[button] = AfterCompletion(spec["type"], message)
+    return PortalSettings(cancel_mode, bool(raw.get("allow_pause", True)), retention, endings)
 
 
 def load_catalog(path: Path = DEFAULT_PATH) -> Catalog:

@@ -40,6 +40,8 @@ class Settings:
     secret_key: str
     database_url: str
     allow_live_mode: bool
+    # Show the "Show the API call" panels beside the buttons.
+    show_api_calls: bool
     # True when no Stripe key is set: the app runs against the in-process stand-in.
     offline: bool
 
@@ -139,6 +141,10 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
             f"DATABASE_URL must be a SQLAlchemy URL such as sqlite:///app.sqlite (got {database_url!r})."
         )
 
+    # On by default in offline and test mode; in live mode only when asked for.
+    live = key.startswith(("sk_live_", "rk_live_"))
+    show_api_calls = _flag(env, "SHOW_API_CALLS") if env.get("SHOW_API_CALLS", "").strip() else not live
+
     return Settings(
         stripe_secret_key=key,
         stripe_webhook_secret=webhook_secret,
@@ -148,5 +154,6 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         secret_key=secret_key,
         database_url=database_url,
         allow_live_mode=allow_live,
+        show_api_calls=show_api_calls,
         offline=offline,
     )

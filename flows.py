@@ -3,11 +3,15 @@
 Nothing here talks to Stripe, Flask or the database. Each function returns the
 exact params dict that `billing` sends, typed with the Stripe SDK's own
 TypedDicts, so mypy checks every key and enum value against the API version the
-SDK is pinned to, and tests can compare them with what Stripe received.
+SDK is pinned to, and tests can compare them with what Stripe received. The
+"Show the API call" panels render these same dicts, so they cannot drift.
 
 A customer-portal "deep link" is a billing portal session with `flow_data`: it
 opens the hosted portal on one step (confirm a plan switch, cancel, ...)
-instead of its home page, then `after_completion` sends the customer back.
+instead of its home page, then `after_completion` says where the customer
+goes when the step is done.
+
+Whether a button may be pressed at all is decided before, in `eligibility`.
 """
 
 from __future__ import annotations
@@ -15,104 +19,152 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from catalog import Price
+from catalog import AfterCompletion
+from eligibility import SubscriptionFacts
 
 if TYPE_CHECKING:
     # Types only: this module never calls Stripe (billing.py is the one that does).
     from stripe.params.billing_portal import SessionCreateParams as PortalSessionParams
+    from stripe.params.billing_portal import SessionCreateParamsFlowData as FlowData
+    from stripe.params.billing_portal import (
+        SessionCreateParamsFlowDataAfterCompletion as AfterCompletionParams,
+    )
+    from stripe.params.billing_portal import (
+        SessionCreateParamsFlowDataSubscriptionUpdateConfirmItem as ItemParams,
+    )
     from stripe.params.checkout import SessionCreateParams as CheckoutSessionParams
-
-# Statuses in which a subscription still exists and can change plan or be canceled.
-# (`incomplete` subscriptions have never been paid; `canceled` and
-# `incomplete_expired` are final.)
-LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "paused"})
 
 
 @dataclass(frozen=True)
-class SubscriptionFacts:
-    """The parts of the local subscription mirror a builder needs."""
+class Session:
+    """What every portal session of this user carries, whatever the button."""
 
-    id: str
-    item_id: str
-    lookup_key: str | None
-    status: str
-    item_count: int = 1
-
-
-class NotEligible(Exception):
-    """The button cannot succeed for this subscription; the message says why."""
+    customer: str
+    # Where the portal's "back to the site" link goes, at any time.
+    return_url: str
+    # The portal configuration (None: the account's default one).
+    configuration: str | None = None
+    # The portal's language; None lets Stripe use the customer's preferred locales.
+    locale: str | None = None
 
 
-def _portal_session(
-    customer: str, return_url: str, configuration: str | None
-) -> PortalSessionParams:
-    params: PortalSessionParams = {"customer": customer, "return_url": return_url}
-    if configuration:
+@dataclass(frozen=True)
+class Discount:
+    """A discount for a plan change: a promotion code (promo_...) or a coupon id."""
+
+    promotion_code: str | None = None
+    coupon: str | None = None
+
+
+def _session(s: Session) -> PortalSessionParams:
+    params: PortalSessionParams = {"customer": s.customer, "return_url": s.return_url}
+    if s.configuration:
         # Without it Stripe uses the account's default portal configuration, which
-        # may not list our prices; the setup creates one and names it in settings.
-        params["configuration"] = configuration
+        # may not list our prices; `flask stripe setup` creates one for this site.
+        params["configuration"] = s.configuration
+    if s.locale:
+        params["locale"] = s.locale
     return params
 
 
-def portal_home(customer: str, return_url: str, configuration: str | None) -> PortalSessionParams:
+def _after(ending: AfterCompletion, return_url: str) -> AfterCompletionParams:
+    """`after_completion`: back to the site, Stripe's confirmation page, or the portal home."""
+    if ending.type == "hosted_confirmation":
+        if ending.message:
+            return {"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": ending.message}}
+        return {"type": "hosted_confirmation"}
+    if ending.type == "portal_homepage":
+        return {"type": "portal_homepage"}
+    return {"type": "redirect", "redirect": {"return_url": return_url}}
+
+
+def _flow(s: Session, flow: FlowData, ending: AfterCompletion) -> PortalSessionParams:
+    params = _session(s)
+    flow["after_completion"] = _after(ending, s.return_url)
+    params["flow_data"] = flow
+    return params
+
+
+def portal_home(s: Session) -> PortalSessionParams:
     """"Manage billing": the portal's home page (invoices, payment methods, everything)."""
-    return _portal_session(customer, return_url, configuration)
-
-
-def check_plan_change(subscription: SubscriptionFacts, new_price: Price) -> None:
-    """Raise NotEligible unless the subscription can be moved to `new_price`."""
-    if subscription.status not in LIVE_STATUSES:
-        raise NotEligible(f"A subscription that is {subscription.status} cannot change plan.")
-    if subscription.item_count != 1:
-        raise NotEligible("Subscriptions with several items cannot switch plan here.")
-    if subscription.lookup_key == new_price.lookup_key:
-        raise NotEligible("You are already on this plan.")
+    return _session(s)
 
 
 def update_confirm(
-    customer: str,
-    subscription: SubscriptionFacts,
-    new_price: Price,
-    new_price_id: str,
-    return_url: str,
-    configuration: str | None,
+    s: Session,
+    sub: SubscriptionFacts,
+    ending: AfterCompletion,
+    price_id: str | None = None,
+    quantity: int | None = None,
+    discount: Discount | None = None,
 ) -> PortalSessionParams:
-    """Switch plan: the portal shows the proration preview and asks to confirm.
+    """Switch plan, interval or seats: the portal shows the proration preview and
+    asks the customer to confirm.
 
     The flow names the subscription *item* to change, not just the subscription:
     a subscription can hold several items, and the portal needs to know which
-    one moves to the new price.
+    one moves to the new price (or quantity).
     """
-    check_plan_change(subscription, new_price)
-    params = _portal_session(customer, return_url, configuration)
-    params["flow_data"] = {
+    item: ItemParams = {"id": sub.item_id}
+    if price_id is not None:
+        item["price"] = price_id
+    if quantity is not None:
+        item["quantity"] = quantity
+    flow: FlowData = {
         "type": "subscription_update_confirm",
-        "subscription_update_confirm": {
-            "subscription": subscription.id,
-            "items": [{"id": subscription.item_id, "price": new_price_id}],
-        },
-        "after_completion": {"type": "redirect", "redirect": {"return_url": return_url}},
+        "subscription_update_confirm": {"subscription": sub.id, "items": [item]},
     }
-    return params
+    if discount is not None:
+        if discount.promotion_code:
+            flow["subscription_update_confirm"]["discounts"] = [{"promotion_code": discount.promotion_code}]
+        elif discount.coupon:
+            flow["subscription_update_confirm"]["discounts"] = [{"coupon": discount.coupon}]
+    return _flow(s, flow, ending)
+
+
+def plan_picker(s: Session, sub: SubscriptionFacts, ending: AfterCompletion) -> PortalSessionParams:
+    """"Browse plans": the portal's own plan picker, for the products its configuration lists."""
+    return _flow(s, {"type": "subscription_update", "subscription_update": {"subscription": sub.id}}, ending)
 
 
 def cancel(
-    customer: str, subscription: SubscriptionFacts, return_url: str, configuration: str | None
+    s: Session, sub: SubscriptionFacts, ending: AfterCompletion, retention_coupon: str | None = None
 ) -> PortalSessionParams:
-    """Cancel: the portal asks for a reason and cancels as its configuration says."""
-    if subscription.status not in LIVE_STATUSES:
-        raise NotEligible(f"A subscription that is {subscription.status} cannot be canceled.")
-    params = _portal_session(customer, return_url, configuration)
-    params["flow_data"] = {
-        "type": "subscription_cancel",
-        "subscription_cancel": {"subscription": subscription.id},
-        "after_completion": {"type": "redirect", "redirect": {"return_url": return_url}},
-    }
-    return params
+    """Cancel: the portal asks for a reason and cancels as its configuration says
+    (at period end or now). With a retention coupon, it first offers a discount
+    to stay."""
+    flow: FlowData = {"type": "subscription_cancel", "subscription_cancel": {"subscription": sub.id}}
+    if retention_coupon:
+        flow["subscription_cancel"]["retention"] = {
+            "type": "coupon_offer",
+            "coupon_offer": {"coupon": retention_coupon},
+        }
+    return _flow(s, flow, ending)
+
+
+def pause(s: Session, sub: SubscriptionFacts, ending: AfterCompletion) -> PortalSessionParams:
+    """Pause: no invoices until resumed (subscriptions in flexible billing mode only)."""
+    return _flow(s, {"type": "subscription_pause", "subscription_pause": {"subscription": sub.id}}, ending)
+
+
+def payment_method_update(s: Session, ending: AfterCompletion) -> PortalSessionParams:
+    """Add a card; it becomes the default for the customer's invoices."""
+    return _flow(s, {"type": "payment_method_update"}, ending)
+
+
+def customer_update(s: Session, ending: AfterCompletion) -> PortalSessionParams:
+    """Edit billing details: name, email, address."""
+    return _flow(s, {"type": "customer_update"}, ending)
 
 
 def checkout_subscription(
-    customer: str, price_id: str, success_url: str, cancel_url: str, user_id: int
+    customer: str,
+    price_id: str,
+    success_url: str,
+    cancel_url: str,
+    user_id: int,
+    quantity: int = 1,
+    promotion_code: str | None = None,
 ) -> CheckoutSessionParams:
     """First subscription: Stripe Checkout collects the card and creates it.
 
@@ -120,12 +172,15 @@ def checkout_subscription(
     prorations need; `{CHECKOUT_SESSION_ID}` is filled in by Stripe, so the
     return route can look the session up.
     """
-    return {
+    params: CheckoutSessionParams = {
         "mode": "subscription",
         "customer": customer,
         "client_reference_id": str(user_id),
-        "line_items": [{"price": price_id, "quantity": 1}],
+        "line_items": [{"price": price_id, "quantity": quantity}],
         "subscription_data": {"billing_mode": {"type": "flexible"}},
         "success_url": success_url + "?checkout_session={CHECKOUT_SESSION_ID}",
         "cancel_url": cancel_url,
     }
+    if promotion_code:
+        params["discounts"] = [{"promotion_code": promotion_code}]
+    return params

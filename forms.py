@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import EmailField, HiddenField, IntegerField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange
 
 PASSWORD_MIN = 8
 
@@ -24,8 +24,19 @@ class SignInForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
 
 
-
 class PlanForm(FlaskForm):
     """A plan button: the chosen price's lookup key, checked against the catalog by the route."""
 
     lookup_key = HiddenField(validators=[DataRequired(), Length(max=100)])
+
+
+class SeatsForm(FlaskForm):
+    """The number of seats for a per-seat plan; the route checks the catalog's bounds."""
+
+    quantity = IntegerField("Seats", validators=[DataRequired(), NumberRange(min=1, max=10_000)])
+
+
+class LocaleForm(FlaskForm):
+    """The language of Stripe's pages; "" follows the browser. The route checks the value."""
+
+    locale = StringField("Language", validators=[Length(max=16)])

@@ -14,7 +14,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from flows import LIVE_STATUSES, SubscriptionFacts
+from eligibility import LIVE_STATUSES, SubscriptionFacts
 
 
 class Base(DeclarativeBase):
@@ -37,6 +37,9 @@ class User(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     # One Stripe customer per user, created the first time a button needs it.
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The language chosen for Stripe's pages (one of billing.PORTAL_LOCALES), or
+    # None to follow the browser's Accept-Language.
+    locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     subscription: Mapped[Subscription | None] = relationship(
@@ -75,6 +78,9 @@ class Subscription(Base):
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
     canceled_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    # "flexible" or "classic": only flexible subscriptions can be paused.
+    billing_mode: Mapped[str] = mapped_column(String(16), default="flexible")
+    discount_coupon: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(back_populates="subscription")
@@ -91,6 +97,9 @@ class Subscription(Base):
             lookup_key=self.lookup_key,
             status=self.status,
             item_count=self.item_count,
+            quantity=self.quantity,
+            billing_mode=self.billing_mode,
+            cancel_at=self.scheduled_cancel_at,
         )
 
     @property

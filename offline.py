@@ -44,6 +44,7 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
     billing = Billing(settings, http_client=standin.http_client())
     catalog: Catalog = app.extensions["catalog"]
     billing.configuration = billing.ensure_catalog(catalog)
+    billing.load_portal_features()
     app.extensions["billing"] = billing
 
     with app.app_context():

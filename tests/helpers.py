@@ -21,9 +21,16 @@ def csrf_token(client, path="/signin"):
 
 def local_path(url):
     """`http://localhost/_standin/p/session/..` -> the path the test client can follow."""
-    assert url.startswith(BASE_URL), url
+    assert url.startswith((BASE_URL, "/")), url
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def follow(client, response):
+    """Follow redirects as a browser would, through the stand-in's pages and back."""
+    while response.status_code in (302, 303):
+        response = client.get(local_path(response.headers["Location"]))
+    return response
 
 
 class Auth:

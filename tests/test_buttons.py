@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.helpers import BASE_URL, csrf_token, local_path
+from tests.helpers import BASE_URL, csrf_token, follow, local_path
 
 RETURN = f"{BASE_URL}/account/return"
 
@@ -140,20 +140,31 @@ def test_cancel_opens_subscription_cancel_and_account_shows_the_date(client, aut
     assert response.status_code == 303
     user = auth.user()
     [sent] = stripe_calls(standin, "POST", "/v1/billing_portal/sessions")
+    # As catalog.toml configures it: a retention offer, then Stripe's confirmation page.
     assert sent.params["flow_data"] == {
         "type": "subscription_cancel",
-        "subscription_cancel": {"subscription": user.subscription.stripe_subscription_id},
-        "after_completion": {"type": "redirect", "redirect": {"return_url": RETURN}},
+        "subscription_cancel": {
+            "subscription": user.subscription.stripe_subscription_id,
+            "retention": {"type": "coupon_offer", "coupon_offer": {"coupon": "stay-with-us"}},
+        },
+        "after_completion": {
+            "type": "hosted_confirmation",
+            "hosted_confirmation": {"custom_message": "Your cancellation is confirmed. We are sorry to see you go."},
+        },
     }
     assert sent.params["return_url"] == RETURN
 
-    done = client.post(local_path(response.headers["Location"]))
-    client.get(local_path(done.headers["Location"]))
+    # Decline the offer; the confirmation page shows the message and links back.
+    done = follow(client, client.post(local_path(response.headers["Location"]), data={"choice": "decline"}))
+    assert done.status_code == 200
+    page = done.get_data(as_text=True)
+    assert "We are sorry to see you go." in page and RETURN in page
+    client.get("/account/return")
     sub = auth.user().subscription
     # In flexible billing mode the portal schedules the cancellation with cancel_at.
     assert sub.cancel_at is not None and sub.cancel_at_period_end is False
     page = client.get("/account").get_data(as_text=True)
-    assert "Cancels on" in page and "Cancel subscription" not in page
+    assert "Cancels on" in page and "Cancel at period end" not in page
 
 
 def test_account_reads_cancel_at_period_end_too(client, auth, app):

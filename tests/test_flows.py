@@ -1,71 +1,84 @@
-"""Unit tests of the pure param builders: exact params, and refusals before any call."""
+"""Unit tests of the pure param builders: every flow type and every after_completion type."""
 
 import pytest
 
 import flows
-from catalog import Price
+from catalog import AfterCompletion
+from eligibility import SubscriptionFacts
 
 RETURN = "https://shop.example/account/return"
-SUB = flows.SubscriptionFacts(id="sub_1", item_id="si_1", lookup_key="starter_monthly", status="active")
-PRO = Price("pro_monthly", "pro", "month", 2900, "usd")
-STARTER = Price("starter_monthly", "starter", "month", 900, "usd")
+SESSION = flows.Session(customer="cus_1", return_url=RETURN, configuration="bpc_1")
+SUB = SubscriptionFacts(id="sub_1", item_id="si_1", lookup_key="starter_monthly", status="active")
+REDIRECT = AfterCompletion()
+
+ENDINGS = {
+    "redirect": (AfterCompletion("redirect"), {"type": "redirect", "redirect": {"return_url": RETURN}}),
+    "hosted_confirmation": (
+        AfterCompletion("hosted_confirmation", "Thanks!"),
+        {"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": "Thanks!"}},
+    ),
+    "hosted_confirmation without message": (
+        AfterCompletion("hosted_confirmation"),
+        {"type": "hosted_confirmation"},
+    ),
+    "portal_homepage": (AfterCompletion("portal_homepage"), {"type": "portal_homepage"}),
+}
+
+FLOWS = {
+    "subscription_update_confirm": (
+        lambda ending: flows.update_confirm(SESSION, SUB, ending, price_id="price_pro"),
+        {"subscription": "sub_1", "items": [{"id": "si_1", "price": "price_pro"}]},
+    ),
+    "subscription_update": (lambda ending: flows.plan_picker(SESSION, SUB, ending), {"subscription": "sub_1"}),
+    "subscription_cancel": (lambda ending: flows.cancel(SESSION, SUB, ending), {"subscription": "sub_1"}),
+    "subscription_pause": (lambda ending: flows.pause(SESSION, SUB, ending), {"subscription": "sub_1"}),
+    "payment_method_update": (lambda ending: flows.payment_method_update(SESSION, ending), None),
+    "customer_update": (lambda ending: flows.customer_update(SESSION, ending), None),
+}
 
 
-def test_update_confirm_names_the_item_and_price_and_comes_back():
-    params = flows.update_confirm("cus_1", SUB, PRO, "price_pro", RETURN, "bpc_1")
-    assert params == {
+@pytest.mark.parametrize("flow_type", FLOWS)
+@pytest.mark.parametrize("ending_name", ENDINGS)
+def test_every_flow_with_every_after_completion(flow_type, ending_name):
+    build, data = FLOWS[flow_type]
+    ending, expected_after = ENDINGS[ending_name]
+    flow_data = {"type": flow_type}
+    if data is not None:
+        flow_data[flow_type] = data
+    flow_data["after_completion"] = expected_after
+    assert build(ending) == {
         "customer": "cus_1",
         "return_url": RETURN,
         "configuration": "bpc_1",
-        "flow_data": {
-            "type": "subscription_update_confirm",
-            "subscription_update_confirm": {
-                "subscription": "sub_1",
-                "items": [{"id": "si_1", "price": "price_pro"}],
-            },
-            "after_completion": {"type": "redirect", "redirect": {"return_url": RETURN}},
-        },
+        "flow_data": flow_data,
     }
 
 
-def test_without_a_configuration_the_key_is_left_out():
-    params = flows.portal_home("cus_1", RETURN, None)
-    assert params == {"customer": "cus_1", "return_url": RETURN}
+def test_plain_portal_without_configuration_or_locale():
+    assert flows.portal_home(flows.Session("cus_1", RETURN)) == {"customer": "cus_1", "return_url": RETURN}
 
 
-def test_cancel_params():
-    params = flows.cancel("cus_1", SUB, RETURN, None)
-    assert params["flow_data"] == {
-        "type": "subscription_cancel",
-        "subscription_cancel": {"subscription": "sub_1"},
-        "after_completion": {"type": "redirect", "redirect": {"return_url": RETURN}},
+def test_locale_is_passed():
+    assert flows.portal_home(flows.Session("cus_1", RETURN, locale="de"))["locale"] == "de"
+
+
+def test_update_confirm_quantity_and_discounts():
+    params = flows.update_confirm(SESSION, SUB, REDIRECT, quantity=5, discount=flows.Discount(promotion_code="promo_1"))
+    assert params["flow_data"]["subscription_update_confirm"] == {
+        "subscription": "sub_1",
+        "items": [{"id": "si_1", "quantity": 5}],
+        "discounts": [{"promotion_code": "promo_1"}],
     }
+    coupon = flows.update_confirm(SESSION, SUB, REDIRECT, price_id="p", discount=flows.Discount(coupon="c1"))
+    assert coupon["flow_data"]["subscription_update_confirm"]["discounts"] == [{"coupon": "c1"}]
 
 
-@pytest.mark.parametrize(
-    "facts, price, reason",
-    [
-        (SUB, STARTER, "already on this plan"),
-        (flows.SubscriptionFacts("sub_1", "si_1", "starter_monthly", "canceled"), PRO, "canceled cannot change"),
-        (flows.SubscriptionFacts("sub_1", "si_1", "starter_monthly", "incomplete_expired"), PRO, "cannot change"),
-        (flows.SubscriptionFacts("sub_1", "si_1", "starter_monthly", "active", item_count=2), PRO, "several items"),
-    ],
-)
-def test_update_confirm_refuses_what_cannot_succeed(facts, price, reason):
-    with pytest.raises(flows.NotEligible, match=reason):
-        flows.update_confirm("cus_1", facts, price, "price_x", RETURN, None)
-
-
-@pytest.mark.parametrize("status", sorted(flows.LIVE_STATUSES))
-def test_every_live_status_can_switch_and_cancel(status):
-    facts = flows.SubscriptionFacts("sub_1", "si_1", "starter_monthly", status)
-    flows.check_plan_change(facts, PRO)
-    assert flows.cancel("cus_1", facts, RETURN, None)["flow_data"]["type"] == "subscription_cancel"
-
-
-def test_cancel_refuses_a_canceled_subscription():
-    with pytest.raises(flows.NotEligible):
-        flows.cancel("cus_1", flows.SubscriptionFacts("sub_1", "si_1", None, "canceled"), RETURN, None)
+def test_cancel_with_retention_offer():
+    params = flows.cancel(SESSION, SUB, REDIRECT, retention_coupon="stay-with-us")
+    assert params["flow_data"]["subscription_cancel"] == {
+        "subscription": "sub_1",
+        "retention": {"type": "coupon_offer", "coupon_offer": {"coupon": "stay-with-us"}},
+    }
 
 
 def test_checkout_uses_flexible_billing_and_returns_with_the_session_id():
@@ -81,3 +94,5 @@ def test_checkout_uses_flexible_billing_and_returns_with_the_session_id():
         "success_url": "https://shop.example/checkout/return?checkout_session={CHECKOUT_SESSION_ID}",
         "cancel_url": "https://shop.example/",
     }
+    with_code = flows.checkout_subscription("cus_1", "p", "s", "c", 1, promotion_code="promo_1")
+    assert with_code["discounts"] == [{"promotion_code": "promo_1"}]

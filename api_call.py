@@ -1,0 +1,64 @@
+"""Render Stripe params as the code a reader would write: Python and curl.
+
+Used by the "Show the API call" panels beside each button. The params come
+from the same `flows` builder the button's route uses, so the panel shows
+what the button sends. The secret key is never rendered: both forms read it
+from the STRIPE_SECRET_KEY environment variable.
+"""
+
+from __future__ import annotations
+
+import pprint
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    python: str
+    curl: str
+
+
+def form_pairs(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Stripe's wire encoding: nested keys in brackets, list items by index,
+    booleans as true/false (what the SDK sends as the request body)."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else key
+        pairs.extend(_pairs(name, value))
+    return pairs
+
+
+def _pairs(name: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        return form_pairs(value, name)
+    if isinstance(value, (list, tuple)):
+        return [pair for i, item in enumerate(value) for pair in _pairs(f"{name}[{i}]", item)]
+    if isinstance(value, bool):
+        return [(name, "true" if value else "false")]
+    return [(name, str(value))]
+
+
+def render(service: str, path: str, params: Mapping[str, Any], api_base: str, api_version: str) -> ApiCall:
+    """`service` as in the SDK (`billing_portal.sessions`), `path` as on the wire."""
+    body = pprint.pformat(dict(params), indent=4, width=88, sort_dicts=False)
+    python = (
+        "import os\n"
+        "from stripe import StripeClient\n\n"
+        f'client = StripeClient(os.environ["STRIPE_SECRET_KEY"], stripe_version="{api_version}")\n'
+        f"session = client.v1.{service}.create(\n    {_indent(body)}\n)\n"
+        "# then answer 303 See Other to session.url"
+    )
+    lines = [
+        f"curl {shlex.quote(api_base + path)}",
+        '-u "$STRIPE_SECRET_KEY:"',
+        f"-H {shlex.quote('Stripe-Version: ' + api_version)}",
+    ]
+    lines += [f"--data-urlencode {shlex.quote(f'{name}={value}')}" for name, value in form_pairs(params)]
+    return ApiCall(python=python, curl=" \\\n  ".join(lines))
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n    ")
