@@ -8,7 +8,7 @@ from the STRIPE_SECRET_KEY environment variable.
 
 from __future__ import annotations
 
-import pprint
+import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,12 +43,12 @@ def _pairs(name: str, value: Any) -> list[tuple[str, str]]:
 
 def render(service: str, path: str, params: Mapping[str, Any], api_base: str, api_version: str) -> ApiCall:
     """`service` as in the SDK (`billing_portal.sessions`), `path` as on the wire."""
-    body = pprint.pformat(dict(params), indent=4, width=88, sort_dicts=False)
+    body = python_literal(params)
     python = (
         "import os\n"
         "from stripe import StripeClient\n\n"
         f'client = StripeClient(os.environ["STRIPE_SECRET_KEY"], stripe_version="{api_version}")\n'
-        f"session = client.v1.{service}.create(\n    {_indent(body)}\n)\n"
+        f"session = client.v1.{service}.create({body})\n"
         "# then answer 303 See Other to session.url"
     )
     lines = [
@@ -60,5 +60,21 @@ def render(service: str, path: str, params: Mapping[str, Any], api_base: str, ap
     return ApiCall(python=python, curl=" \\\n  ".join(lines))
 
 
-def _indent(text: str) -> str:
-    return text.replace("\n", "\n    ")
+def python_literal(value: Any, level: int = 0) -> str:
+    """`value` as Python source, one key per line, four spaces a level (like black)."""
+    if isinstance(value, Mapping):
+        items = [f"{json.dumps(key)}: {python_literal(item, level + 1)}" for key, item in value.items()]
+        return _block("{", items, "}", level)
+    if isinstance(value, (list, tuple)):
+        return _block("[", [python_literal(item, level + 1) for item in value], "]", level)
+    if isinstance(value, str):
+        return json.dumps(value)  # a valid Python string literal, in double quotes
+    return repr(value)
+
+
+def _block(open_: str, items: list[str], close: str, level: int) -> str:
+    inline = open_ + ", ".join(items) + close
+    if len(inline) <= 60 and "\n" not in inline:
+        return inline
+    pad = "    " * level
+    return open_ + "\n" + "".join(f"{pad}    {item},\n" for item in items) + pad + close

@@ -280,7 +280,11 @@ class Billing:
             raise BillingError(f"The code {code} is not valid or has expired.")
         if promo.expires_at is not None and promo.expires_at <= time.time():
             raise BillingError(f"The code {code} has expired.")
-        if coupon.applies_to and product_id not in (coupon.applies_to.products or []):
+        with stripe_errors("check the promotion code"):
+            # A coupon's `applies_to` is only returned when asked for, and only if it is set.
+            full = self.client.v1.coupons.retrieve(coupon.id, {"expand": ["applies_to"]})
+        applies_to = getattr(full, "applies_to", None)
+        if applies_to is not None and product_id not in (applies_to.products or []):
             raise BillingError(f"The code {code} does not apply to this plan.")
         return promo.id
 
