@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 # Fields that Stripe leaves out of an object unless asked for with expand[].
-_INCLUDABLE = {"checkout.session": ("line_items",)}
+_INCLUDABLE = {"checkout.session": ("line_items",), "coupon": ("applies_to",)}
 _INCLUDABLE_FIELDS = {field for fields in _INCLUDABLE.values() for field in fields}
 
 Handler = Callable[..., StripeObject]

@@ -45,11 +45,9 @@ def complete_checkout(state: State, session: StripeObject, card_number: str) -> 
     )
     if data.get("description"):
         subscription["description"] = data["description"]
-    coupon = None
     for discount in session["discounts"]:
-        coupon = _apply_discount(state, subscription, discount["coupon"], discount["promotion_code"], session["id"])
-    invoice = state.add(objects.paid_invoice(customer, subscription, "subscription_create", coupon))
-    subscription["latest_invoice"] = invoice["id"]
+        _apply_discount(state, subscription, discount["coupon"], discount["promotion_code"], session["id"])
+    invoice = _paid_invoice(state, subscription, "subscription_create")
 
     session.update(
         customer=customer["id"],
@@ -87,12 +85,9 @@ def change_plan(
         item["plan"] = objects.plan_for(price)
     if quantity is not None:
         item["quantity"] = quantity
-    coupon = None
     for discount in discounts or []:
-        coupon = _apply_discount(state, subscription, discount["coupon"], discount["promotion_code"])
-    customer = state.objects[subscription["customer"]]
-    invoice = state.add(objects.paid_invoice(customer, subscription, "subscription_update", coupon))
-    subscription["latest_invoice"] = invoice["id"]
+        _apply_discount(state, subscription, discount["coupon"], discount["promotion_code"])
+    _paid_invoice(state, subscription, "subscription_update")
     return subscription
 
 
@@ -125,18 +120,101 @@ def renew(subscription: StripeObject) -> StripeObject:
     return subscription
 
 
-def pause(subscription: StripeObject) -> StripeObject:
-    """Pause payment collection indefinitely (invoices voided), as the portal's pause does.
+# Only these can be paused; a paused subscription comes back to one of them.
+PAUSABLE_STATUSES = frozenset({"active", "trialing"})
 
-    The status stays as it was (`active`): pausing collection does not change
-    it; only a trial ending without a payment method makes Stripe report `paused`.
+
+def pause_refusal(subscription: StripeObject) -> str | None:
+    """Why Stripe would refuse to pause this subscription, or None if it may be paused.
+
+    `POST /v1/subscriptions/{id}/pause` (API 2026-09-30 and later) and the
+    portal's pause flow share these rules, so both refuse with the same words.
     """
-    subscription["pause_collection"] = {"behavior": "void", "resumes_at": None}
+    sub_id, status = subscription["id"], subscription["status"]
+    if status == "paused":
+        return f"The subscription {sub_id} is already paused."
+    if status not in PAUSABLE_STATUSES:
+        return (
+            f"The subscription {sub_id} cannot be paused because its status is {status}; "
+            "only active or trialing subscriptions can be paused."
+        )
+    if subscription["billing_mode"]["type"] != "flexible":
+        return (
+            f"The subscription {sub_id} cannot be paused: pausing requires the subscription to use "
+            "flexible billing mode (billing_mode[type]=flexible)."
+        )
+    return None
+
+
+def resume_refusal(subscription: StripeObject) -> str | None:
+    """Why Stripe would refuse to resume this subscription, or None if it is paused."""
+    if subscription["status"] != "paused":
+        return (
+            f"The subscription {subscription['id']} cannot be resumed because it is not paused "
+            f"(its status is {subscription['status']})."
+        )
+    return None
+
+
+def update_refusal(subscription: StripeObject) -> str | None:
+    """Stripe refuses to change the items of a paused subscription; it must be resumed first."""
+    if subscription["status"] == "paused":
+        return f"The subscription {subscription['id']} is paused and cannot be updated. Resume it first."
+    return None
+
+
+def pause(subscription: StripeObject) -> StripeObject:
+    """Pause the subscription itself: status `paused`, no invoices until it is resumed.
+
+    This is the pause of API 2026-09-30 and later, which the portal's pause
+    flow also uses; it is not `pause_collection` (which keeps the status and
+    only stops collecting payment), so that field is left alone. The caller
+    checks `pause_refusal` first.
+    """
+    subscription["status"] = "paused"
+    # Shape of the SDK's Subscription.StatusDetails: everything is under `paused`.
+    subscription["status_details"] = {
+        "paused": {
+            "subscription": {"type": "pause_requested"},
+            "transitioned_at": objects.now(),
+            "type": "subscription",
+        }
+    }
     return subscription
 
 
-def resume(subscription: StripeObject) -> StripeObject:
-    subscription["pause_collection"] = None
+def resume(state: State, subscription: StripeObject, billing_cycle_anchor: str = "unchanged") -> StripeObject:
+    """Resume a paused subscription (the caller checks `resume_refusal` first).
+
+    It goes back to `trialing` if its trial has not ended, else to `active`.
+    With `billing_cycle_anchor` `unchanged` the items keep their periods (the
+    stand-in's clock does not move, so the period around "now" is the one
+    they have). With `now` a new period starts on every item, and outside a
+    trial it is invoiced at once; if that charge is declined the subscription
+    is `past_due` with the invoice left open, as Stripe's default
+    `payment_behavior=resume_on_payment_attempt` leaves it.
+    """
+    at = objects.now()
+    trialing = subscription["trial_end"] is not None and subscription["trial_end"] > at
+    subscription.update(status="trialing" if trialing else "active", status_details=None)
+    if billing_cycle_anchor != "now":
+        return subscription
+    subscription["billing_cycle_anchor"] = at
+    for item in subscription["items"]["data"]:
+        interval = item["price"]["recurring"] or {"interval": "month", "interval_count": 1}
+        item["current_period_start"] = at
+        item["current_period_end"] = objects.add_interval(at, interval["interval"], interval["interval_count"])
+    if trialing:
+        return subscription
+    try:
+        _charge_or_decline(state, subscription)
+    except CardDeclined:
+        invoice = _paid_invoice(state, subscription, "subscription_update")
+        invoice.update(status="open", amount_paid=0, amount_remaining=invoice["amount_due"], attempted=True)
+        invoice["status_transitions"]["paid_at"] = None
+        subscription["status"] = "past_due"
+        return subscription
+    _paid_invoice(state, subscription, "subscription_update")
     return subscription
 
 
@@ -163,6 +241,21 @@ def _charge_or_decline(state: State, subscription: StripeObject) -> None:
     card = state.get(pm_id or "", "payment_method")
     if card is None or card["card"]["last4"] == DECLINING_LAST4:
         raise CardDeclined("Your card was declined.")
+
+
+def _paid_invoice(state: State, subscription: StripeObject, billing_reason: str) -> StripeObject:
+    """Store a paid invoice for the subscription with every discount in force, make it the latest."""
+    customer = state.objects[subscription["customer"]]
+    at = objects.now()
+    discounts = [state.objects[discount_id] for discount_id in subscription["discounts"]]
+    in_force = [
+        (discount, state.objects[discount["source"]["coupon"]])
+        for discount in discounts
+        if discount["end"] is None or discount["end"] > at
+    ]
+    invoice = state.add(objects.paid_invoice(customer, subscription, billing_reason, in_force))
+    subscription["latest_invoice"] = invoice["id"]
+    return invoice
 
 
 def _apply_discount(

@@ -177,25 +177,60 @@ def discount(
     return obj
 
 
-def discounted(amount: int, coupon: StripeObject | None) -> int:
-    """`amount` after a coupon, rounded as Stripe rounds (to the nearest cent)."""
-    if coupon is None:
-        return amount
-    if coupon["percent_off"] is not None:
-        return max(0, round(amount * (100 - float(coupon["percent_off"])) / 100))
-    return max(0, amount - int(coupon["amount_off"] or 0))
+def applies(coupon: StripeObject, product: str) -> bool:
+    """Whether a coupon discounts this product: every product unless `applies_to` limits it.
+
+    `applies_to` is kept on the stored coupon only when it was set (the API
+    returns it only when expanded), as Stripe leaves it out otherwise.
+    """
+    applies_to = coupon.get("applies_to")
+    return applies_to is None or product in (applies_to.get("products") or [])
+
+
+def discount_amounts(lines: list[tuple[int, str]], coupons: list[StripeObject]) -> list[list[int]]:
+    """What each coupon takes off each line: `[[line 0 per coupon], [line 1 per coupon], ...]`.
+
+    `lines` are (amount, product). Coupons apply in order, each only to the
+    lines whose product it applies to: `percent_off` as a share of the line
+    (rounded to the nearest cent, as Stripe rounds), `amount_off` spread over
+    those lines in order. A line never goes below zero.
+    """
+    left = [amount for amount, _ in lines]
+    result = [[0] * len(coupons) for _ in lines]
+    for index, coupon in enumerate(coupons):
+        eligible = [n for n, (_, product) in enumerate(lines) if applies(coupon, product)]
+        budget = int(coupon["amount_off"] or 0)
+        for n in eligible:
+            if coupon["percent_off"] is not None:
+                off = min(round(lines[n][0] * float(coupon["percent_off"]) / 100), left[n])
+            else:
+                off = min(budget, left[n])
+                budget -= off
+            left[n] -= off
+            result[n][index] = off
+    return result
 
 
 def paid_invoice(
     cust: StripeObject,
     sub: StripeObject,
     billing_reason: str,
-    coupon: StripeObject | None,
+    discounts: list[tuple[StripeObject, StripeObject]],
 ) -> StripeObject:
-    """A paid invoice for the subscription's current items, as a successful charge leaves."""
+    """A paid invoice for the subscription's current items, as a successful charge leaves.
+
+    `discounts` are the (discount, coupon) pairs in force on the subscription;
+    each line and the invoice show what every discount took off
+    (`discount_amounts`, `total_discount_amounts`), as on Stripe.
+    """
     invoice = blank("invoice", "in_")
+    items = sub["items"]["data"]
+    per_line = discount_amounts(
+        [((item["price"]["unit_amount"] or 0) * item["quantity"], item["price"]["product"]) for item in items],
+        [coupon for _, coupon in discounts],
+    )
     lines = []
-    for item in sub["items"]["data"]:
+    for item, line_discounts in zip(items, per_line):
         line = copy.deepcopy(_FIXTURES["line_item"])
         amount = (item["price"]["unit_amount"] or 0) * item["quantity"]
         product_name = item["price"]["nickname"] or item["price"]["product"]
@@ -209,6 +244,10 @@ def paid_invoice(
             quantity=item["quantity"],
             subscription=sub["id"],
             period={"start": item["current_period_start"], "end": item["current_period_end"]},
+            discounts=[discount["id"] for (discount, _), off in zip(discounts, line_discounts) if off],
+            discount_amounts=[
+                {"amount": off, "discount": discount["id"]} for (discount, _), off in zip(discounts, line_discounts) if off
+            ],
             pricing={
                 "price_details": {"price": item["price"]["id"], "product": item["price"]["product"]},
                 "type": "price_details",
@@ -228,7 +267,8 @@ def paid_invoice(
         )
         lines.append(line)
     subtotal = sum(line["amount"] for line in lines)
-    total = discounted(subtotal, coupon)
+    totals = [sum(column) for column in zip(*per_line)] if per_line else []
+    total = subtotal - sum(totals)
     paid_at = now()
     invoice.update(
         customer=cust["id"],
@@ -245,6 +285,10 @@ def paid_invoice(
         subtotal_excluding_tax=subtotal,
         total=total,
         total_excluding_tax=total,
+        discounts=[discount["id"] for discount, _ in discounts],
+        total_discount_amounts=[
+            {"amount": amount, "discount": discount["id"]} for (discount, _), amount in zip(discounts, totals)
+        ],
         attempted=True,
         attempt_count=1,
         effective_at=paid_at,

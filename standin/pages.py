@@ -147,9 +147,21 @@ def home_action(session_id: str, flow_type: str) -> Response | str:
 
 
 @bp.post("/p/session/<session_id>/resume")
-def resume(session_id: str) -> Response:
-    """Resume payment collection on a paused subscription (home page action)."""
-    return _home_effect(session_id, effects.resume)
+def resume(session_id: str) -> Response | str:
+    """Resume a paused subscription (home page action), as `POST /v1/subscriptions/{id}/resume` does.
+
+    The period is kept (`billing_cycle_anchor` `unchanged`): the customer
+    already paid for it before pausing, so resuming charges nothing.
+    """
+    with _state().lock:
+        session = _get(session_id, "billing_portal.session")
+        subscription = _own_subscription(session, request.args.get("subscription", ""))
+        refusal = effects.resume_refusal(subscription)
+        if refusal is not None:
+            return _home(session, refusal)
+        effects.resume(_state(), subscription, "unchanged")
+        _state().save()
+        return redirect(url_for(".home", session_id=session_id), 303)
 
 
 @bp.post("/p/session/<session_id>/renew")
@@ -177,7 +189,7 @@ def _configuration(session: StripeObject) -> StripeObject:
     return _state().objects[session["configuration"]]
 
 
-def _home(session: StripeObject) -> str:
+def _home(session: StripeObject, error: str | None = None) -> str:
     state = _state()
     customer = state.objects[session["customer"]]
     subscriptions = [s for s in state.all("subscription") if s["customer"] == customer["id"]]
@@ -191,6 +203,7 @@ def _home(session: StripeObject) -> str:
         invoices=invoices,
         card=card,
         features=_configuration(session)["features"],
+        error=error,
     )
 
 
@@ -206,6 +219,8 @@ def _flow_page(session: StripeObject, flow: StripeObject, error: str | None = No
         context["subscription"] = _describe(subscription)
         if subscription["status"] in ENDED_STATUSES:
             context["error"] = error or "This subscription has ended and can no longer be changed."
+        else:
+            context["error"] = error or _refusal(flow_type, subscription)
     if flow_type == "subscription_update_confirm":
         item = data["items"][0]
         current = next(i for i in subscription["items"]["data"] if i["id"] == item["id"])
@@ -239,7 +254,8 @@ def _complete(session: StripeObject, flow: StripeObject) -> str | None:
     data = flow.get(flow_type) or {}
     customer = state.objects[session["customer"]]
     subscription = state.objects[data["subscription"]] if "subscription" in data else None
-    if subscription is not None and subscription["status"] in ENDED_STATUSES:
+    if subscription is not None and (subscription["status"] in ENDED_STATUSES or _refusal(flow_type, subscription)):
+        # The subscription changed since the session was made (paused, resumed, ended).
         return _flow_page(session, flow)
     try:
         if flow_type == "subscription_update_confirm" and subscription is not None:
@@ -282,6 +298,15 @@ def _complete(session: StripeObject, flow: StripeObject) -> str | None:
     return None
 
 
+def _refusal(flow_type: str, subscription: StripeObject) -> str | None:
+    """Why this flow can no longer act on the subscription, checked again when the page is used."""
+    if flow_type == "subscription_pause":
+        return effects.pause_refusal(subscription)
+    if flow_type in ("subscription_update", "subscription_update_confirm"):
+        return effects.update_refusal(subscription)
+    return None
+
+
 def _discount_ids(discount: StripeObject) -> StripeObject:
     return {"coupon": discount.get("coupon"), "promotion_code": discount.get("promotion_code")}
 
@@ -315,7 +340,8 @@ def _describe(subscription: StripeObject) -> dict[str, Any]:
         "period_end": period_end,
         "cancel_at": subscription["cancel_at"] or (period_end if subscription["cancel_at_period_end"] else None),
         "ended_at": subscription["ended_at"],
-        "paused": subscription["pause_collection"] is not None,
+        "paused": subscription["status"] == "paused",
+        "pausable": effects.pause_refusal(subscription) is None,
         "live": subscription["status"] not in ENDED_STATUSES,
         "discounts": [
             _describe_coupon(_state().objects[_state().objects[d]["source"]["coupon"]])

@@ -20,7 +20,7 @@ from stripe.params.billing_portal import (
     SessionCreateParams,
 )
 
-from standin import objects
+from standin import effects, objects
 from standin.api import bp, endpoint, paginate, refuse_unsupported, set_fields, standin
 from standin.errors import invalid
 from standin.resources import ENDED_STATUSES, find, resolve_discount, state
@@ -201,8 +201,14 @@ def _flow(flow_data: dict[str, Any], customer: StripeObject, configuration: Stri
     if flow_type not in flow_data:
         raise invalid(f"Missing required param: flow_data[{flow_type}].", f"flow_data[{flow_type}]")
     data = flow_data[flow_type]
-    subscription = _flow_subscription(data["subscription"], customer, f"flow_data[{flow_type}][subscription]")
+    subscription_param = f"flow_data[{flow_type}][subscription]"
+    subscription = _flow_subscription(data["subscription"], customer, subscription_param)
     flow[flow_type] = {"subscription": subscription["id"]}
+    if flow_type in ("subscription_update", "subscription_update_confirm"):
+        # Stripe refuses updates to a paused subscription; canceling it stays allowed.
+        refusal = effects.update_refusal(subscription)
+        if refusal is not None:
+            raise invalid(refusal, subscription_param)
     if flow_type == "subscription_update_confirm":
         flow[flow_type] = _update_confirm(data, subscription, features)
     elif flow_type == "subscription_update":
@@ -212,12 +218,10 @@ def _flow(flow_data: dict[str, Any], customer: StripeObject, configuration: Stri
         flow[flow_type]["retention"] = _retention(data.get("retention"))
     elif flow_type == "subscription_pause":
         _require_feature(features, "subscription_pause")
-        if subscription["billing_mode"]["type"] != "flexible":
-            raise invalid(
-                "Pausing subscriptions in the customer portal requires the subscription to use "
-                "flexible billing mode (billing_mode[type]=flexible).",
-                "flow_data[subscription_pause][subscription]",
-            )
+        # The portal pauses the way POST /v1/subscriptions/{id}/pause does, with its rules.
+        refusal = effects.pause_refusal(subscription)
+        if refusal is not None:
+            raise invalid(refusal, subscription_param)
     return flow
 
 
@@ -291,9 +295,11 @@ def _update_confirm(data: dict[str, Any], subscription: StripeObject, features: 
             "configuration's features[subscription_update][products].",
             f"{param}[items][0][id]",
         )
+    # The discount must apply to the plan the customer ends up on.
+    product = find("price", item["price"])["product"] if "price" in item else current["price"]["product"]
     discounts = []
     for index, discount in enumerate(data.get("discounts", [])):
-        resolve_discount(discount, f"{param}[discounts][{index}]")
+        resolve_discount(discount, f"{param}[discounts][{index}]", [product])
         discounts.append({"coupon": discount.get("coupon"), "promotion_code": discount.get("promotion_code")})
     return {
         "discounts": discounts or None,

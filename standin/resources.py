@@ -32,11 +32,13 @@ from stripe.params import (
     PromotionCodeListParams,
     PromotionCodeRetrieveParams,
     SubscriptionListParams,
+    SubscriptionPauseParams,
+    SubscriptionResumeParams,
     SubscriptionRetrieveParams,
 )
 from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
 
-from standin import objects
+from standin import effects, objects
 from standin.api import bp, endpoint, paginate, refuse_unsupported, set_fields, standin
 from standin.errors import invalid, missing
 from standin.state import State, StripeObject
@@ -266,7 +268,7 @@ def list_prices(params: dict[str, Any]) -> StripeObject:
 @endpoint(CouponCreateParams)
 def create_coupon(params: dict[str, Any]) -> StripeObject:
     fields = {"amount_off", "currency", "duration", "duration_in_months", "max_redemptions", "metadata", "name", "percent_off", "redeem_by"}
-    refuse_unsupported(params, fields | {"expand", "id"})
+    refuse_unsupported(params, fields | {"applies_to", "expand", "id"})
     if ("percent_off" in params) == ("amount_off" in params):
         raise invalid("Must provide one of percent_off or amount_off.", "percent_off")
     if "amount_off" in params and "currency" not in params:
@@ -279,6 +281,12 @@ def create_coupon(params: dict[str, Any]) -> StripeObject:
         raise invalid("Coupon already exists.", "id", code="resource_already_exists")
     coupon["currency"] = None
     set_fields(coupon, params, fields)
+    if "applies_to" in params:
+        # Kept only when set: Stripe returns it only then, and only when expanded.
+        products = params["applies_to"].get("products", [])
+        for index, product in enumerate(products):
+            find("product", product, f"applies_to[products][{index}]")
+        coupon["applies_to"] = {"products": products}
     return state().add(coupon)
 
 
@@ -336,19 +344,49 @@ def list_promotion_codes(params: dict[str, Any]) -> StripeObject:
     return paginate(codes, params, "/v1/promotion_codes")
 
 
-def resolve_discount(discount: dict[str, str], param: str) -> tuple[StripeObject, str | None]:
-    """The coupon behind a `{coupon}` or `{promotion_code}` discount, and the code's id."""
+def resolve_discount(
+    discount: dict[str, str], param: str, products: list[str]
+) -> tuple[StripeObject, str | None]:
+    """The coupon behind a `{coupon}` or `{promotion_code}` discount, and the code's id.
+
+    Refuses, as Stripe does when the discount is given, a code that is
+    inactive or expired, a coupon no longer valid, and a coupon whose
+    `applies_to` names none of `products` (what is being bought).
+    """
     if discount.get("promotion_code"):
-        code = find("promotion_code", discount["promotion_code"], f"{param}[promotion_code]")
+        code_param = f"{param}[promotion_code]"
+        code = find("promotion_code", discount["promotion_code"], code_param)
         if not code["active"]:
-            raise invalid(f"This promotion code is not active: {code['code']}", f"{param}[promotion_code]")
-        return find("coupon", code["promotion"]["coupon"]), code["id"]
-    if discount.get("coupon"):
-        coupon = find("coupon", discount["coupon"], f"{param}[coupon]")
-        if not coupon["valid"]:
-            raise invalid(f"Coupon {coupon['id']} is no longer valid.", f"{param}[coupon]")
-        return coupon, None
-    raise invalid("You must specify either `coupon` or `promotion_code` for a discount.", param)
+            raise invalid(f"This promotion code is not active: {code['code']}", code_param)
+        if code["expires_at"] is not None and code["expires_at"] <= objects.now():
+            raise invalid(f"This promotion code has expired: {code['code']}", code_param)
+        if code["max_redemptions"] is not None and code["times_redeemed"] >= code["max_redemptions"]:
+            raise invalid(f"This promotion code has been redeemed the maximum number of times: {code['code']}", code_param)
+        coupon, code_id, name = find("coupon", code["promotion"]["coupon"]), code["id"], f"promotion code {code['code']}"
+    elif discount.get("coupon"):
+        code_param = f"{param}[coupon]"
+        coupon, code_id = find("coupon", discount["coupon"], code_param), None
+        name = f"coupon {coupon['id']}"
+    else:
+        raise invalid("You must specify either `coupon` or `promotion_code` for a discount.", param)
+    if not coupon_valid(coupon):
+        raise invalid(f"Coupon {coupon['id']} is no longer valid.", code_param)
+    if not any(objects.applies(coupon, product) for product in products):
+        raise invalid(
+            f"The {name} cannot be redeemed because it does not apply to anything in this order "
+            f"(its coupon applies only to the products {', '.join(coupon['applies_to']['products']) or 'none'}).",
+            code_param,
+        )
+    return coupon, code_id
+
+
+def coupon_valid(coupon: StripeObject) -> bool:
+    """A coupon is redeemable until its `redeem_by` or `max_redemptions` is reached, as `valid` reports."""
+    if coupon["redeem_by"] is not None and coupon["redeem_by"] <= objects.now():
+        return False
+    if coupon["max_redemptions"] is not None and coupon["times_redeemed"] >= coupon["max_redemptions"]:
+        return False
+    return bool(coupon["valid"])
 
 
 # -- Checkout sessions ------------------------------------------------------
@@ -379,10 +417,16 @@ def create_checkout_session(params: dict[str, Any]) -> StripeObject:
 
     session = objects.blank("checkout.session", "cs_test_")
     items = [_checkout_item(item, f"line_items[{index}]") for index, item in enumerate(params["line_items"])]
-    coupon = None
+    products = [item["price"]["product"] for item in items]
+    coupons = []
     for index, discount in enumerate(params.get("discounts", [])):
-        coupon, code = resolve_discount(discount, f"discounts[{index}]")
+        coupon, code = resolve_discount(discount, f"discounts[{index}]", products)
+        coupons.append(coupon)
         session["discounts"].append({"coupon": None if code else coupon["id"], "promotion_code": code})
+    per_item = objects.discount_amounts([(item["amount_subtotal"], item["price"]["product"]) for item in items], coupons)
+    for item, amounts in zip(items, per_item):
+        item["amount_discount"] = sum(amounts)
+        item["amount_total"] = item["amount_subtotal"] - item["amount_discount"]
     subtotal = sum(item["amount_subtotal"] for item in items)
     set_fields(session, params, _CHECKOUT_FIELDS)
     session.update(
@@ -390,7 +434,7 @@ def create_checkout_session(params: dict[str, Any]) -> StripeObject:
         mode="subscription",
         currency=items[0]["currency"],
         amount_subtotal=subtotal,
-        amount_total=objects.discounted(subtotal, coupon),
+        amount_total=sum(item["amount_total"] for item in items),
         expires_at=session["created"] + 24 * 3600,
         url=f"{standin().public_url}/c/pay/{session['id']}",
         line_items=objects.list_object(items, f"/v1/checkout/sessions/{session['id']}/line_items"),
@@ -491,3 +535,39 @@ def _invoice_subscription(invoice: StripeObject) -> str | None:
     # Since API version 2025-03-31 the subscription is under parent.subscription_details.
     details = (invoice["parent"] or {}).get("subscription_details") or {}
     return details.get("subscription")
+
+
+# -- Pausing and resuming (API 2026-09-30 and later) ------------------------
+
+
+@bp.post("/subscriptions/<subscription_id>/pause")
+@endpoint(SubscriptionPauseParams)
+def pause_subscription(params: dict[str, Any], subscription_id: str) -> StripeObject:
+    """Pause the subscription (status `paused`); flexible billing mode, active or trialing only.
+
+    `bill_for` and `invoicing_behavior` shape the final invoice and credits,
+    which the stand-in does not model, so they are refused rather than ignored.
+    """
+    subscription = find("subscription", subscription_id)
+    refuse_unsupported(params, {"expand", "type"})
+    refusal = effects.pause_refusal(subscription)
+    if refusal is not None:
+        raise invalid(refusal)
+    return effects.pause(subscription)
+
+
+@bp.post("/subscriptions/<subscription_id>/resume")
+@endpoint(SubscriptionResumeParams)
+def resume_subscription(params: dict[str, Any], subscription_id: str) -> StripeObject:
+    """Resume a paused subscription; `billing_cycle_anchor[type]` defaults to `now`, as on Stripe.
+
+    Prorations are not modelled, so `proration_behavior`, `proration_date`
+    and `payment_behavior` are refused rather than ignored.
+    """
+    subscription = find("subscription", subscription_id)
+    refuse_unsupported(params, {"billing_cycle_anchor", "expand"})
+    refusal = effects.resume_refusal(subscription)
+    if refusal is not None:
+        raise invalid(refusal)
+    anchor = params.get("billing_cycle_anchor", {"type": "now"})["type"]
+    return effects.resume(state(), subscription, anchor)

@@ -250,3 +250,181 @@ def test_checkout_session_shape_and_rules(client: stripe.StripeClient, catalog: 
         client.v1.checkout.sessions.create({**params, "allow_promotion_codes": True, "discounts": [{"coupon": "X"}]})
     with pytest.raises(stripe.InvalidRequestError, match="cannot be expanded"):
         client.v1.checkout.sessions.retrieve(session.id, {"expand": ["client_reference_id"]})
+
+
+def test_pause_and_resume_endpoints(client: stripe.StripeClient, catalog: Any, subscribed: Any) -> None:
+    customer, sub = subscribed
+    paused = client.v1.subscriptions.pause(sub.id)
+    assert (paused.status, paused.pause_collection) == ("paused", None)
+    details = paused.status_details.to_dict()
+    assert details == {"paused": {"subscription": {"type": "pause_requested"}, "type": "subscription",
+                                  "transitioned_at": details["paused"]["transitioned_at"]}}
+    assert details["paused"]["transitioned_at"] >= sub.created
+    assert [s.id for s in client.v1.subscriptions.list({"status": "paused"}).data] == [sub.id]
+    with pytest.raises(stripe.InvalidRequestError, match="already paused") as info:
+        client.v1.subscriptions.pause(sub.id)
+    assert info.value.http_status == 400 and info.value.error is not None
+    assert info.value.error.type == "invalid_request_error"
+
+    resumed = client.v1.subscriptions.resume(sub.id, {"billing_cycle_anchor": {"type": "unchanged"}, "expand": ["discounts"]})
+    assert (resumed.status, resumed.status_details) == ("active", None)
+    assert resumed["items"].data[0].current_period_start == sub["items"].data[0].current_period_start
+    assert resumed.latest_invoice == sub.latest_invoice  # nothing charged
+    with pytest.raises(stripe.InvalidRequestError, match="not paused") as info:
+        client.v1.subscriptions.resume(sub.id)
+    assert info.value.http_status == 400
+    # The new field is in every subscription, null unless paused.
+    assert "status_details" in client.v1.subscriptions.retrieve(sub.id) and resumed.status_details is None
+
+
+def test_pause_refusals(client: stripe.StripeClient, catalog: Any, subscribe: Any, stand_in: StandIn) -> None:
+    _, classic = subscribe(catalog.basic.id, billing_mode="classic")
+    with pytest.raises(stripe.InvalidRequestError, match=r"flexible billing mode \(billing_mode\[type\]=flexible\)"):
+        client.v1.subscriptions.pause(classic.id)
+    _, flexible = subscribe(catalog.basic.id)
+    stand_in.state.objects[flexible.id]["status"] = "past_due"
+    with pytest.raises(stripe.InvalidRequestError, match="status is past_due; only active or trialing"):
+        client.v1.subscriptions.pause(flexible.id)
+    stand_in.state.objects[flexible.id]["status"] = "active"
+    with pytest.raises(stripe.InvalidRequestError, match="does not implement the param invoicing_behavior") as info:
+        client.v1.subscriptions.pause(flexible.id, {"invoicing_behavior": "invoice"})
+    assert info.value.param == "invoicing_behavior"
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscriptions.pause(flexible.id, {"type": "forever"})  # type: ignore[typeddict-item]
+    assert info.value.param == "type"
+    assert stand_in.state.objects[flexible.id]["status"] == "active"
+    client.v1.subscriptions.pause(flexible.id, {"type": "subscription"})
+    with pytest.raises(stripe.InvalidRequestError, match="does not implement the param proration_behavior"):
+        client.v1.subscriptions.resume(flexible.id, {"proration_behavior": "none"})
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscriptions.resume(flexible.id, {"billing_cycle_anchor": {"type": "later"}})  # type: ignore[typeddict-item]
+    assert info.value.param == "billing_cycle_anchor[type]"
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscriptions.pause("sub_missing")
+    assert (info.value.http_status, info.value.code) == (404, "resource_missing")
+
+
+def test_resume_now_restarts_the_periods_and_charges(client: stripe.StripeClient, catalog: Any, subscribed: Any,
+                                                     stand_in: StandIn) -> None:
+    _, sub = subscribed
+    stored = stand_in.state.objects[sub.id]
+    month_ago = sub.created - 20 * 86400
+    stored["items"]["data"][0]["current_period_start"] = month_ago
+    client.v1.subscriptions.pause(sub.id)
+    resumed = client.v1.subscriptions.resume(sub.id, {"expand": ["latest_invoice"]})  # billing_cycle_anchor defaults to now
+    item = resumed["items"].data[0]
+    assert resumed.status == "active" and item.current_period_start >= sub.created > month_ago
+    assert resumed.billing_cycle_anchor == item.current_period_start
+    assert item.current_period_end > item.current_period_start + 27 * 86400
+    assert resumed.latest_invoice.id != sub.latest_invoice
+    assert (resumed.latest_invoice.status, resumed.latest_invoice.amount_paid) == ("paid", 1000)
+
+
+def test_resume_now_with_a_declining_card_is_past_due(client: stripe.StripeClient, subscribed: Any, stand_in: StandIn) -> None:
+    _, sub = subscribed
+    stand_in.state.objects[sub.default_payment_method]["card"]["last4"] = "0341"
+    client.v1.subscriptions.pause(sub.id)
+    resumed = client.v1.subscriptions.resume(sub.id, {"billing_cycle_anchor": {"type": "now"}, "expand": ["latest_invoice"]})
+    assert resumed.status == "past_due" and resumed.status_details is None
+    assert (resumed.latest_invoice.status, resumed.latest_invoice.amount_remaining) == ("open", 1000)
+
+
+def test_resume_a_paused_trial_goes_back_to_trialing(client: stripe.StripeClient, subscribed: Any, stand_in: StandIn) -> None:
+    _, sub = subscribed
+    stand_in.state.objects[sub.id].update(status="trialing", trial_start=sub.created, trial_end=sub.created + 7 * 86400)
+    assert client.v1.subscriptions.pause(sub.id).status == "paused"
+    resumed = client.v1.subscriptions.resume(sub.id, {"billing_cycle_anchor": {"type": "now"}})
+    assert resumed.status == "trialing" and resumed.latest_invoice == sub.latest_invoice  # no charge in a trial
+
+
+def test_portal_pause_and_update_rules_for_paused_subscriptions(
+        client: stripe.StripeClient, catalog: Any, subscribed: Any, stand_in: StandIn) -> None:
+    customer, sub = subscribed
+    item = sub["items"].data[0]
+    pause = {"type": "subscription_pause", "subscription_pause": {"subscription": sub.id}}
+    stand_in.state.objects[sub.id]["status"] = "past_due"
+    error = flow_error(client, customer.id, pause)
+    assert "only active or trialing" in error.user_message and error.param == "flow_data[subscription_pause][subscription]"
+    stand_in.state.objects[sub.id]["status"] = "active"
+    client.v1.subscriptions.pause(sub.id)
+    assert "already paused" in flow_error(client, customer.id, pause).user_message
+
+    confirm = {"type": "subscription_update_confirm",
+               "subscription_update_confirm": {"subscription": sub.id, "items": [{"id": item.id, "price": catalog.pro.id}]}}
+    error = flow_error(client, customer.id, confirm)
+    assert "is paused and cannot be updated" in error.user_message
+    assert error.param == "flow_data[subscription_update_confirm][subscription]"
+    update = {"type": "subscription_update", "subscription_update": {"subscription": sub.id}}
+    assert "is paused and cannot be updated" in flow_error(client, customer.id, update).user_message
+    cancel = client.v1.billing_portal.sessions.create(
+        {"customer": customer.id, "flow_data": {"type": "subscription_cancel", "subscription_cancel": {"subscription": sub.id}}})
+    assert cancel.flow.subscription_cancel.subscription == sub.id
+
+
+def test_promotion_code_checks(client: stripe.StripeClient, catalog: Any, subscribed: Any, stand_in: StandIn) -> None:
+    customer, sub = subscribed
+    pro_only = client.v1.coupons.create({"percent_off": 25, "duration": "forever", "applies_to": {"products": ["pro"]}})
+    # applies_to is left out unless expanded, as on Stripe.
+    assert "applies_to" not in client.v1.coupons.retrieve(pro_only.id)
+    assert client.v1.coupons.retrieve(pro_only.id, {"expand": ["applies_to"]}).applies_to.products == ["pro"]
+    code = client.v1.promotion_codes.create({"promotion": {"type": "coupon", "coupon": pro_only.id}, "code": "PRO25"})
+    checkout: Any = {"mode": "subscription", "customer": customer.id, "success_url": "http://site.test/ok"}
+
+    def checkout_error(price: str, promotion_code: str) -> stripe.InvalidRequestError:
+        with pytest.raises(stripe.InvalidRequestError) as info:
+            client.v1.checkout.sessions.create(
+                {**checkout, "line_items": [{"price": price}], "discounts": [{"promotion_code": promotion_code}]})
+        assert info.value.http_status == 400
+        return info.value
+
+    error = checkout_error(catalog.basic.id, code.id)
+    assert "does not apply to anything in this order" in error.user_message and error.param == "discounts[0][promotion_code]"
+    session = client.v1.checkout.sessions.create(
+        {**checkout, "line_items": [{"price": catalog.pro.id}], "discounts": [{"promotion_code": code.id}]})
+    assert (session.amount_subtotal, session.amount_total, session.total_details.amount_discount) == (2500, 1875, 625)
+    assert checkout_error(catalog.pro.id, "promo_nope").code == "resource_missing"
+
+    item = sub["items"].data[0]
+
+    def confirm(price: str | None, promotion_code: str) -> Any:
+        fields: Any = {"id": item.id, **({"price": price} if price else {})}
+        return {"type": "subscription_update_confirm", "subscription_update_confirm": {
+            "subscription": sub.id, "items": [fields], "discounts": [{"promotion_code": promotion_code}]}}
+
+    # Staying on Basic: the Pro-only code does not apply; moving to Pro it does.
+    assert "does not apply" in flow_error(client, customer.id, confirm(None, code.id)).user_message
+    client.v1.billing_portal.sessions.create({"customer": customer.id, "flow_data": confirm(catalog.pro.id, code.id)})
+
+    stored = stand_in.state.objects[code.id]
+    stored["expires_at"] = sub.created - 1
+    assert "has expired: PRO25" in checkout_error(catalog.pro.id, code.id).user_message
+    assert "has expired" in flow_error(client, customer.id, confirm(catalog.pro.id, code.id)).user_message
+    stored["expires_at"] = None
+    stored["active"] = False
+    assert "not active" in checkout_error(catalog.pro.id, code.id).user_message
+    stored["active"] = True
+    stand_in.state.objects[pro_only.id]["valid"] = False
+    assert "no longer valid" in checkout_error(catalog.pro.id, code.id).user_message
+    assert "no longer valid" in flow_error(client, customer.id, confirm(catalog.pro.id, code.id)).user_message
+
+
+def test_checkout_discount_is_on_the_subscription_and_expandable(
+        client: stripe.StripeClient, catalog: Any, subscribe: Any) -> None:
+    coupon = client.v1.coupons.create({"percent_off": 20, "duration": "forever"})
+    code = client.v1.promotion_codes.create({"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "WELCOME20"})
+    customer, sub = subscribe(catalog.pro.id, discounts=[{"promotion_code": code.id}])
+    [discount_id] = sub.discounts
+    assert discount_id.startswith("di_")
+
+    fetched = client.v1.subscriptions.retrieve(sub.id, {"expand": ["discounts", "latest_invoice"]})
+    discount = fetched.discounts[0]
+    assert (discount.id, discount.source.coupon, discount.promotion_code) == (discount_id, coupon.id, code.id)
+    assert discount.checkout_session is not None and discount.checkout_session.startswith("cs_test_")
+    assert (fetched.latest_invoice.subtotal, fetched.latest_invoice.total) == (2500, 2000)
+    line = fetched.latest_invoice.lines.data[0]
+    assert [(d.amount, d.discount) for d in line.discount_amounts] == [(500, discount_id)]
+
+    listed = client.v1.subscriptions.list({"customer": customer.id, "status": "all", "expand": ["data.discounts"]})
+    assert [d.promotion_code for d in listed.data[0].discounts] == [code.id]
+    unexpanded = client.v1.subscriptions.list({"customer": customer.id})
+    assert unexpanded.data[0].discounts == [discount_id]

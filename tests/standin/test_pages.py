@@ -143,12 +143,62 @@ def test_cancel_with_retention_offer(client: stripe.StripeClient, web: Client, c
 def test_pause_then_resume_from_home(client: stripe.StripeClient, web: Client, subscribed: Any, page_path: Any) -> None:
     customer, sub = subscribed
     session = portal(client, customer.id, {"type": "subscription_pause", "subscription_pause": {"subscription": sub.id}})
+    assert "Pause subscription" in web.get(page_path(session.url)).get_data(as_text=True)
     home = web.post(page_path(session.url)).headers["Location"]
     after = client.v1.subscriptions.retrieve(sub.id)
-    assert (after.status, after.pause_collection.behavior, after.pause_collection.resumes_at) == ("active", "void", None)
-    assert "Resume payments" in web.get(home).get_data(as_text=True)
-    web.post(f"/p/session/{session.id}/resume?subscription={sub.id}")
-    assert client.v1.subscriptions.retrieve(sub.id).pause_collection is None
+    # The subscription itself is paused (API 2026-09-30+); pause_collection is another feature, untouched.
+    assert (after.status, after.pause_collection) == ("paused", None)
+    assert after.status_details.paused.subscription.type == "pause_requested"
+    html = web.get(home).get_data(as_text=True)
+    assert "Resume subscription" in html and "Pause subscription" not in html and "Update plan" not in html
+    assert "Cancel plan" in html  # a paused subscription can still be canceled
+
+    assert web.post(f"/p/session/{session.id}/resume?subscription={sub.id}").status_code == 303
+    resumed = client.v1.subscriptions.retrieve(sub.id)
+    assert (resumed.status, resumed.status_details, resumed.pause_collection) == ("active", None, None)
+    # Resumed where it left off: same period, nothing charged.
+    assert resumed["items"].data[0].current_period_end == sub["items"].data[0].current_period_end
+    assert resumed.latest_invoice == sub.latest_invoice
+
+    again = web.post(f"/p/session/{session.id}/resume?subscription={sub.id}")
+    assert again.status_code == 200 and "is not paused" in again.get_data(as_text=True)
+
+
+def test_a_flow_made_before_pausing_refuses_to_update(
+        client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any, stand_in: StandIn) -> None:
+    customer, sub = subscribed
+    update = portal(client, customer.id, {"type": "subscription_update_confirm", "subscription_update_confirm": {
+        "subscription": sub.id, "items": [{"id": sub["items"].data[0].id, "price": catalog.pro.id}]}})
+    client.v1.subscriptions.pause(sub.id)
+    response = web.post(page_path(update.url))
+    assert response.status_code == 200 and "is paused and cannot be updated" in response.get_data(as_text=True)
+    assert client.v1.subscriptions.retrieve(sub.id)["items"].data[0].price.id == catalog.basic.id
+    # Pausing again from a home page link is refused too.
+    home = portal(client, customer.id)
+    again = web.post(f"/p/session/{home.id}/do/subscription_pause?subscription={sub.id}")
+    assert again.status_code == 200 and "already paused" in again.get_data(as_text=True)
+
+
+def test_update_confirm_with_a_promotion_code_discounts_the_invoice(
+        client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any) -> None:
+    customer, sub = subscribed
+    coupon = client.v1.coupons.create({"percent_off": 20, "duration": "forever", "applies_to": {"products": ["pro"]}})
+    code = client.v1.promotion_codes.create({"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "PRO20"})
+    session = portal(client, customer.id, {"type": "subscription_update_confirm", "subscription_update_confirm": {
+        "subscription": sub.id, "items": [{"id": sub["items"].data[0].id, "price": catalog.pro.id}],
+        "discounts": [{"promotion_code": code.id}]}})
+    assert "Code PRO20" in web.get(page_path(session.url)).get_data(as_text=True)
+    assert web.post(page_path(session.url)).status_code == 303
+
+    after = client.v1.subscriptions.retrieve(sub.id, {"expand": ["discounts", "latest_invoice"]})
+    [discount] = after.discounts
+    assert discount.id.startswith("di_") and (discount.source.coupon, discount.promotion_code) == (coupon.id, code.id)
+    assert (discount.subscription, discount.customer) == (sub.id, customer.id)
+    invoice = after.latest_invoice
+    assert (invoice.subtotal, invoice.total, invoice.amount_paid) == (2500, 2000, 2000)
+    assert [(d.amount, d.discount) for d in invoice.total_discount_amounts] == [(500, discount.id)]
+    assert invoice.discounts == [discount.id]
+    assert client.v1.promotion_codes.retrieve(code.id).times_redeemed == 1
 
 
 def test_payment_method_update(client: stripe.StripeClient, web: Client, subscribed: Any, page_path: Any) -> None:
