@@ -264,9 +264,9 @@ def auth_token(client):
 # --- "Show the API call" ----------------------------------------------------------------------
 
 
-def panel_pairs(page, button_action):
-    """The curl panel beside the button posting to `button_action`, as (name, value) pairs."""
-    start = page.index(f'action="{button_action}"')
+def panel_pairs(page, marker):
+    """The first curl panel after `marker` in the page, as (name, value) pairs."""
+    start = page.index(marker)
     curl = html.unescape(re.search(r"<pre><code>(curl .*?)</code></pre>", page[start:], re.S).group(1))
     words = shlex.split(curl.replace("\\\n", " "))
     return [tuple(words[i + 1].split("=", 1)) for i, w in enumerate(words) if w == "--data-urlencode"]
@@ -277,7 +277,7 @@ def test_the_panel_shows_exactly_what_the_button_sends(client, auth, standin, bu
     auth.signup()
     auth.subscribe("pro_monthly")
     page = client.get("/account").get_data(as_text=True)
-    shown = panel_pairs(page, route)
+    shown = panel_pairs(page, f'action="{route}"')
     standin.clear_requests()
     auth.post(route)
     [sent] = portal_sessions(standin)
@@ -288,11 +288,7 @@ def test_the_panel_shows_exactly_what_the_button_sends(client, auth, standin, bu
 def test_the_pricing_panel_matches_the_switch(client, auth, standin):
     auth.signup()
     auth.subscribe("starter_monthly")
-    page = client.get("/").get_data(as_text=True)
-    start = page.index('value="pro_monthly"')
-    curl = html.unescape(re.search(r"<pre><code>(curl .*?)</code></pre>", page[start:], re.S).group(1))
-    words = shlex.split(curl.replace("\\\n", " "))
-    shown = [tuple(words[i + 1].split("=", 1)) for i, w in enumerate(words) if w == "--data-urlencode"]
+    shown = panel_pairs(client.get("/").get_data(as_text=True), 'value="pro_monthly"')
     standin.clear_requests()
     auth.post("/account/switch-plan", lookup_key="pro_monthly")
     [sent] = portal_sessions(standin)
