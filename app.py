@@ -27,15 +27,16 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 import flows
+import personas
 import presenters
 from auth import bp as auth_bp, login_manager, login_required
 from billing import PORTAL_LOCALES, Billing, BillingError, SubscriptionSnapshot
 from catalog import Catalog, Price, load_catalog
-from commands import init_db_command, stripe_cli
+from commands import demo_cli, init_db_command, stripe_cli
 from config import Settings, load_settings
 from eligibility import Choice, NotEligible, check_plan_change, decide
 from forms import LocaleForm, PlanForm, SeatsForm
-from models import Subscription, User, db
+from models import Subscription, User, db, save_subscription
 
 if TYPE_CHECKING:
     from stripe.params.billing_portal import SessionCreateParams as PortalSessionParams
@@ -82,6 +83,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     app.cli.add_command(init_db_command)
     app.cli.add_command(stripe_cli)
+    app.cli.add_command(demo_cli)
     presenters.register(app)
 
     if settings.offline:
@@ -90,7 +92,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         start_offline_mode(app, settings)
     else:
-        app.extensions["billing"] = connect_billing(settings, app.extensions["catalog"])
+        # Tests may hand the SDK an in-process transport (a stand-in) as STRIPE_HTTP_CLIENT.
+        app.extensions["billing"] = connect_billing(settings, app.extensions["catalog"], app.config.get("STRIPE_HTTP_CLIENT"))
 
     app.add_url_rule("/", "pricing", pricing)
     app.add_url_rule("/pricing", "pricing_alias", pricing)
@@ -101,6 +104,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.add_url_rule("/account/locale", "set_locale", set_locale, methods=["POST"])
     for rule, view in BUTTON_ROUTES.items():
         app.add_url_rule(rule, view.__name__, view, methods=["POST"])
+    if settings.demo_personas:
+        app.register_blueprint(personas.bp)
 
     @app.context_processor
     def site_context() -> dict[str, Any]:
@@ -108,16 +113,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "offline": settings.offline,
             "test_mode": not settings.live_mode,
             "demo_account": app.extensions.get("demo_account"),
+            "personas": personas.menu(app.extensions["catalog"]) if settings.demo_personas else [],
         }
 
     return app
 
 
-def connect_billing(settings: Settings, catalog: Catalog) -> Billing:
+def connect_billing(settings: Settings, catalog: Catalog, http_client: Any = None) -> Billing:
     """The Stripe client, with what the pages need read once at start: the
     portal configuration's features (for eligibility) and the price ids (for
     the "Show the API call" panels). Pages then make no Stripe calls."""
-    billing = Billing(settings)
+    billing = Billing(settings, http_client=http_client)
     try:
         billing.load_portal_features()
         billing.load_prices([p.lookup_key for p in catalog.prices])
@@ -156,26 +162,6 @@ def customer_id(u: User) -> str:
         u.stripe_customer_id = billing().create_customer(u.email, u.id, idempotency_key=key)
         db.session.commit()
     return u.stripe_customer_id
-
-
-# The snapshot fields the Subscription row keeps (all but the ids it stores differently).
-MIRRORED_FIELDS = [f for f in SubscriptionSnapshot.__dataclass_fields__ if f not in ("id", "customer")]
-
-
-def save_subscription(u: User, snap: SubscriptionSnapshot | None) -> bool:
-    """Copy what Stripe said into the local mirror the pages read.
-    Returns whether anything the pages show changed."""
-    if snap is None:
-        return False
-    sub = u.subscription or Subscription(user=u)
-    fields = {name: getattr(snap, name) for name in MIRRORED_FIELDS}
-    fields["stripe_subscription_id"] = snap.id
-    changed = any(getattr(sub, name) != value for name, value in fields.items())
-    for name, value in fields.items():
-        setattr(sub, name, value)
-    db.session.add(sub)
-    db.session.commit()
-    return changed
 
 
 def choices(u: User) -> dict[str, Choice]:

@@ -12,22 +12,23 @@ import sys
 import time
 import typing
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterator, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, cast
 
 import stripe
 
-from catalog import Catalog, Coupon, Price
+from catalog import Catalog, Coupon, Price, Product, format_amount
 from eligibility import PortalFeatures
 
 if TYPE_CHECKING:
     from config import Settings
-    from stripe.params import CouponCreateParams
+    from stripe.params import CouponCreateParams, CustomerCreateParams, SubscriptionCreateParams
     from stripe.params.billing_portal import (
+        ConfigurationCreateParams,
         ConfigurationCreateParamsFeatures,
+        ConfigurationUpdateParams,
         ConfigurationCreateParamsFeaturesSubscriptionUpdateProduct,
-        ConfigurationUpdateParamsFeatures,
     )
     from stripe.params.billing_portal import SessionCreateParams as PortalSessionParams
     from stripe.params.checkout import SessionCreateParams as CheckoutSessionParams
@@ -52,6 +53,15 @@ PRICE_CACHE_SECONDS = 300
 FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
 # Marks the portal configuration this app manages, so a rerun finds it.
 CONFIG_MARKER = "portal-deep-links-starter"
+# Marks what `flask demo seed` makes, so `flask demo reset` removes only that.
+PERSONA_MARKER = "demo_persona"
+PERSONA_CLOCK_PREFIX = "Demo persona: "
+DEFAULT_CONFIGURATION = "being the account's default"
+PORTAL_HEADLINE = "Manage your subscription"
+# The reasons the portal asks a canceling customer to pick from.
+CANCELLATION_REASONS = ("too_expensive", "missing_features", "switched_service", "unused", "other")
+
+T = TypeVar("T")
 
 
 def _portal_locales() -> tuple[str, ...]:
@@ -173,11 +183,121 @@ def stripe_errors(doing: str) -> Iterator[None]:
         raise BillingError(_user_message(e)) from e
 
 
+@dataclass
+class SetupReport:
+    """What `Billing.ensure_catalog` did: the portal configuration to use, each
+    change it made (none on a rerun), and what it could not fix by itself."""
+
+    configuration: str
+    changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _features_of(config: stripe.billing_portal.Configuration) -> PortalFeatures:
+    f = config.features
+    return PortalFeatures(
+        subscription_update=f.subscription_update.enabled,
+        subscription_cancel=f.subscription_cancel.enabled,
+        cancel_mode=f.subscription_cancel.mode,
+        subscription_pause=bool(f.subscription_pause and f.subscription_pause.enabled),
+        payment_method_update=f.payment_method_update.enabled,
+        customer_update=f.customer_update.enabled,
+        adjustable_quantity=frozenset(
+            p.product for p in (f.subscription_update.products or []) if p.adjustable_quantity and p.adjustable_quantity.enabled
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class PriceFacts:
+    """An active Stripe price, as `doctor` compares it with the catalog."""
+
+    id: str
+    product: str
+    amount: int | None
+    currency: str
+    interval: str | None
+
+
+def _price_facts(price: stripe.Price) -> PriceFacts:
+    return PriceFacts(
+        id=price.id,
+        product=price.product if isinstance(price.product, str) else price.product.id,
+        amount=price.unit_amount,
+        currency=price.currency,
+        interval=price.recurring.interval if price.recurring and price.recurring.interval_count == 1 else None,
+    )
+
+
+@dataclass(frozen=True)
+class ConfigurationFacts:
+    """The portal configuration sessions use, as `doctor` checks it."""
+
+    id: str
+    found_by: str
+    active: bool
+    invoice_history: bool
+    features: PortalFeatures
+    # What `subscription_update` may switch to: product id -> its price ids.
+    products: dict[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What the Stripe account has, for `doctor` (which is pure: see doctor.py)."""
+
+    key_error: str | None = None
+    # Active prices by catalog lookup key (more than one, or none, is a problem).
+    prices: dict[str, list[PriceFacts]] = field(default_factory=dict)
+    configuration: ConfigurationFacts | None = None
+    configuration_error: str | None = None
+
+
+def _same_terms(current: stripe.Price, price: Price) -> bool:
+    """Whether a Stripe price charges what the catalog price says."""
+    product = current.product if isinstance(current.product, str) else current.product.id
+    recurring = current.recurring
+    return (
+        current.unit_amount == price.amount
+        and current.currency == price.currency
+        and product == price.product_id
+        and recurring is not None
+        and recurring.interval == price.interval
+        and recurring.interval_count == 1
+    )
+
+
+def _describe_price(price: stripe.Price) -> str:
+    amount = format_amount(price.unit_amount or 0, price.currency)
+    return f"{amount}/{price.recurring.interval}" if price.recurring else amount
+
+
+def _matches(wanted: Any, actual: Any) -> bool:
+    """Whether what Stripe has already says everything `wanted` says (Stripe
+    adds fields and defaults of its own; lists may come back in another order)."""
+    if isinstance(wanted, dict):
+        return isinstance(actual, dict) and all(_matches(value, actual.get(key)) for key, value in wanted.items())
+    if isinstance(wanted, list):
+        if not isinstance(actual, list) or len(wanted) != len(actual):
+            return False
+        unmatched = list(actual)
+        for item in wanted:
+            match = next((i for i, candidate in enumerate(unmatched) if _matches(item, candidate)), None)
+            if match is None:
+                return False
+            unmatched.pop(match)
+        return True
+    return bool(wanted == actual)
+
+
 class Billing:
     """One StripeClient for the whole app, and the calls the routes need."""
 
     def __init__(self, settings: Settings, http_client: stripe.HTTPClient | None = None) -> None:
+        # The portal configuration sessions are created with: STRIPE_PORTAL_CONFIGURATION,
+        # else the one `flask stripe setup` made, else None (the account's default).
         self.configuration = settings.stripe_portal_configuration
+        self._configured = settings.stripe_portal_configuration
         self._prices: dict[str, tuple[str, float]] = {}
         self._features = PortalFeatures()
         self.client = stripe.StripeClient(
@@ -239,30 +359,67 @@ class Billing:
         return self._features
 
     def load_portal_features(self) -> PortalFeatures:
-        """Read the portal configuration in use from Stripe, for the eligibility rules."""
+        """Read the portal configuration in use from Stripe, for the eligibility rules.
+
+        Without STRIPE_PORTAL_CONFIGURATION, the one `flask stripe setup` made is
+        used (found by its metadata), else the account's default configuration.
+        """
         with stripe_errors("read the portal configuration"):
-            if self.configuration:
-                config = self.client.v1.billing_portal.configurations.retrieve(self.configuration)
-            else:
-                defaults = self.client.v1.billing_portal.configurations.list({"is_default": True, "limit": 1})
-                if not defaults.data:
-                    return self._features
-                config = defaults.data[0]
-        f = config.features
-        self._features = PortalFeatures(
-            subscription_update=f.subscription_update.enabled,
-            subscription_cancel=f.subscription_cancel.enabled,
-            cancel_mode=f.subscription_cancel.mode,
-            subscription_pause=bool(f.subscription_pause and f.subscription_pause.enabled),
-            payment_method_update=f.payment_method_update.enabled,
-            customer_update=f.customer_update.enabled,
-            adjustable_quantity=frozenset(
-                p.product
-                for p in (f.subscription_update.products or [])
-                if p.adjustable_quantity and p.adjustable_quantity.enabled
+            found = self._configuration_in_use()
+        if found is not None:
+            config, found_by = found
+            if found_by != DEFAULT_CONFIGURATION:
+                self.configuration = config.id
+            self._features = _features_of(config)
+        return self._features
+
+    def _configuration_in_use(self) -> tuple[stripe.billing_portal.Configuration, str] | None:
+        """The portal configuration sessions are created with, and how it was found."""
+        if self._configured:
+            return self.client.v1.billing_portal.configurations.retrieve(self._configured), "STRIPE_PORTAL_CONFIGURATION"
+        managed = self._managed_configuration()
+        if managed is not None:
+            return managed, "its metadata (flask stripe setup made it)"
+        defaults = self.client.v1.billing_portal.configurations.list({"is_default": True, "limit": 1})
+        return (defaults.data[0], DEFAULT_CONFIGURATION) if defaults.data else None
+
+    def account_facts(self, catalog: Catalog) -> AccountFacts:
+        """What `doctor` checks, read from Stripe: the catalog's prices by lookup
+        key and the portal configuration in use. Never raises for a Stripe error:
+        the error is a finding too."""
+        prices: dict[str, list[PriceFacts]] = {price.lookup_key: [] for price in catalog.prices}
+        try:
+            keys = list(prices)
+            for start in range(0, len(keys), 10):  # Stripe takes 10 lookup keys a call
+                found = self.client.v1.prices.list({"lookup_keys": keys[start : start + 10], "active": True, "limit": 100})
+                for price in found.auto_paging_iter():
+                    if price.lookup_key in prices:
+                        prices[price.lookup_key].append(_price_facts(price))
+        except (stripe.AuthenticationError, stripe.PermissionError) as e:
+            return AccountFacts(key_error=e.user_message or str(e))
+        except stripe.StripeError as e:
+            return AccountFacts(key_error=f"Stripe could not be asked: {e.user_message or e}")
+        try:
+            found_config = self._configuration_in_use()
+        except stripe.StripeError as e:
+            return AccountFacts(prices=prices, configuration_error=e.user_message or str(e))
+        if found_config is None:
+            return AccountFacts(prices=prices)
+        config, found_by = found_config
+        products = {
+            entry.product: frozenset(entry.prices) for entry in (config.features.subscription_update.products or [])
+        }
+        return AccountFacts(
+            prices=prices,
+            configuration=ConfigurationFacts(
+                id=config.id,
+                found_by=found_by,
+                active=config.active,
+                invoice_history=config.features.invoice_history.enabled,
+                features=_features_of(config),
+                products=products,
             ),
         )
-        return self._features
 
     def promotion_code_id(self, code: str, product_id: str) -> str:
         """The id (promo_...) of an active promotion code that applies to this product.
@@ -333,52 +490,160 @@ class Billing:
         chosen = (live or ordered)[:1]
         return snapshot(chosen[0]) if chosen else None
 
-    def ensure_catalog(self, catalog: Catalog) -> str:
-        """Make sure Stripe has the catalog's products, prices and coupons, and a
-        portal configuration offering every step the site's buttons open; return
-        the configuration id.
 
-        Idempotent, so it can run at every offline start: products and coupons
-        use the catalog's ids, prices are found by lookup key, and the
-        configuration is found by its metadata (and brought up to date).
+    # --- the account itself: `flask stripe setup` and `flask stripe doctor` -------------
+
+    def ensure_catalog(self, catalog: Catalog, return_url: str | None = None) -> SetupReport:
+        """Make the Stripe account match the catalog: products, prices, coupons,
+        promotion codes, and a portal configuration offering every step the
+        site's buttons open. Returns what it changed (nothing, on a rerun).
+
+        Idempotent, so offline mode runs it at every start: products and coupons
+        use the catalog's ids, prices are found by lookup key, and the portal
+        configuration by the metadata this app puts on it.
         """
+        report = SetupReport(configuration="")
         with stripe_errors("set up the catalog in Stripe"):
-            products: list[ConfigurationCreateParamsFeaturesSubscriptionUpdateProduct] = []
-            for product in catalog.products:
-                try:
-                    self.client.v1.products.retrieve(product.id)
-                except stripe.InvalidRequestError:
-                    self.client.v1.products.create(
-                        {"id": product.id, "name": product.name, "description": product.tagline or product.name}
-                    )
-                entry: ConfigurationCreateParamsFeaturesSubscriptionUpdateProduct = {
-                    "product": product.id,
-                    "prices": [self._ensure_price(price) for price in product.prices.values()],
-                }
-                if product.seats:
-                    entry["adjustable_quantity"] = {
-                        "enabled": True,
-                        "minimum": product.seats.min,
-                        "maximum": product.seats.max,
-                    }
-                products.append(entry)
+            products = [self._ensure_product(product, report) for product in catalog.products]
             for coupon in catalog.coupons:
-                self._ensure_coupon(coupon)
+                self._ensure_coupon(coupon, report)
+            report.configuration = self._ensure_configuration(catalog, products, return_url, report)
+        self.configuration = self._configured or report.configuration
+        return report
 
-            features = self._portal_features_params(catalog, products)
-            for config in self.client.v1.billing_portal.configurations.list({"active": True, "limit": 100}):
-                if config.metadata and config.metadata.to_dict().get("managed_by") == CONFIG_MARKER:
-                    # The update params have their own TypedDicts, alike but for optionality;
-                    # the stand-in's validation checks this dict against them in the tests.
-                    update = cast("ConfigurationUpdateParamsFeatures", features)
-                    return self.client.v1.billing_portal.configurations.update(config.id, {"features": update}).id
-            return self.client.v1.billing_portal.configurations.create(
-                {
-                    "business_profile": {"headline": "Manage your subscription"},
-                    "metadata": {"managed_by": CONFIG_MARKER},
-                    "features": features,
-                }
-            ).id
+    def _ensure_product(self, product: Product, report: SetupReport) -> ConfigurationCreateParamsFeaturesSubscriptionUpdateProduct:
+        description = product.tagline or product.name
+        existing = self._retrieve_or_none(self.client.v1.products.retrieve, product.id)
+        if existing is None:
+            self.client.v1.products.create({"id": product.id, "name": product.name, "description": description})
+            report.changes.append(f"Created product {product.id} ({product.name}).")
+        else:
+            stale = [name for name, ok in [("name", existing.name == product.name), ("description", existing.description == description), ("active", existing.active)] if not ok]
+            if stale:
+                self.client.v1.products.update(product.id, {"name": product.name, "description": description, "active": True})
+                report.changes.append(f"Updated product {product.id}: {', '.join(stale)}.")
+        entry: ConfigurationCreateParamsFeaturesSubscriptionUpdateProduct = {
+            "product": product.id,
+            "prices": [self._ensure_price(price, report) for price in product.prices.values()],
+            "adjustable_quantity": {"enabled": False},
+        }
+        if product.seats:
+            entry["adjustable_quantity"] = {"enabled": True, "minimum": product.seats.min, "maximum": product.seats.max}
+        return entry
+
+    def _ensure_price(self, price: Price, report: SetupReport) -> str:
+        """The id of the price with this lookup key and the catalog's terms.
+
+        Stripe prices are immutable: a changed amount makes a new price, moves
+        the lookup key to it (`transfer_lookup_key`) and archives the old one.
+        Existing subscribers keep the old price until they change plan.
+        """
+        found = self.client.v1.prices.list({"lookup_keys": [price.lookup_key], "limit": 1}).data
+        current = found[0] if found else None
+        label = f"{price.lookup_key} ({price.display_amount}/{price.interval})"
+        if current is not None and _same_terms(current, price):
+            if not current.active:
+                self.client.v1.prices.update(current.id, {"active": True})
+                report.changes.append(f"Reactivated price {label}.")
+            price_id = current.id
+        else:
+            price_id = self._create_price(price)
+            if current is None:
+                report.changes.append(f"Created price {label}.")
+            else:
+                self.client.v1.prices.update(current.id, {"active": False})
+                report.changes.append(
+                    f"Replaced price {label}: the lookup key moved from {current.id} "
+                    f"({_describe_price(current)}, now archived) to {price_id}."
+                )
+        self._prices[price.lookup_key] = (price_id, time.monotonic() + PRICE_CACHE_SECONDS)
+        return price_id
+
+    def _create_price(self, price: Price) -> str:
+        return self.client.v1.prices.create(
+            {
+                "product": price.product_id,
+                "currency": price.currency,
+                "unit_amount": price.amount,
+                "recurring": {"interval": "month" if price.interval == "month" else "year"},
+                "lookup_key": price.lookup_key,
+                # Take the key from an older price with other terms (archived just after).
+                "transfer_lookup_key": True,
+            }
+        ).id
+
+    def _ensure_coupon(self, coupon: Coupon, report: SetupReport) -> None:
+        """Coupons can't change once made (only their name): a different one in
+        Stripe is reported, for the merchant to give the catalog's a new id."""
+        existing = self._retrieve_or_none(self.client.v1.coupons.retrieve, coupon.id)
+        if existing is None:
+            params: CouponCreateParams = {
+                "id": coupon.id,
+                "name": coupon.name,
+                "percent_off": coupon.percent_off,
+                "duration": "forever" if coupon.duration == "forever" else "once" if coupon.duration == "once" else "repeating",
+            }
+            if coupon.duration_in_months:
+                params["duration_in_months"] = coupon.duration_in_months
+            self.client.v1.coupons.create(params)
+            report.changes.append(f"Created coupon {coupon.id} ({coupon.name}).")
+        else:
+            terms = {"percent_off": coupon.percent_off, "duration": coupon.duration, "duration_in_months": coupon.duration_in_months}
+            differ = [f"{name} is {getattr(existing, name, None)!r} in Stripe, {value!r} in the catalog" for name, value in terms.items() if getattr(existing, name, None) != value]
+            if differ:
+                report.warnings.append(
+                    f"Coupon {coupon.id}: {'; '.join(differ)}. Stripe can't change a coupon's terms: "
+                    "give the catalog's coupon a new id and run setup again."
+                )
+            if not existing.valid:
+                report.warnings.append(f"Coupon {coupon.id} is no longer valid in Stripe (expired or used up): give it a new id.")
+            if existing.name != coupon.name:
+                self.client.v1.coupons.update(coupon.id, {"name": coupon.name})
+                report.changes.append(f"Renamed coupon {coupon.id} to {coupon.name!r}.")
+        for code in coupon.promotion_codes:
+            self._ensure_promotion_code(code, coupon.id, report)
+
+    def _ensure_promotion_code(self, code: str, coupon_id: str, report: SetupReport) -> None:
+        found = self.client.v1.promotion_codes.list({"code": code, "limit": 1}).data
+        if not found:
+            self.client.v1.promotion_codes.create({"code": code, "promotion": {"type": "coupon", "coupon": coupon_id}})
+            report.changes.append(f"Created promotion code {code} for coupon {coupon_id}.")
+            return
+        promo = found[0]
+        coupon = promo.promotion.coupon
+        if (coupon if isinstance(coupon, str) else coupon.id if coupon else None) != coupon_id:
+            report.warnings.append(
+                f"Promotion code {code} belongs to another coupon in Stripe: codes can't move; pick another code."
+            )
+        elif not promo.active:
+            self.client.v1.promotion_codes.update(promo.id, {"active": True})
+            report.changes.append(f"Reactivated promotion code {code}.")
+
+    def _ensure_configuration(
+        self,
+        catalog: Catalog,
+        products: list[ConfigurationCreateParamsFeaturesSubscriptionUpdateProduct],
+        return_url: str | None,
+        report: SetupReport,
+    ) -> str:
+        features = self._portal_features_params(catalog, products)
+        wanted: dict[str, object] = {"business_profile": {"headline": PORTAL_HEADLINE}, "features": features}
+        if return_url:
+            # Where the portal's own "back" link goes when a session sets no return_url.
+            wanted["default_return_url"] = return_url
+        managed = self._managed_configuration()
+        if managed is None:
+            created = self.client.v1.billing_portal.configurations.create(
+                cast("ConfigurationCreateParams", {**wanted, "metadata": {"managed_by": CONFIG_MARKER}})
+            )
+            report.changes.append(f"Created portal configuration {created.id}.")
+            return created.id
+        if not _matches(wanted, managed.to_dict()):
+            # The update params have their own TypedDicts, alike but for optionality;
+            # the stand-in's validation checks this dict against them in the tests.
+            self.client.v1.billing_portal.configurations.update(managed.id, cast("ConfigurationUpdateParams", wanted))
+            report.changes.append(f"Updated portal configuration {managed.id} to match the catalog.")
+        return managed.id
 
     @staticmethod
     def _portal_features_params(
@@ -393,10 +658,7 @@ class Billing:
             "subscription_cancel": {
                 "enabled": True,
                 "mode": "immediately" if portal.cancel_mode == "immediately" else "at_period_end",
-                "cancellation_reason": {
-                    "enabled": True,
-                    "options": ["too_expensive", "missing_features", "switched_service", "unused", "other"],
-                },
+                "cancellation_reason": {"enabled": True, "options": list(CANCELLATION_REASONS)},
             },
             "subscription_pause": {"enabled": portal.allow_pause},
             # subscription_update_confirm may only move to prices listed here.
@@ -408,39 +670,102 @@ class Billing:
             },
         }
 
-    def _ensure_coupon(self, coupon: Coupon) -> None:
+    def _managed_configuration(self) -> stripe.billing_portal.Configuration | None:
+        """The portal configuration `ensure_catalog` made (found by its metadata)."""
+        configurations = self.client.v1.billing_portal.configurations.list({"active": True, "limit": 100})
+        for config in configurations.auto_paging_iter():
+            if config.metadata and config.metadata.to_dict().get("managed_by") == CONFIG_MARKER:
+                return config
+        return None
+
+    @staticmethod
+    def _retrieve_or_none(retrieve: Callable[[str], T], object_id: str) -> T | None:
         try:
-            self.client.v1.coupons.retrieve(coupon.id)
-        except stripe.InvalidRequestError:
-            params: CouponCreateParams = {
-                "id": coupon.id,
-                "name": coupon.name,
-                "percent_off": coupon.percent_off,
-                "duration": "forever" if coupon.duration == "forever" else "once" if coupon.duration == "once" else "repeating",
-            }
-            if coupon.duration_in_months:
-                params["duration_in_months"] = coupon.duration_in_months
-            self.client.v1.coupons.create(params)
-        for code in coupon.promotion_codes:
-            if not self.client.v1.promotion_codes.list({"code": code, "limit": 1}).data:
-                self.client.v1.promotion_codes.create({"code": code, "promotion": {"type": "coupon", "coupon": coupon.id}})
+            return retrieve(object_id)
+        except stripe.InvalidRequestError as e:
+            if e.code == "resource_missing":
+                return None
+            raise
 
-    def _ensure_price(self, price: Price) -> str:
-        found = self.client.v1.prices.list({"lookup_keys": [price.lookup_key], "limit": 1})
-        if found.data:
-            price_id = found.data[0].id
-        else:
-            price_id = self._create_price(price)
-        self._prices[price.lookup_key] = (price_id, time.monotonic() + PRICE_CACHE_SECONDS)
-        return price_id
+    # --- demo personas: `flask demo seed` and `flask demo reset` (test mode only) --------
 
-    def _create_price(self, price: Price) -> str:
-        return self.client.v1.prices.create(
-            {
-                "product": price.product_id,
-                "currency": price.currency,
-                "unit_amount": price.amount,
-                "recurring": {"interval": "month" if price.interval == "month" else "year"},
-                "lookup_key": price.lookup_key,
-            }
-        ).id
+    def create_persona_customer(
+        self, email: str, name: str, persona: str, payment_method: str, test_clock: str | None = None
+    ) -> str:
+        """A customer marked as a demo persona, paying with one of Stripe's test
+        payment methods (e.g. "pm_card_visa", or "pm_card_chargeCustomerFail",
+        which attaches but declines every charge)."""
+        with stripe_errors("create a demo customer"):
+            params: CustomerCreateParams = {"email": email, "name": name, "metadata": {PERSONA_MARKER: persona}}
+            if test_clock:
+                params["test_clock"] = test_clock
+            customer = self.client.v1.customers.create(params)
+            card = self.client.v1.payment_methods.attach(payment_method, {"customer": customer.id})
+            self.client.v1.customers.update(customer.id, {"invoice_settings": {"default_payment_method": card.id}})
+        return customer.id
+
+    def create_persona_subscription(
+        self, customer: str, lookup_key: str, quantity: int = 1, trial_days: int | None = None, cancel_at_period_end: bool = False
+    ) -> SubscriptionSnapshot:
+        """A subscription made directly (no Checkout), in flexible billing mode like Checkout's."""
+        params: SubscriptionCreateParams = {
+            "customer": customer,
+            "items": [{"price": self.price_id(lookup_key), "quantity": quantity}],
+            "billing_mode": {"type": "flexible"},
+            "cancel_at_period_end": cancel_at_period_end,
+            "expand": ["discounts"],
+        }
+        if trial_days:
+            params["trial_period_days"] = trial_days
+        with stripe_errors("create a demo subscription"):
+            return snapshot(self.client.v1.subscriptions.create(params))
+
+    def pause_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        with stripe_errors("pause the subscription"):
+            return snapshot(self.client.v1.subscriptions.pause(subscription_id, {"expand": ["discounts"]}))
+
+    def cancel_subscription(self, subscription_id: str) -> SubscriptionSnapshot:
+        with stripe_errors("cancel the subscription"):
+            return snapshot(self.client.v1.subscriptions.cancel(subscription_id, {"expand": ["discounts"]}))
+
+    def create_test_clock(self, name: str) -> tuple[str, int]:
+        """A test clock frozen at the current time; returns its id and that time.
+        A customer made on it lives in the clock's time, which `advance_test_clock` moves."""
+        with stripe_errors("create a test clock"):
+            clock = self.client.v1.test_helpers.test_clocks.create({"frozen_time": int(time.time()), "name": name})
+        return clock.id, clock.frozen_time
+
+    def advance_test_clock(self, clock_id: str, frozen_time: int, timeout: float = 120.0) -> None:
+        """Move a test clock forward and wait until Stripe has played out what happens meanwhile."""
+        with stripe_errors("advance a test clock"):
+            clock = self.client.v1.test_helpers.test_clocks.advance(clock_id, {"frozen_time": frozen_time})
+            deadline = time.monotonic() + timeout
+            while clock.status == "advancing":
+                if time.monotonic() > deadline:
+                    raise BillingError(f"Test clock {clock_id} is still advancing after {timeout:.0f} s.")
+                time.sleep(1)
+                clock = self.client.v1.test_helpers.test_clocks.retrieve(clock_id)
+        if clock.status != "ready":
+            raise BillingError(f"Test clock {clock_id} ended in status {clock.status}.")
+
+    def persona_customers(self, email: str, persona: str) -> list[str]:
+        """Ids of the customers with this email that were made for this persona."""
+        with stripe_errors("find demo customers"):
+            found = self.client.v1.customers.list({"email": email, "limit": 100})
+            return [c.id for c in found.auto_paging_iter() if c.metadata and c.metadata.to_dict().get(PERSONA_MARKER) == persona]
+
+    def persona_test_clocks(self, name: str) -> list[str]:
+        """Ids of the test clocks `flask demo seed` made under this name."""
+        with stripe_errors("find demo test clocks"):
+            clocks = self.client.v1.test_helpers.test_clocks.list({"limit": 100})
+            return [c.id for c in clocks.auto_paging_iter() if c.name == name]
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Delete a customer; Stripe cancels its subscriptions at once."""
+        with stripe_errors("delete a customer"):
+            self.client.v1.customers.delete(customer_id)
+
+    def delete_test_clock(self, clock_id: str) -> None:
+        """Delete a test clock, and with it every customer that lives on it."""
+        with stripe_errors("delete a test clock"):
+            self.client.v1.test_helpers.test_clocks.delete(clock_id)

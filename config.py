@@ -42,6 +42,8 @@ class Settings:
     allow_live_mode: bool
     # Show the "Show the API call" panels beside the buttons.
     show_api_calls: bool
+    # The header's demo persona menu (signs in without a password): never in live mode.
+    demo_personas: bool
     # True when no Stripe key is set: the app runs against the in-process stand-in.
     offline: bool
 
@@ -145,6 +147,10 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
     live = key.startswith(("sk_live_", "rk_live_"))
     show_api_calls = _flag(env, "SHOW_API_CALLS") if env.get("SHOW_API_CALLS", "").strip() else not live
 
+    demo_personas = _flag(env, "DEMO_PERSONAS") if env.get("DEMO_PERSONAS", "").strip() else not live
+    if demo_personas and live:
+        raise ConfigError("DEMO_PERSONAS must be off in live mode: its menu signs in without a password.")
+
     return Settings(
         stripe_secret_key=key,
         stripe_webhook_secret=webhook_secret,
@@ -155,5 +161,6 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         database_url=database_url,
         allow_live_mode=allow_live,
         show_api_calls=show_api_calls,
+        demo_personas=demo_personas,
         offline=offline,
     )

@@ -6,7 +6,9 @@ brings the customer back (see `billing.fetch_subscription`).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
@@ -15,6 +17,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from eligibility import LIVE_STATUSES, SubscriptionFacts
+
+if TYPE_CHECKING:
+    from billing import SubscriptionSnapshot
 
 
 class Base(DeclarativeBase):
@@ -110,3 +115,20 @@ class Subscription(Base):
         if self.cancel_at_period_end:
             return self.current_period_end
         return None
+
+
+def save_subscription(user: User, snap: SubscriptionSnapshot | None) -> bool:
+    """Copy what Stripe said into the local mirror the pages read, and commit.
+    Returns whether anything the pages show changed."""
+    if snap is None:
+        return False
+    sub = user.subscription or Subscription(user=user)
+    fields = dataclasses.asdict(snap)
+    del fields["customer"]
+    fields["stripe_subscription_id"] = fields.pop("id")
+    changed = any(getattr(sub, name) != value for name, value in fields.items())
+    for name, value in fields.items():
+        setattr(sub, name, value)
+    db.session.add(sub)
+    db.session.commit()
+    return changed

@@ -14,6 +14,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from billing import Billing
 from catalog import Catalog
 from config import Settings
+import personas
 from models import Subscription, User, db
 from standin import StandIn
 
@@ -43,7 +44,7 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
 
     billing = Billing(settings, http_client=standin.http_client())
     catalog: Catalog = app.extensions["catalog"]
-    billing.configuration = billing.ensure_catalog(catalog)
+    billing.ensure_catalog(catalog, return_url=settings.url("/account"))
     billing.load_portal_features()
     app.extensions["billing"] = billing
 
@@ -59,3 +60,7 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
             demo.set_password(DEMO_PASSWORD)
             db.session.add(demo)
         db.session.commit()
+        if not app.testing and settings.demo_personas:
+            # Every persona in the header's menu, ready on the first start (a no-op after).
+            for _ in personas.seed(billing, catalog):
+                pass

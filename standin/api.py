@@ -71,7 +71,7 @@ def _serve(
     stand_in: StandIn, params_type: type, handler: Handler, url_args: dict[str, str]
 ) -> tuple[dict[str, Any], int, dict[str, Any], bool]:
     """Answer one API request: (decoded params, status, JSON body, replayed from the idempotency store?)."""
-    pairs = request.args.items(multi=True) if request.method == "GET" else request.form.items(multi=True)
+    pairs = request.args.items(multi=True) if request.method in ("GET", "DELETE") else request.form.items(multi=True)
     malformed: StripeError | None = None
     try:
         raw = decode(pairs)
@@ -117,7 +117,7 @@ def _serve(
         status, body = error.status, error.body()
     if key is not None:
         stand_in.state.idempotency[key] = {"fingerprint": fingerprint, "status": status, "body": body}
-    if request.method == "POST":
+    if request.method in ("POST", "DELETE"):
         stand_in.state.save()
     return raw, status, copy.deepcopy(body), False
 

@@ -204,18 +204,56 @@ def resume(state: State, subscription: StripeObject, billing_cycle_anchor: str =
         interval = item["price"]["recurring"] or {"interval": "month", "interval_count": 1}
         item["current_period_start"] = at
         item["current_period_end"] = objects.add_interval(at, interval["interval"], interval["interval_count"])
-    if trialing:
-        return subscription
+    if not trialing and not bill(state, subscription, "subscription_update"):
+        subscription["status"] = "past_due"
+    return subscription
+
+
+def bill(state: State, subscription: StripeObject, billing_reason: str) -> bool:
+    """Invoice the subscription's items and charge its default card.
+
+    Paid: a paid invoice, True. Declined: the invoice is left open after one
+    attempt and False is returned; the caller decides the status (`past_due`
+    for a renewal, `incomplete` for a first payment), as Stripe does.
+    """
     try:
         _charge_or_decline(state, subscription)
     except CardDeclined:
-        invoice = _paid_invoice(state, subscription, "subscription_update")
+        invoice = _paid_invoice(state, subscription, billing_reason)
         invoice.update(status="open", amount_paid=0, amount_remaining=invoice["amount_due"], attempted=True)
         invoice["status_transitions"]["paid_at"] = None
-        subscription["status"] = "past_due"
-        return subscription
-    _paid_invoice(state, subscription, "subscription_update")
+        return False
+    _paid_invoice(state, subscription, billing_reason)
+    return True
+
+
+def end_now(subscription: StripeObject, at: int) -> StripeObject:
+    """Cancel at once (DELETE /v1/subscriptions/{id}, or a deleted customer)."""
+    subscription.update(status="canceled", canceled_at=subscription["canceled_at"] or at, ended_at=at)
     return subscription
+
+
+def let_time_pass(state: State, subscription: StripeObject, until: int) -> None:
+    """Play out a subscription's billing up to `until` (a test clock advancing):
+    each period end in turn ends a scheduled cancellation, or starts the next
+    period and charges for it (a trial's end too). A declined charge leaves it
+    `past_due` (the stand-in does not model retries); a paused one waits."""
+    while subscription["status"] in ("active", "trialing"):
+        items = subscription["items"]["data"]
+        period_end = min(item["current_period_end"] for item in items)
+        cancel_at = subscription["cancel_at"] or (period_end if subscription["cancel_at_period_end"] else None)
+        boundary = min(at for at in (period_end, cancel_at) if at is not None)
+        if boundary > until:
+            return
+        if cancel_at is not None and cancel_at <= boundary:
+            end_now(subscription, boundary)
+            return
+        for item in items:
+            interval = item["price"]["recurring"] or {"interval": "month", "interval_count": 1}
+            item["current_period_start"] = boundary
+            item["current_period_end"] = objects.add_interval(boundary, interval["interval"], interval["interval_count"])
+        paid = bill(state, subscription, "subscription_cycle")
+        subscription["status"] = "active" if paid else "past_due"
 
 
 def add_card(state: State, customer: StripeObject, card_number: str) -> StripeObject:

@@ -14,11 +14,15 @@ from stripe.params import (
     CouponCreateParams,
     CouponListParams,
     CouponRetrieveParams,
+    CouponUpdateParams,
     CustomerCreateParams,
+    CustomerDeleteParams,
+    CustomerListParams,
     CustomerPaymentMethodListParams,
     CustomerRetrieveParams,
     CustomerUpdateParams,
     InvoiceListParams,
+    PaymentMethodAttachParams,
     PaymentMethodRetrieveParams,
     PriceCreateParams,
     PriceListParams,
@@ -31,6 +35,9 @@ from stripe.params import (
     PromotionCodeCreateParams,
     PromotionCodeListParams,
     PromotionCodeRetrieveParams,
+    PromotionCodeUpdateParams,
+    SubscriptionCancelParams,
+    SubscriptionCreateParams,
     SubscriptionListParams,
     SubscriptionPauseParams,
     SubscriptionResumeParams,
@@ -40,7 +47,7 @@ from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
 
 from standin import effects, objects
 from standin.api import bp, endpoint, paginate, refuse_unsupported, set_fields, standin
-from standin.errors import invalid, missing
+from standin.errors import StripeError, invalid, missing
 from standin.state import State, StripeObject
 
 # Statuses after which a subscription can no longer change.
@@ -67,10 +74,52 @@ _CUSTOMER_FIELDS = {"address", "description", "email", "metadata", "name", "phon
 @bp.post("/customers")
 @endpoint(CustomerCreateParams)
 def create_customer(params: dict[str, Any]) -> StripeObject:
-    refuse_unsupported(params, _CUSTOMER_FIELDS | {"expand"})
+    refuse_unsupported(params, _CUSTOMER_FIELDS | {"expand", "test_clock"})
     customer = objects.customer(params)
     set_fields(customer, params, _CUSTOMER_FIELDS)
+    if "test_clock" in params:
+        clock = find("test_helpers.test_clock", params["test_clock"], "test_clock")
+        customer["test_clock"] = clock["id"]
+        customer["created"] = clock["frozen_time"]
     return state().add(customer)
+
+
+@bp.get("/customers")
+@endpoint(CustomerListParams)
+def list_customers(params: dict[str, Any]) -> StripeObject:
+    """Customers, newest first. As on Stripe, those on a test clock are listed
+    only when `test_clock` asks for that clock."""
+    refuse_unsupported(params, {"email", "test_clock", "expand", "limit", "starting_after", "ending_before"})
+    customers = [
+        c
+        for c in state().all("customer")
+        if not c.get("deleted")
+        and params.get("email", c["email"]) == c["email"]
+        and params.get("test_clock") == c.get("test_clock")
+    ]
+    return paginate(customers, params, "/v1/customers")
+
+
+@bp.delete("/customers/<customer_id>")
+@endpoint(CustomerDeleteParams)
+def delete_customer(params: dict[str, Any], customer_id: str) -> StripeObject:
+    """Delete a customer: its subscriptions end at once and its cards are detached."""
+    customer = find("customer", customer_id)
+    if customer.get("deleted"):
+        raise missing("customer", customer_id)
+    return remove_customer(customer)
+
+
+def remove_customer(customer: StripeObject) -> StripeObject:
+    at = objects.now()
+    for subscription in state().all("subscription"):
+        if subscription["customer"] == customer["id"] and subscription["status"] not in ENDED_STATUSES:
+            effects.end_now(subscription, at)
+    for pm in state().all("payment_method"):
+        if pm["customer"] == customer["id"]:
+            pm["customer"] = None
+    # What Stripe answers for a deleted customer, then and on every later retrieve.
+    return state().add({"id": customer["id"], "object": "customer", "deleted": True})
 
 
 @bp.get("/customers/<customer_id>")
@@ -110,6 +159,31 @@ def list_customer_payment_methods(params: dict[str, Any], customer_id: str) -> S
         if pm["customer"] == customer_id and params.get("type", pm["type"]) == pm["type"]
     ]
     return paginate(methods, params, f"/v1/customers/{customer_id}/payment_methods")
+
+
+# Stripe's test payment methods: attaching one makes a new card from the test number.
+TEST_PAYMENT_METHODS = {
+    "pm_card_visa": "4242424242424242",
+    "pm_card_mastercard": "5555555555554444",
+    # Attaching succeeds; every charge to the customer afterwards is declined.
+    "pm_card_chargeCustomerFail": "4000000000000341",
+}
+
+
+@bp.post("/payment_methods/<pm_id>/attach")
+@endpoint(PaymentMethodAttachParams)
+def attach_payment_method(params: dict[str, Any], pm_id: str) -> StripeObject:
+    refuse_unsupported(params, {"customer", "expand"})
+    if "customer" not in params:
+        raise invalid("Missing required param: customer.", "customer")
+    customer = find("customer", params["customer"], "customer")
+    if pm_id in TEST_PAYMENT_METHODS:
+        return state().add(objects.card_payment_method(TEST_PAYMENT_METHODS[pm_id], customer["id"]))
+    pm = find("payment_method", pm_id)
+    if pm["customer"] not in (None, customer["id"]):
+        raise invalid("The payment method you provided has already been attached to a customer.")
+    pm["customer"] = customer["id"]
+    return pm
 
 
 @bp.get("/payment_methods/<pm_id>")
@@ -296,6 +370,16 @@ def retrieve_coupon(params: dict[str, Any], coupon_id: str) -> StripeObject:
     return find("coupon", coupon_id)
 
 
+@bp.post("/coupons/<coupon_id>")
+@endpoint(CouponUpdateParams)
+def update_coupon(params: dict[str, Any], coupon_id: str) -> StripeObject:
+    """Only a coupon's name and metadata can change; its terms are fixed once made."""
+    coupon = find("coupon", coupon_id)
+    refuse_unsupported(params, {"expand", "metadata", "name"})
+    set_fields(coupon, params, {"metadata", "name"})
+    return coupon
+
+
 @bp.get("/coupons")
 @endpoint(CouponListParams)
 def list_coupons(params: dict[str, Any]) -> StripeObject:
@@ -327,6 +411,15 @@ def create_promotion_code(params: dict[str, Any]) -> StripeObject:
 @endpoint(PromotionCodeRetrieveParams)
 def retrieve_promotion_code(params: dict[str, Any], promotion_code_id: str) -> StripeObject:
     return find("promotion_code", promotion_code_id)
+
+
+@bp.post("/promotion_codes/<promotion_code_id>")
+@endpoint(PromotionCodeUpdateParams)
+def update_promotion_code(params: dict[str, Any], promotion_code_id: str) -> StripeObject:
+    code = find("promotion_code", promotion_code_id)
+    refuse_unsupported(params, {"active", "expand", "metadata"})
+    set_fields(code, params, {"active", "metadata"})
+    return code
 
 
 @bp.get("/promotion_codes")
@@ -571,3 +664,111 @@ def resume_subscription(params: dict[str, Any], subscription_id: str) -> StripeO
         raise invalid(refusal)
     anchor = params.get("billing_cycle_anchor", {"type": "now"})["type"]
     return effects.resume(state(), subscription, anchor)
+
+
+# -- Subscriptions made through the API (not Checkout) -----------------------
+
+_SUBSCRIPTION_CREATE = {
+    "billing_mode",
+    "cancel_at_period_end",
+    "customer",
+    "default_payment_method",
+    "discounts",
+    "expand",
+    "items",
+    "metadata",
+    "payment_behavior",
+    "trial_end",
+    "trial_period_days",
+}
+
+
+@bp.post("/subscriptions")
+@endpoint(SubscriptionCreateParams)
+def create_subscription(params: dict[str, Any]) -> StripeObject:
+    """Subscribe a customer: a trial starts at once; otherwise the first period
+    is charged to the default card. A declined first charge leaves the
+    subscription `incomplete` with an open invoice (or refuses it with a 402
+    under `payment_behavior=error_if_incomplete`), as on Stripe."""
+    refuse_unsupported(params, _SUBSCRIPTION_CREATE)
+    if "customer" not in params:
+        raise invalid("Missing required param: customer.", "customer")
+    customer = find("customer", params["customer"], "customer")
+    if customer.get("deleted"):
+        raise missing("customer", customer["id"], "customer")
+    lines = []
+    for n, item in enumerate(params.get("items", [])):
+        refuse_unsupported(item, {"price", "quantity", "metadata"}, f"items[{n}]")
+        if "price" not in item:
+            raise invalid("The stand-in only supports items with a price.", f"items[{n}][price]")
+        lines.append((find("price", item["price"], f"items[{n}][price]"), item.get("quantity", 1)))
+    if not lines:
+        raise invalid("Missing required param: items.", "items")
+    pm_id = params.get("default_payment_method")
+    if pm_id is not None and find("payment_method", pm_id, "default_payment_method")["customer"] != customer["id"]:
+        raise invalid(f"The customer does not have a payment method with the ID {pm_id}.", "default_payment_method")
+
+    subscription = objects.subscription(
+        customer["id"],
+        lines,
+        billing_mode=params.get("billing_mode", {}).get("type", "classic"),
+        default_payment_method=pm_id,
+        metadata=dict(params.get("metadata", {})),
+    )
+    start = _clock_time(customer)
+    _start_at(subscription, start)
+    for n, discount in enumerate(params.get("discounts", [])):
+        refuse_unsupported(discount, {"coupon", "promotion_code"}, f"discounts[{n}]")
+        coupon = find("coupon", discount["coupon"], f"discounts[{n}][coupon]")["id"] if "coupon" in discount else None
+        code = find("promotion_code", discount["promotion_code"], f"discounts[{n}][promotion_code]")["id"] if "promotion_code" in discount else None
+        effects._apply_discount(state(), subscription, coupon, code)
+    subscription["cancel_at_period_end"] = bool(params.get("cancel_at_period_end", False))
+
+    trial_end = params.get("trial_end")
+    if "trial_period_days" in params:
+        trial_end = start + params["trial_period_days"] * 86400
+    if trial_end == "now":
+        trial_end = None
+    if trial_end is not None:
+        if trial_end <= start:
+            raise invalid("Invalid timestamp: must be in the future.", "trial_end")
+        subscription.update(status="trialing", trial_start=start, trial_end=trial_end)
+        for item in subscription["items"]["data"]:
+            item["current_period_end"] = trial_end
+        return state().add(subscription)
+
+    state().add(subscription)
+    if not effects.bill(state(), subscription, "subscription_create"):
+        if params.get("payment_behavior") == "error_if_incomplete":
+            del state().objects[subscription["id"]]
+            raise StripeError(402, "Your card was declined.", type="card_error", code="card_declined")
+        subscription["status"] = "incomplete"
+    return subscription
+
+
+def _clock_time(customer: StripeObject) -> int:
+    """"Now" for a customer: its test clock's frozen time, if it lives on one."""
+    clock = state().get(customer.get("test_clock") or "", "test_helpers.test_clock")
+    return int(clock["frozen_time"]) if clock else objects.now()
+
+
+def _start_at(subscription: StripeObject, start: int) -> None:
+    subscription.update(created=start, start_date=start, billing_cycle_anchor=start)
+    for item in subscription["items"]["data"]:
+        interval = item["price"]["recurring"] or {"interval": "month", "interval_count": 1}
+        item["current_period_start"] = start
+        item["current_period_end"] = objects.add_interval(start, interval["interval"], interval["interval_count"])
+
+
+@bp.delete("/subscriptions/<subscription_id>")
+@endpoint(SubscriptionCancelParams)
+def cancel_subscription(params: dict[str, Any], subscription_id: str) -> StripeObject:
+    """Cancel at once (not at the period's end: that is an update)."""
+    subscription = find("subscription", subscription_id)
+    refuse_unsupported(params, {"expand"})
+    if subscription["status"] in ENDED_STATUSES:
+        raise invalid(
+            f"A canceled subscription can only update its cancellation_details and metadata.",
+        )
+    customer = state().objects[subscription["customer"]]
+    return effects.end_now(subscription, _clock_time(customer))

@@ -61,7 +61,7 @@ class StandIn:
 
     def _create_app(self) -> Flask:
         # Imported here: the route modules register on blueprints as they load.
-        from standin import pages, portal, resources  # noqa: F401
+        from standin import clocks, pages, portal, resources  # noqa: F401
         from standin.api import bp as api_bp
 
         app = Flask("standin", static_folder="static", template_folder="templates")

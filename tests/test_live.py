@@ -41,7 +41,7 @@ def live_app(tmp_path):
 
         db.create_all()
         billing = app.extensions["billing"]
-        billing.configuration = billing.ensure_catalog(app.extensions["catalog"])
+        billing.ensure_catalog(app.extensions["catalog"])
     return app
 
 
@@ -77,3 +77,34 @@ def test_buttons_open_stripe_pages(live_app):
             assert response.headers["Location"].startswith("https://billing.stripe.com/")
     finally:
         sdk.v1.customers.delete(customer)
+
+
+def test_setup_doctor_and_personas_against_test_mode(live_app):
+    """The account commands, for real: setup is a no-op the second time, doctor
+    is clean (a webhook secret aside, which a test run need not have), and seed
+    makes every persona, which reset removes again."""
+    runner = live_app.test_cli_runner()
+    setup = runner.invoke(args=["stripe", "setup"])
+    assert setup.exit_code == 0, setup.output
+    assert "nothing changed" in setup.output
+
+    doctor = runner.invoke(args=["stripe", "doctor"])
+    problems = [line for line in doctor.output.splitlines() if "PROBLEM" in line]
+    assert all("STRIPE_WEBHOOK_SECRET" in line for line in problems), doctor.output
+
+    try:
+        seed = runner.invoke(args=["demo", "seed"])
+        assert seed.exit_code == 0, seed.output
+        with live_app.app_context():
+            from models import User, db
+            from personas import PERSONAS
+
+            statuses = {
+                p.key: (user.subscription.status if user.subscription else None)
+                for p in PERSONAS
+                if (user := db.session.scalar(db.select(User).where(User.email == p.email)))
+            }
+        assert statuses["past-due"] == "past_due" and statuses["paused"] == "paused", statuses
+    finally:
+        reset = runner.invoke(args=["demo", "reset"])
+        assert reset.exit_code == 0, reset.output

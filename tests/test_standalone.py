@@ -68,8 +68,12 @@ def test_app_against_the_standalone_standin(standin_url, tmp_path):
     assert setup.exit_code == 0, setup.output
     configuration = setup.output.strip().splitlines()[-1].removeprefix("STRIPE_PORTAL_CONFIGURATION=")
     assert configuration.startswith("bpc_")
-    # A second run finds what the first one made.
-    assert runner.invoke(args=["stripe", "setup"]).output == setup.output
+    assert "changed: Created portal configuration" in setup.output
+    # A second run finds what the first one made, changes nothing and says so.
+    again = runner.invoke(args=["stripe", "setup"])
+    assert "changed:" not in again.output
+    assert "nothing changed" in again.output
+    assert again.output.strip().splitlines()[-1] == f"STRIPE_PORTAL_CONFIGURATION={configuration}"
     app.extensions["billing"].configuration = configuration
 
     client = app.test_client()

@@ -1,0 +1,207 @@
+"""`flask stripe doctor`: is the Stripe account ready for this site? Pure rules.
+
+`billing.account_facts()` reads what the account has; the functions here
+compare that with the settings and the catalog and explain each problem in
+plain words, with its fix. The portal fails in confusing ways when its
+configuration does not match the site (a price it does not list, a flow it
+does not enable), so this says which, before a customer finds out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from billing import STRIPE_API_VERSION, AccountFacts, ConfigurationFacts
+from catalog import MAX_PRODUCTS, Catalog
+from config import Settings
+
+SETUP = "Run `flask --app app stripe setup`."
+WEBHOOK_PATH = "/stripe/webhook"
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    what: str
+    fix: str = ""
+
+
+def examine(settings: Settings, catalog: Catalog, facts: AccountFacts) -> list[Finding]:
+    """Every check, in the order a merchant would fix them."""
+    findings = [*_key(settings, facts), _api_version()]
+    if facts.key_error is None:
+        findings += _prices(catalog, facts)
+        findings += _configuration(catalog, facts)
+    findings += [_webhook_secret(settings), _base_url(settings)]
+    return findings
+
+
+def _key(settings: Settings, facts: AccountFacts) -> list[Finding]:
+    if settings.offline:
+        found = Finding(True, "No STRIPE_SECRET_KEY: offline mode, against the built-in Stripe stand-in.")
+    elif settings.live_mode:
+        found = Finding(True, "STRIPE_SECRET_KEY is a live-mode key (allowed by STRIPE_ALLOW_LIVE_MODE): real charges.")
+    else:
+        kind = "restricted" if settings.stripe_secret_key.startswith("rk_") else "secret"
+        found = Finding(True, f"STRIPE_SECRET_KEY is a test-mode {kind} key.")
+    if facts.key_error is None:
+        return [found]
+    return [
+        found,
+        Finding(
+            False,
+            f"Stripe refused the key: {facts.key_error}",
+            "Copy the secret key from the Dashboard (Developers > API keys) into STRIPE_SECRET_KEY in .env. "
+            "A restricted key needs write access to products, prices, coupons, customers, "
+            "subscriptions and the customer portal.",
+        ),
+    ]
+
+
+def _api_version() -> Finding:
+    return Finding(True, f"Every request pins API version {STRIPE_API_VERSION}, whatever the account's default.")
+
+
+def _prices(catalog: Catalog, facts: AccountFacts) -> list[Finding]:
+    findings = []
+    for price in catalog.prices:
+        active = facts.prices.get(price.lookup_key, [])
+        label = f"Price {price.lookup_key}"
+        if not active:
+            findings.append(Finding(False, f"{label}: no active Stripe price has this lookup key.", SETUP))
+        elif len(active) > 1:
+            ids = ", ".join(p.id for p in active)
+            findings.append(Finding(False, f"{label}: several active prices have this lookup key ({ids}).", SETUP))
+        else:
+            (found,) = active
+            terms = (price.amount, price.currency, price.interval, price.product_id)
+            if (found.amount, found.currency, found.interval, found.product) != terms:
+                findings.append(
+                    Finding(
+                        False,
+                        f"{label}: Stripe's {found.id} charges {found.amount} {found.currency} per {found.interval} "
+                        f"for {found.product}; the catalog says {price.amount} {price.currency} per "
+                        f"{price.interval} for {price.product_id}.",
+                        SETUP + " It makes a new price and moves the lookup key to it.",
+                    )
+                )
+            else:
+                findings.append(Finding(True, f"{label} is {found.id}, as the catalog says."))
+    return findings
+
+
+def _configuration(catalog: Catalog, facts: AccountFacts) -> list[Finding]:
+    if facts.configuration_error is not None:
+        return [
+            Finding(
+                False,
+                f"The portal configuration could not be read: {facts.configuration_error}",
+                "Fix STRIPE_PORTAL_CONFIGURATION (a bpc_... id from this account), or remove it "
+                "and run `flask --app app stripe setup`.",
+            )
+        ]
+    config = facts.configuration
+    if config is None:
+        return [
+            Finding(
+                False,
+                "No customer-portal configuration: Stripe refuses to open the portal without one.",
+                SETUP + " It creates one that offers every flow this site opens.",
+            )
+        ]
+    findings = [Finding(True, f"Portal configuration {config.id}, found by {config.found_by}.")]
+    if not config.active:
+        findings.append(Finding(False, f"Portal configuration {config.id} is archived (inactive).", SETUP))
+    findings += _flows(catalog, config)
+    findings += _products(catalog, facts, config)
+    return findings
+
+
+def _flows(catalog: Catalog, config: ConfigurationFacts) -> list[Finding]:
+    f = config.features
+    wanted = [
+        ("subscription update (switch plan, change interval or seats, plan picker)", f.subscription_update),
+        ("subscription cancel", f.subscription_cancel),
+        ("payment method update", f.payment_method_update),
+        ("customer update (billing details)", f.customer_update),
+        ("invoice history", config.invoice_history),
+    ]
+    if catalog.portal.allow_pause:
+        wanted.append(("subscription pause (catalog.toml allows pausing)", f.subscription_pause))
+    missing = [name for name, enabled in wanted if not enabled]
+    findings = [
+        Finding(
+            False,
+            f"The portal configuration does not enable {name}: its buttons would fail on Stripe's page.",
+            SETUP + " (or enable it in Dashboard > Settings > Billing > Customer portal).",
+        )
+        for name in missing
+    ]
+    if f.subscription_update and not f.payment_method_update:
+        findings.append(
+            Finding(
+                False,
+                "Subscription update is enabled while payment method update is not: Stripe refuses that.",
+                "Enable payment method update, or run `flask --app app stripe setup`.",
+            )
+        )
+    if f.subscription_cancel and f.cancel_mode != catalog.portal.cancel_mode:
+        findings.append(
+            Finding(
+                False,
+                f"The portal cancels {f.cancel_mode.replace('_', ' ')}, but catalog.toml says "
+                f"{catalog.portal.cancel_mode.replace('_', ' ')}: the button label would be wrong.",
+                SETUP,
+            )
+        )
+    if not findings:
+        findings.append(Finding(True, "The portal configuration enables every flow the site's buttons open."))
+    return findings
+
+
+def _products(catalog: Catalog, facts: AccountFacts, config: ConfigurationFacts) -> list[Finding]:
+    """`subscription_update_confirm` may only move to (and from) prices the configuration lists."""
+    findings = []
+    for price in catalog.prices:
+        active = facts.prices.get(price.lookup_key, [])
+        if len(active) == 1 and active[0].id not in config.products.get(price.product_id, frozenset()):
+            findings.append(
+                Finding(
+                    False,
+                    f"Price {price.lookup_key} ({active[0].id}) is missing from the portal configuration's "
+                    "subscription-update products: switching to it would fail.",
+                    SETUP,
+                )
+            )
+    if len(config.products) > MAX_PRODUCTS:
+        findings.append(
+            Finding(
+                False,
+                f"The portal configuration lists {len(config.products)} products; Stripe allows {MAX_PRODUCTS}.",
+                "Keep at most 10 products in catalog.toml and run setup.",
+            )
+        )
+    if not findings:
+        findings.append(Finding(True, "The portal configuration lists every catalog price."))
+    return findings
+
+
+def _webhook_secret(settings: Settings) -> Finding:
+    if settings.stripe_webhook_secret:
+        return Finding(True, "STRIPE_WEBHOOK_SECRET is set.")
+    if settings.offline:
+        return Finding(True, "No STRIPE_WEBHOOK_SECRET needed offline.")
+    return Finding(
+        False,
+        "STRIPE_WEBHOOK_SECRET is not set: the site cannot check that events come from Stripe.",
+        f"Locally: `stripe listen --forward-to {settings.url(WEBHOOK_PATH)}` prints a whsec_... secret. "
+        "Deployed: add an endpoint in Dashboard > Developers > Webhooks and copy its signing secret.",
+    )
+
+
+def _base_url(settings: Settings) -> Finding:
+    parts = urlsplit(settings.app_base_url)
+    if settings.live_mode and parts.scheme != "https":
+        return Finding(False, f"APP_BASE_URL is {settings.app_base_url}: live mode needs https.", "Serve the site over https.")
+    return Finding(True, f"APP_BASE_URL is {settings.app_base_url}: Stripe sends customers back there.")
