@@ -23,16 +23,20 @@ from dotenv import load_dotenv
 from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 import flows
 import personas
 import presenters
+import sync
 from auth import bp as auth_bp, login_manager, login_required
-from billing import PORTAL_LOCALES, Billing, BillingError, SubscriptionSnapshot
+from billing import PORTAL_LOCALES, Billing, BillingError, WebhookRefused
 from catalog import Catalog, Price, load_catalog
 from commands import demo_cli, init_db_command, stripe_cli
+from doctor import WEBHOOK_PATH
 from config import Settings, load_settings
 from eligibility import Choice, NotEligible, check_plan_change, decide
 from forms import LocaleForm, PlanForm, SeatsForm
@@ -44,6 +48,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
+
+# The schema's history (Alembic): `flask --app app db upgrade` brings any database up to date.
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 # A promotion code from a campaign link (/pricing?promo=CODE), kept in the session.
 PROMO = "promo"
@@ -74,9 +81,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.app_base_url.startswith("https://"),
     )
     app.extensions["settings"] = settings
+    app.extensions["webhook_secret"] = settings.stripe_webhook_secret
     app.extensions["catalog"] = load_catalog()
 
     db.init_app(app)
+    Migrate(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
     login_manager.init_app(app)
     app.register_blueprint(auth_bp)
@@ -102,6 +111,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.add_url_rule("/account", "account", account)
     app.add_url_rule("/account/return", "account_return", account_return)
     app.add_url_rule("/account/locale", "set_locale", set_locale, methods=["POST"])
+    app.add_url_rule(WEBHOOK_PATH, "stripe_webhook", stripe_webhook, methods=["POST"])
+    csrf.exempt(stripe_webhook)  # Stripe signs its events instead
     for rule, view in BUTTON_ROUTES.items():
         app.add_url_rule(rule, view.__name__, view, methods=["POST"])
     if settings.demo_personas:
@@ -261,6 +272,8 @@ def account() -> ResponseReturnValue:
     return render_template(
         "account.html",
         subscription=sub,
+        profile=u.profile,
+        address=presenters.address(u.profile.address) if u.profile else None,
         product=catalog().product(price.product_id) if price else None,
         coupon=catalog().coupon(sub.discount_coupon) if sub and sub.discount_coupon else None,
         buttons=panels,
@@ -523,6 +536,7 @@ def resume() -> ResponseReturnValue:
         return refuse(choice.note)
     try:
         save_subscription(u, billing().resume_subscription(u.subscription.stripe_subscription_id))
+        db.session.commit()
         flash("Your subscription is active again.", "success")
     except BillingError as e:
         flash(str(e), "error")
@@ -566,7 +580,10 @@ def checkout_return() -> ResponseReturnValue:
     if not session_id.startswith("cs_") or cus is None:
         return redirect(url_for("account"), 303)
     try:
-        if save_subscription(user(), billing().checkout_subscription(session_id, cus)):
+        changed = save_subscription(user(), billing().checkout_subscription(session_id, cus))
+        sync.refresh_profile(billing(), user())  # the card just entered on Checkout
+        db.session.commit()
+        if changed:
             flash("Thank you! Your subscription is active.", "success")
     except BillingError as e:
         flash(f"Your payment went through, but we could not load it yet: {e}", "error")
@@ -576,15 +593,42 @@ def checkout_return() -> ResponseReturnValue:
 @login_required
 def account_return() -> ResponseReturnValue:
     """Where every portal flow sends the customer back: refresh the subscription
-    from Stripe once, so the page is right before any webhook arrives."""
-    cus = user().stripe_customer_id
-    if cus is not None:
-        try:
-            if save_subscription(user(), billing().current_subscription(cus)):
-                flash("Your subscription is updated.", "success")
-        except BillingError as e:
-            flash(f"We could not refresh your subscription: {e}", "error")
+    and billing details from Stripe once, so the page is right before any
+    webhook arrives."""
+    try:
+        changed = sync.refresh(billing(), user())
+        db.session.commit()
+        if changed:
+            flash("Your subscription is updated.", "success")
+    except BillingError as e:
+        db.session.rollback()
+        flash(f"We could not refresh your subscription: {e}", "error")
     return redirect(url_for("account"), 303)
+
+
+# --- Stripe tells us: webhooks -----------------------------------------------------
+
+
+def stripe_webhook() -> ResponseReturnValue:
+    """Stripe's events. No CSRF token (Stripe cannot have one): the signature
+    proves the sender instead. Answers 2xx once the event is applied (or was
+    already, or is of no interest), 400 to anything not signed by Stripe, and
+    503 when it could not be applied, so that Stripe retries it later."""
+    secret: str | None = current_app.extensions.get("webhook_secret")
+    if secret is None:
+        log.error("A webhook arrived but STRIPE_WEBHOOK_SECRET is not set: refused. See `flask stripe doctor`.")
+        return {"error": "Webhooks are not configured on this site."}, 400
+    try:
+        event = billing().verify_event(request.get_data(), request.headers.get("Stripe-Signature"), secret)
+    except WebhookRefused as e:
+        log.warning("Refused a webhook: %s", e)
+        return {"error": str(e)}, 400
+    try:
+        outcome = sync.apply_event(billing(), event)
+    except (BillingError, SQLAlchemyError) as e:
+        log.warning("Could not apply event %s (%s), Stripe will retry: %s", event.id, event.type, e)
+        return {"error": "The event could not be applied now; retry later."}, 503
+    return {"received": event.id, "outcome": outcome}, 200
 
 
 # --- errors --------------------------------------------------------------------------

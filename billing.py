@@ -46,6 +46,8 @@ if stripe.api_version != STRIPE_API_VERSION:
         f"but this code is written for {STRIPE_API_VERSION}."
     )
 
+# How old a webhook's signature may be: older deliveries are refused as replays.
+WEBHOOK_TOLERANCE_SECONDS = 300
 # How long a lookup key -> price id answer is reused before asking Stripe again
 # (a key can move to a new price when the merchant changes an amount).
 PRICE_CACHE_SECONDS = 300
@@ -105,6 +107,35 @@ class SubscriptionSnapshot:
     billing_mode: str
     # The coupon of the discount in force, if any (the catalog names it).
     discount_coupon: str | None
+
+
+@dataclass(frozen=True)
+class CustomerSnapshot:
+    """What the local mirror keeps of a Stripe customer (see models.BillingProfile)."""
+
+    name: str | None
+    email: str | None
+    address: dict[str, str | None] | None
+    card_brand: str | None
+    card_last4: str | None
+    card_exp_month: int | None
+    card_exp_year: int | None
+
+
+def customer_snapshot(customer: stripe.Customer) -> CustomerSnapshot:
+    """Needs `invoice_settings.default_payment_method` expanded."""
+    pm = customer.invoice_settings.default_payment_method if customer.invoice_settings else None
+    card = pm.card if isinstance(pm, stripe.PaymentMethod) else None
+    address = customer.address.to_dict() if customer.address else None
+    return CustomerSnapshot(
+        name=customer.name,
+        email=customer.email,
+        address=address if address and any(address.values()) else None,
+        card_brand=card.brand if card else None,
+        card_last4=card.last4 if card else None,
+        card_exp_month=card.exp_month if card else None,
+        card_exp_year=card.exp_year if card else None,
+    )
 
 
 def _time(ts: int | None) -> datetime | None:
@@ -288,6 +319,33 @@ def _matches(wanted: Any, actual: Any) -> bool:
             unmatched.pop(match)
         return True
     return bool(wanted == actual)
+
+
+class WebhookRefused(Exception):
+    """A webhook request that is not a genuine, fresh Stripe event."""
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What the site needs of a verified event: which customer it is about."""
+
+    id: str
+    type: str
+    customer: str | None
+
+
+def _event_customer(event: stripe.Event) -> str | None:
+    """The customer an event is about, whatever kind of object it carries."""
+    obj = event.data.object
+    if getattr(obj, "object", None) == "customer":
+        return str(obj.id)
+    customer = getattr(obj, "customer", None)
+    if customer is None and event.data.previous_attributes is not None:
+        # payment_method.detached: the card no longer names its customer.
+        customer = getattr(event.data.previous_attributes, "customer", None)
+    if isinstance(customer, str):
+        return customer
+    return str(customer.id) if customer is not None and hasattr(customer, "id") else None
 
 
 class Billing:
@@ -477,6 +535,26 @@ class Billing:
         if session_customer != customer or not isinstance(session.subscription, stripe.Subscription):
             return None
         return snapshot(session.subscription)
+
+    def verify_event(self, payload: bytes, signature: str | None, secret: str) -> EventFacts:
+        """Check the Stripe-Signature header (an HMAC of the timestamp and the
+        body with the endpoint's secret) and that it is at most 5 minutes old,
+        so a captured request cannot be replayed later."""
+        try:
+            event = self.client.construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+        except stripe.SignatureVerificationError as e:
+            raise WebhookRefused(f"Bad signature: {e.user_message or e}") from e
+        except ValueError as e:
+            raise WebhookRefused("The body is not a Stripe event.") from e
+        return EventFacts(id=event.id, type=event.type, customer=_event_customer(event))
+
+    def customer(self, customer: str) -> CustomerSnapshot | None:
+        """The customer's billing details and default card (None once deleted)."""
+        with stripe_errors("read your billing details"):
+            found = self.client.v1.customers.retrieve(customer, {"expand": ["invoice_settings.default_payment_method"]})
+        if getattr(found, "deleted", False):
+            return None
+        return customer_snapshot(found)
 
     def current_subscription(self, customer: str) -> SubscriptionSnapshot | None:
         """The subscription the pages should show: the newest one that is not

@@ -20,7 +20,7 @@ import personas
 from billing import Billing, BillingError
 from catalog import Catalog
 from config import Settings
-from models import db
+from models import upgrade_schema
 
 ENV_FILE = Path(__file__).parent / ".env"
 
@@ -28,8 +28,8 @@ ENV_FILE = Path(__file__).parent / ".env"
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
-    """Create the database tables (safe to run again)."""
-    db.create_all()
+    """Create or upgrade the database tables (safe to run again; same as `flask db upgrade`)."""
+    upgrade_schema()
     click.echo("Database ready.")
 
 

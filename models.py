@@ -11,15 +11,16 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
+from flask_migrate import stamp, upgrade
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from eligibility import LIVE_STATUSES, SubscriptionFacts
 
 if TYPE_CHECKING:
-    from billing import SubscriptionSnapshot
+    from billing import CustomerSnapshot, SubscriptionSnapshot
 
 
 class Base(DeclarativeBase):
@@ -48,6 +49,9 @@ class User(UserMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     subscription: Mapped[Subscription | None] = relationship(
+        back_populates="user", uselist=False, cascade="all, delete-orphan"
+    )
+    profile: Mapped[BillingProfile | None] = relationship(
         back_populates="user", uselist=False, cascade="all, delete-orphan"
     )
 
@@ -117,9 +121,42 @@ class Subscription(Base):
         return None
 
 
+class BillingProfile(Base):
+    """What the account page shows of the Stripe customer: billing details and
+    the default card. Kept in sync by webhooks, so the page asks Stripe nothing."""
+
+    __tablename__ = "billing_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(254))
+    # Stripe's address fields (line1, line2, city, state, postal_code, country).
+    address: Mapped[dict[str, str | None] | None] = mapped_column(JSON)
+    card_brand: Mapped[str | None] = mapped_column(String(32))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    card_exp_month: Mapped[int | None]
+    card_exp_year: Mapped[int | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="profile")
+
+
+class StripeEvent(Base):
+    """A webhook event already applied. Its id is the primary key, so a second
+    delivery of the same event (a retry, or two instances at once) cannot be
+    recorded, and so is not applied, twice."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 def save_subscription(user: User, snap: SubscriptionSnapshot | None) -> bool:
-    """Copy what Stripe said into the local mirror the pages read, and commit.
-    Returns whether anything the pages show changed."""
+    """Copy what Stripe said into the local mirror the pages read (the caller
+    commits). Returns whether anything the pages show changed."""
     if snap is None:
         return False
     sub = user.subscription or Subscription(user=user)
@@ -130,5 +167,31 @@ def save_subscription(user: User, snap: SubscriptionSnapshot | None) -> bool:
     for name, value in fields.items():
         setattr(sub, name, value)
     db.session.add(sub)
-    db.session.commit()
     return changed
+
+
+def save_profile(user: User, snap: CustomerSnapshot) -> bool:
+    """Copy the customer's billing details and default card into the mirror (not committed)."""
+    profile = user.profile or BillingProfile(user=user)
+    fields = dataclasses.asdict(snap)
+    changed = any(getattr(profile, name) != value for name, value in fields.items())
+    for name, value in fields.items():
+        setattr(profile, name, value)
+    db.session.add(profile)
+    return changed
+
+
+# The first migration: the schema `db.create_all()` made before there were migrations.
+FIRST_REVISION = "0001"
+
+
+def upgrade_schema() -> None:
+    """Bring the database to the newest migration (what `flask db upgrade` does).
+
+    A database made by an early version of this starter with `create_all()`
+    has the first revision's tables but no record of it: mark it, then upgrade.
+    """
+    tables = inspect(db.engine)
+    if tables.has_table("users") and not tables.has_table("alembic_version"):
+        stamp(revision=FIRST_REVISION)
+    upgrade()

@@ -15,7 +15,7 @@ from billing import Billing
 from catalog import Catalog
 from config import Settings
 import personas
-from models import Subscription, User, db
+from models import Subscription, User, db, upgrade_schema
 from standin import StandIn
 
 # The stand-in's API and hosted pages are served by this same process under this path.
@@ -49,7 +49,7 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
     app.extensions["billing"] = billing
 
     with app.app_context():
-        db.create_all()
+        upgrade_schema()
         if fresh:
             # A new, empty stand-in knows none of the customers the database
             # remembers: forget them, so they are created again when needed.

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from billing import PERSONA_CLOCK_PREFIX, Billing
 from catalog import Catalog, Price
+import sync
 from models import User, db, save_subscription
 
 DAY = 24 * 60 * 60
@@ -123,8 +124,10 @@ def _make(billing: Billing, user: User, p: Persona, price: Price | None) -> None
     user.stripe_customer_id = billing.create_persona_customer(
         p.email, f"{p.name} (demo)", p.key, p.payment_method, test_clock=clock[0] if clock else None
     )
-    db.session.commit()
+    db.session.commit()  # a persona half-made by a failure below is made again by the next seed
     if price is None:
+        sync.refresh_profile(billing, user)
+        db.session.commit()
         return
     snap = billing.create_persona_subscription(
         user.stripe_customer_id, price.lookup_key, p.quantity, p.trial_days, p.cancel_at_period_end
@@ -139,6 +142,8 @@ def _make(billing: Billing, user: User, p: Persona, price: Price | None) -> None
         billing.advance_test_clock(clock_id, now + (p.trial_days or 0) * DAY + DAY)
         snap = billing.current_subscription(user.stripe_customer_id) or snap
     save_subscription(user, snap)
+    sync.refresh_profile(billing, user)
+    db.session.commit()
 
 
 def _remove_from_stripe(billing: Billing, p: Persona) -> None:

@@ -124,6 +124,15 @@ STATUS_LABELS = {
 }
 
 
+def address(fields: dict[str, str | None] | None) -> str:
+    """Stripe's address fields on one line: "1 Main St, Springfield 12345, US"."""
+    if not fields:
+        return ""
+    city = " ".join(part for part in (fields.get("city"), fields.get("state"), fields.get("postal_code")) if part)
+    parts = (fields.get("line1"), fields.get("line2"), city, fields.get("country"))
+    return ", ".join(part for part in parts if part)
+
+
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 

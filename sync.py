@@ -1,0 +1,106 @@
+"""Keeping the local mirror right: the pages read it, Stripe changes it.
+
+Customers change their subscription on Stripe's pages, not ours, so the site
+learns of it in three ways, all ending here:
+  - a flow brings the customer back: `refresh(user)` once, so the page is
+    right before any webhook arrives;
+  - a webhook event: `apply_event(event)`;
+  - `flask stripe resync`: `refresh` for every customer (or one).
+
+An event is only a hint of *which* customer changed. Its payload may be old
+(Stripe does not deliver in order, and retries for days), so the handler
+re-reads the customer from Stripe and writes what Stripe says now: a late
+event can never bring back an older state.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from billing import Billing, EventFacts
+from models import StripeEvent, User, db, save_profile, save_subscription
+
+log = logging.getLogger(__name__)
+
+# The events this site acts on; any other type is acknowledged and ignored.
+HANDLED_EVENTS = frozenset(
+    {
+        "checkout.session.completed",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "customer.subscription.paused",
+        "customer.subscription.resumed",
+        "customer.updated",
+        "payment_method.attached",
+        "payment_method.detached",
+        "invoice.paid",
+        "invoice.payment_failed",
+    }
+)
+
+Outcome = Literal["applied", "duplicate", "ignored"]
+
+
+def refresh(billing: Billing, user: User) -> bool:
+    """Read the user's subscription and billing details from Stripe into the
+    mirror (not committed). Returns whether the subscription changed."""
+    if user.stripe_customer_id is None:
+        return False
+    changed = save_subscription(user, billing.current_subscription(user.stripe_customer_id))
+    refresh_profile(billing, user)
+    return changed
+
+
+def refresh_profile(billing: Billing, user: User) -> None:
+    """Read the user's billing details and default card into the mirror (not committed)."""
+    if user.stripe_customer_id is not None:
+        profile = billing.customer(user.stripe_customer_id)
+        if profile is not None:
+            save_profile(user, profile)
+
+
+def apply_event(billing: Billing, event: EventFacts) -> Outcome:
+    """Apply one verified event, exactly once, in one transaction.
+
+    The event id is recorded in the same transaction as the changes it
+    causes: if anything fails, neither is kept and Stripe's retry applies it
+    again; if the id is already there (a redelivery, or another instance
+    that got the same event at the same moment and committed first), the
+    insert fails and nothing else is written.
+    Raises BillingError (Stripe could not be read): the caller answers 5xx
+    so that Stripe retries.
+    """
+    if event.type not in HANDLED_EVENTS:
+        return "ignored"
+    try:
+        db.session.add(StripeEvent(id=event.id, type=event.type))
+        db.session.flush()  # on PostgreSQL, waits here for another instance holding this id
+    except IntegrityError:
+        db.session.rollback()
+        log.info("Skipped event %s (%s): already applied", event.id, event.type)
+        return "duplicate"
+    try:
+        user = _customer_owner(event.customer)
+        if user is not None:
+            refresh(billing, user)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    log.info("Applied event %s (%s) for customer %s", event.id, event.type, event.customer)
+    return "applied"
+
+
+def _customer_owner(customer: str | None) -> User | None:
+    """The user whose Stripe customer this is, locked for the rest of the
+    transaction (on PostgreSQL): two events for one customer handled at once
+    by two instances then refresh one after the other, and the later refresh,
+    which read Stripe later, is the one that stays."""
+    if customer is None:
+        return None
+    return db.session.scalar(select(User).where(User.stripe_customer_id == customer).with_for_update())
