@@ -336,13 +336,14 @@ class EventFacts:
 
 def _event_customer(event: stripe.Event) -> str | None:
     """The customer an event is about, whatever kind of object it carries."""
-    obj = event.data.object
+    data = getattr(event, "data", None)
+    obj = getattr(data, "object", None)
     if getattr(obj, "object", None) == "customer":
-        return str(obj.id)
+        return str(getattr(obj, "id", "")) or None
     customer = getattr(obj, "customer", None)
-    if customer is None and event.data.previous_attributes is not None:
+    if customer is None:
         # payment_method.detached: the card no longer names its customer.
-        customer = getattr(event.data.previous_attributes, "customer", None)
+        customer = getattr(getattr(data, "previous_attributes", None), "customer", None)
     if isinstance(customer, str):
         return customer
     return str(customer.id) if customer is not None and hasattr(customer, "id") else None

@@ -5,6 +5,7 @@ stand-in exists; everything else talks to it through the real Stripe SDK.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from flask import Flask
@@ -41,6 +42,8 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin.wsgi_app})  # type: ignore[method-assign]
     app.extensions["standin"] = standin
     app.extensions["demo_account"] = (DEMO_EMAIL, DEMO_PASSWORD)
+    # The stand-in signs the events it sends with this secret, as Stripe does with an endpoint's.
+    app.extensions["webhook_secret"] = settings.stripe_webhook_secret or "whsec_offline_" + secrets.token_hex(16)
 
     billing = Billing(settings, http_client=standin.http_client())
     catalog: Catalog = app.extensions["catalog"]
