@@ -15,9 +15,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev check
 
 # The checks themselves, with nothing installed: what .ci/run runs with networking off.
+# With TEST_DATABASE_URL=postgresql+psycopg://... set (CI sets it), the suite runs on
+# SQLite and then again on that PostgreSQL server.
 check:
 	$(BIN)/mypy
-	$(BIN)/pytest
+	env -u TEST_DATABASE_URL $(BIN)/pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "== again on PostgreSQL: $$TEST_DATABASE_URL"; $(BIN)/pytest; fi
 
 # The stand-in on its own port, for pointing the app (or curl) at it.
 standin: $(VENV)/.installed

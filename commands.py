@@ -3,6 +3,7 @@
   init-db              create the database tables
   stripe setup         make the Stripe account match catalog.toml (idempotent)
   stripe doctor        check the account against the site, each problem with its fix
+  stripe resync        repair the local mirror of subscriptions from Stripe
   demo seed / reset    demo customers in varied states (test mode and offline only)
 """
 
@@ -14,13 +15,15 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 
 import doctor
 import personas
+import sync
 from billing import Billing, BillingError
 from catalog import Catalog
 from config import Settings
-from models import upgrade_schema
+from models import User, db, upgrade_schema
 
 ENV_FILE = Path(__file__).parent / ".env"
 
@@ -105,6 +108,34 @@ def doctor_command() -> None:
         click.echo(f"{problems} problem{'s' if problems > 1 else ''} found.")
         raise SystemExit(1)
     click.echo("Everything the site needs is in place.")
+
+
+@stripe_cli.command("resync")
+@click.option("--customer", metavar="CUSTOMER_ID", help="Only the user with this Stripe customer (cus_...).")
+def resync_command(customer: str | None) -> None:
+    """Repair the local mirror from Stripe: each user's subscription, billing
+    details and card (after missed webhooks, or a restored database backup)."""
+    _, _, billing = _app_parts()
+    query = select(User).where(User.stripe_customer_id.is_not(None)).order_by(User.id)
+    if customer is not None:
+        query = query.where(User.stripe_customer_id == customer)
+    users = db.session.scalars(query).all()
+    if customer is not None and not users:
+        raise click.ClickException(f"No user of this site has the Stripe customer {customer}.")
+    failures = 0
+    for user in users:
+        try:
+            changed = sync.refresh(billing, user)
+            db.session.commit()
+        except BillingError as e:
+            db.session.rollback()
+            failures += 1
+            click.secho(f"  failed   {user.email} ({user.stripe_customer_id}): {e}", fg="red")
+            continue
+        click.echo(f"  {'updated' if changed else 'ok     '}  {user.email} ({user.stripe_customer_id})")
+    click.echo(f"Resynced {len(users) - failures} of {len(users)} customers from Stripe.")
+    if failures:
+        raise SystemExit(1)
 
 
 demo_cli = AppGroup("demo", help="Demo customers in varied states (test mode and offline only).")

@@ -11,7 +11,7 @@ import pytest
 import stripe
 
 from app import create_app
-from tests.helpers import BASE_URL, Auth
+from tests.helpers import BASE_URL, Auth, database_url
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def app(tmp_path):
             "TESTING": True,
             "APP_BASE_URL": BASE_URL,
             "SECRET_KEY": "test-secret-key-not-for-production",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite'}",
+            "DATABASE_URL": database_url(tmp_path, "test"),
         }
     )
 

@@ -6,10 +6,37 @@ import re
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
+import os
+import uuid
+
+import sqlalchemy as sa
+
 from models import User, db
 
 BASE_URL = "http://localhost"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+# Set (by .ci/run) to run the whole suite on PostgreSQL instead of SQLite files.
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+_schemas: dict[str, str] = {}
+
+
+def database_url(tmp_path, name="app"):
+    """A fresh, empty database for one test: a SQLite file in its tmp_path, or,
+    on PostgreSQL, a new schema (the same one again for the same tmp_path and name)."""
+    if not TEST_DATABASE_URL:
+        return f"sqlite:///{tmp_path / (name + '.sqlite')}"
+    key = str(tmp_path / name)
+    if key not in _schemas:
+        schema = "test_" + uuid.uuid4().hex[:16]
+        engine = sa.create_engine(TEST_DATABASE_URL)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        engine.dispose()
+        _schemas[key] = schema
+    separator = "&" if "?" in TEST_DATABASE_URL else "?"
+    return f"{TEST_DATABASE_URL}{separator}options=-csearch_path%3D{_schemas[key]}"
 
 
 def csrf_token(client, path="/signin"):

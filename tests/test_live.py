@@ -16,7 +16,7 @@ import pytest
 import stripe
 
 from app import create_app
-from tests.helpers import Auth
+from tests.helpers import Auth, database_url
 
 KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 pytestmark = [
@@ -33,7 +33,7 @@ def live_app(tmp_path):
             "STRIPE_SECRET_KEY": KEY,
             "APP_BASE_URL": "http://127.0.0.1:5000",
             "SECRET_KEY": "live-test-secret-key-0123456789",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite'}",
+            "DATABASE_URL": database_url(tmp_path, "live"),
         }
     )
     with app.app_context():

@@ -8,7 +8,7 @@ import pytest
 from app import create_app
 from config import ConfigError
 from personas import PERSONAS
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, database_url
 from tests.test_stripe_account import make_app
 
 # What each persona's subscription looks like once seeded: (status, lookup key, quantity, cancel scheduled).
@@ -135,7 +135,7 @@ def test_no_persona_menu_when_switched_off(tmp_path):
             "DEMO_PERSONAS": "off",
             "APP_BASE_URL": "http://localhost",
             "SECRET_KEY": "test-secret-key-not-for-production",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
+            "DATABASE_URL": database_url(tmp_path, "app"),
         }
     )
     client = app.test_client()

@@ -14,7 +14,7 @@ import pytest
 from api_call import form_pairs
 from catalog import AfterCompletion
 from models import Subscription, db
-from tests.helpers import BASE_URL, follow, local_path
+from tests.helpers import BASE_URL, follow, local_path, database_url
 
 RETURN = f"{BASE_URL}/account/return"
 
@@ -299,7 +299,7 @@ def test_panels_are_off_when_the_setting_says_so(tmp_path):
     from app import create_app
 
     app = create_app({"TESTING": True, "APP_BASE_URL": BASE_URL, "SECRET_KEY": "x" * 32, "SHOW_API_CALLS": "false",
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite'}"})
+                      "DATABASE_URL": database_url(tmp_path, "a")})
     client = app.test_client()
     from tests.helpers import Auth
 

@@ -13,7 +13,7 @@ from urllib.error import HTTPError
 import pytest
 
 from app import create_app
-from tests.helpers import Auth
+from tests.helpers import Auth, database_url
 
 
 def free_port() -> int:
@@ -59,7 +59,7 @@ def test_app_against_the_standalone_standin(standin_url, tmp_path):
             "STRIPE_API_BASE": standin_url,
             "APP_BASE_URL": "http://localhost",
             "SECRET_KEY": "test-secret-key-not-for-production",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
+            "DATABASE_URL": database_url(tmp_path, "app"),
         }
     )
     runner = app.test_cli_runner()

@@ -8,6 +8,8 @@ import dataclasses
 
 import pytest
 
+from tests.helpers import database_url
+
 from app import create_app
 from catalog import Catalog
 from commands import update_env_file
@@ -26,7 +28,7 @@ def make_app(tmp_path, standin, **settings):
             "STRIPE_HTTP_CLIENT": standin.http_client(),
             "APP_BASE_URL": "http://localhost",
             "SECRET_KEY": "test-secret-key-not-for-production",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
+            "DATABASE_URL": database_url(tmp_path, "app"),
             **settings,
         }
     )
@@ -246,7 +248,7 @@ def test_offline_mode_doctor_is_clean(tmp_path):
             "TESTING": True,
             "APP_BASE_URL": "http://localhost",
             "SECRET_KEY": "test-secret-key-not-for-production",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite'}",
+            "DATABASE_URL": database_url(tmp_path, "app"),
         }
     )
     doctor = app.test_cli_runner().invoke(args=["stripe", "doctor"])
