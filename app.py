@@ -36,8 +36,7 @@ from auth import bp as auth_bp, login_manager, login_required
 from billing import PORTAL_LOCALES, Billing, BillingError, WebhookRefused
 from catalog import Catalog, Price, load_catalog
 from commands import demo_cli, init_db_command, stripe_cli
-from doctor import WEBHOOK_PATH
-from config import Settings, load_settings
+from config import WEBHOOK_PATH, Settings, load_settings
 from eligibility import Choice, NotEligible, check_plan_change, decide
 from forms import LocaleForm, PlanForm, SeatsForm
 from models import Subscription, User, db, save_subscription

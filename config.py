@@ -20,6 +20,9 @@ DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 # The key the app uses with the in-process stand-in when no key is configured.
 OFFLINE_STRIPE_KEY = "sk_test_offline"
 
+# Where Stripe sends this site's webhook events (the Stripe CLI forwards there too).
+WEBHOOK_PATH = "/stripe/webhook"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 

@@ -14,10 +14,9 @@ from urllib.parse import urlsplit
 
 from billing import STRIPE_API_VERSION, AccountFacts, ConfigurationFacts
 from catalog import MAX_PRODUCTS, Catalog
-from config import Settings
+from config import WEBHOOK_PATH, Settings
 
 SETUP = "Run `flask --app app stripe setup`."
-WEBHOOK_PATH = "/stripe/webhook"
 
 
 @dataclass(frozen=True)

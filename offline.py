@@ -5,16 +5,20 @@ stand-in exists; everything else talks to it through the real Stripe SDK.
 
 from __future__ import annotations
 
+import logging
 import secrets
+import threading
+import time
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import select, update
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.test import Client
 
 from billing import Billing
 from catalog import Catalog
-from config import Settings
+from config import WEBHOOK_PATH, Settings
 import personas
 from models import Subscription, User, db, upgrade_schema
 from standin import StandIn
@@ -23,6 +27,9 @@ from standin import StandIn
 STANDIN_PATH = "/_standin"
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
+WEBHOOK_DELAY_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
 
 
 def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = None) -> None:
@@ -43,7 +50,9 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
     app.extensions["standin"] = standin
     app.extensions["demo_account"] = (DEMO_EMAIL, DEMO_PASSWORD)
     # The stand-in signs the events it sends with this secret, as Stripe does with an endpoint's.
-    app.extensions["webhook_secret"] = settings.stripe_webhook_secret or "whsec_offline_" + secrets.token_hex(16)
+    secret = settings.stripe_webhook_secret or "whsec_offline_" + secrets.token_hex(16)
+    app.extensions["webhook_secret"] = secret
+    send_webhooks_to_app(app, standin, secret)
 
     billing = Billing(settings, http_client=standin.http_client())
     catalog: Catalog = app.extensions["catalog"]
@@ -67,3 +76,30 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
             # Every persona in the header's menu, ready on the first start (a no-op after).
             for _ in personas.seed(billing, catalog):
                 pass
+
+
+def send_webhooks_to_app(app: Flask, standin: StandIn, secret: str) -> None:
+    """Deliver the stand-in's events to this app's webhook route, in-process.
+
+    Stripe delivers events a moment after the change, from elsewhere: here a
+    background thread sends what is queued every second. Tests keep events
+    queued and deliver them when (and how: late, twice, shuffled) they choose.
+    """
+    client = Client(app)
+
+    def deliver(body: bytes, headers: dict[str, str]) -> int:
+        return client.post(WEBHOOK_PATH, data=body, headers=headers).status_code
+
+    standin.configure_webhooks(secret, deliver=deliver, mode="queued")
+    if app.testing:
+        return
+
+    def deliver_forever() -> None:
+        while True:
+            time.sleep(WEBHOOK_DELAY_SECONDS)
+            try:
+                standin.deliver_webhooks()
+            except Exception:  # keep delivering; the failed events stay queued
+                log.exception("Delivering the stand-in's webhooks failed")
+
+    threading.Thread(target=deliver_forever, name="standin-webhooks", daemon=True).start()

@@ -19,10 +19,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--public-url", help="where browsers reach it (default http://HOST:PORT)")
     parser.add_argument("--state-file", help="JSON file keeping objects across restarts")
+    parser.add_argument("--webhook-url", help="send signed events here, e.g. http://127.0.0.1:5000/stripe/webhook")
+    parser.add_argument("--webhook-secret", help="the whsec_... secret to sign them with (the app's STRIPE_WEBHOOK_SECRET)")
     args = parser.parse_args(argv)
+    if bool(args.webhook_url) != bool(args.webhook_secret):
+        parser.error("--webhook-url and --webhook-secret go together")
 
     url = f"http://{args.host}:{args.port}"
     stand_in = StandIn(public_url=args.public_url or url, state_file=args.state_file)
+    if args.webhook_url:
+        stand_in.configure_webhooks(args.webhook_secret, url=args.webhook_url)
     print(f"Stripe stand-in listening on {url}", flush=True)
     run_simple(args.host, args.port, stand_in.wsgi_app, threaded=True)
 

@@ -9,11 +9,17 @@ have: `requests` (what the app sent), `fail_next` (make Stripe fail) and
 
 from __future__ import annotations
 
+import copy
 import os
+import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
+
+from standin import events
+from standin.events import Deliver, Webhooks
 
 from standin.errors import StripeError
 from standin.state import State
@@ -57,7 +63,8 @@ class StandIn:
         self.state = State(state_file)
         self.requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
-        self.wsgi_app = self._create_app()
+        self.webhooks = Webhooks()
+        self.flask_app = self._create_app()
 
     def _create_app(self) -> Flask:
         # Imported here: the route modules register on blueprints as they load.
@@ -69,6 +76,36 @@ class StandIn:
         app.register_blueprint(api_bp)
         app.register_blueprint(pages.bp)
         return app
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """The stand-in as a WSGI app. A request that may change state (anything
+        but GET) runs alone, and what it changed becomes webhook events."""
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return self.flask_app(environ, start_response)
+        with self.state.lock:
+            before = copy.deepcopy(self.state.objects)
+            result = self.flask_app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                getattr(result, "close", lambda: None)()
+            self.webhooks.add(events.changes(before, self.state.objects))
+        if self.webhooks.mode == "immediate":
+            self.webhooks.deliver()
+        return [body]
+
+    def configure_webhooks(
+        self, secret: str, deliver: Deliver | None = None, url: str | None = None, mode: str = "immediate"
+    ) -> Webhooks:
+        """Send events, signed with `secret`, to a callable (in-process) or a URL.
+        `mode`: "immediate", "queued" (sent by `deliver_webhooks()`) or "off"."""
+        self.webhooks.secret, self.webhooks.deliver_to, self.webhooks.url = secret, deliver, url
+        self.webhooks.mode = mode
+        return self.webhooks
+
+    def deliver_webhooks(self, shuffle: random.Random | None = None) -> list[tuple[str, int]]:
+        """Send the queued events now (see `events.Webhooks.deliver`)."""
+        return self.webhooks.deliver(shuffle)
 
     def http_client(self) -> Any:
         """An SDK HTTP client that calls this stand-in in-process (see `http_client.py`)."""
