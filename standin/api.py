@@ -176,6 +176,8 @@ def _expand(state: State, value: Any, segments: list[str], path: str, param: str
     if not isinstance(value, dict) or head not in value:
         raise invalid(f"This property cannot be expanded ({path}).", param)
     field = value[head]
+    if field is None:
+        return value  # an empty expandable field stays null, as on Stripe
     if rest:
         value[head] = _expand(state, _load(state, field), rest, path, param)
     elif _expandable(state, field):

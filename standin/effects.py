@@ -10,12 +10,19 @@ They assume the caller holds the state lock and saves afterwards.
 from __future__ import annotations
 
 import copy
+from contextlib import AbstractContextManager
 
 from standin import objects
 from standin.state import State, StripeObject
 
 # The test card whose charges fail once attached (Stripe's 4000 0000 0000 0341).
 DECLINING_LAST4 = "0341"
+
+# Statuses after which a subscription can no longer change.
+ENDED_STATUSES = frozenset({"canceled", "incomplete_expired"})
+
+# An `incomplete` subscription whose first invoice stays unpaid this long expires, as on Stripe.
+INCOMPLETE_EXPIRES_AFTER = 23 * 3600
 
 
 class CardDeclined(Exception):
@@ -41,6 +48,7 @@ def complete_checkout(state: State, session: StripeObject, card_number: str) -> 
             billing_mode=data.get("billing_mode", {}).get("type", "classic"),
             default_payment_method=card["id"],
             metadata=dict(data.get("metadata", {})),
+            test_clock=customer["test_clock"],
         )
     )
     if data.get("description"):
@@ -93,18 +101,37 @@ def change_plan(
 
 def cancel(subscription: StripeObject, mode: str) -> StripeObject:
     """Cancel now, or at the end of the period the way the portal does for each billing mode."""
-    at = objects.now()
     if mode == "immediately":
-        subscription.update(status="canceled", canceled_at=at, ended_at=at)
-    else:
-        period_end = max(item["current_period_end"] for item in subscription["items"]["data"])
-        # In flexible billing mode the portal schedules `cancel_at` and leaves
-        # `cancel_at_period_end` false; in classic mode it sets the flag (and
-        # Stripe reports the same moment as `cancel_at`). Apps must read both.
-        flexible = subscription["billing_mode"]["type"] == "flexible"
-        subscription.update(cancel_at=period_end, cancel_at_period_end=not flexible, canceled_at=at)
+        return end_now(subscription)
+    # In flexible billing mode the portal schedules `cancel_at` and leaves
+    # `cancel_at_period_end` false; in classic mode it sets the flag (and
+    # Stripe reports the same moment as `cancel_at`). Apps must read both.
+    flexible = subscription["billing_mode"]["type"] == "flexible"
+    return schedule_cancel(subscription, period_end(subscription), at_period_end=not flexible)
+
+
+def end_now(subscription: StripeObject) -> StripeObject:
+    """Cancel at once (the portal, `DELETE /v1/subscriptions/{id}`, a deleted customer)."""
+    at = objects.now()
+    subscription.update(status="canceled", canceled_at=at, ended_at=at)
     subscription["cancellation_details"] = {"comment": None, "feedback": None, "reason": "cancellation_requested"}
     return subscription
+
+
+def schedule_cancel(subscription: StripeObject, cancel_at: int, at_period_end: bool) -> StripeObject:
+    """Schedule the end of the subscription at `cancel_at`; `canceled_at` records when it was asked for.
+
+    `at_period_end` is the `cancel_at_period_end` flag, which Stripe sets only
+    when asked for by that name; `cancel_at` is set either way.
+    """
+    subscription.update(cancel_at=cancel_at, cancel_at_period_end=at_period_end, canceled_at=objects.now())
+    subscription["cancellation_details"] = {"comment": None, "feedback": None, "reason": "cancellation_requested"}
+    return subscription
+
+
+def period_end(subscription: StripeObject) -> int:
+    """When the current period ends (the items carry the periods in current API versions)."""
+    return max(int(item["current_period_end"]) for item in subscription["items"]["data"])
 
 
 def accept_retention_offer(state: State, subscription: StripeObject, coupon_id: str) -> StripeObject:
@@ -209,51 +236,162 @@ def resume(state: State, subscription: StripeObject, billing_cycle_anchor: str =
     return subscription
 
 
-def bill(state: State, subscription: StripeObject, billing_reason: str) -> bool:
-    """Invoice the subscription's items and charge its default card.
+def start(
+    state: State,
+    subscription: StripeObject,
+    discounts: list[tuple[str | None, str | None]],
+    trial_end: int | None,
+    payment_behavior: str,
+) -> StripeObject:
+    """Store and begin a subscription made with `POST /v1/subscriptions`.
 
-    Paid: a paid invoice, True. Declined: the invoice is left open after one
-    attempt and False is returned; the caller decides the status (`past_due`
-    for a renewal, `incomplete` for a first payment), as Stripe does.
+    `discounts` are (coupon, promotion code) ids, already checked.
+
+    With a trial, the items' first period is the trial and a $0 invoice is
+    paid. Otherwise the first period is invoiced at once: paid, it is
+    `active`. Under `default_incomplete` the invoice waits for its payment to
+    be confirmed (the stand-in has no PaymentIntents to confirm it with), so
+    the subscription is `incomplete`; under `allow_incomplete` a declined
+    charge (or no payment method) leaves it `incomplete` with the invoice
+    open. `error_if_incomplete` is refused before anything is stored (see
+    `declines`).
     """
-    try:
-        _charge_or_decline(state, subscription)
-    except CardDeclined:
-        invoice = _paid_invoice(state, subscription, billing_reason)
-        invoice.update(status="open", amount_paid=0, amount_remaining=invoice["amount_due"], attempted=True)
-        invoice["status_transitions"]["paid_at"] = None
-        return False
-    _paid_invoice(state, subscription, billing_reason)
-    return True
-
-
-def end_now(subscription: StripeObject, at: int) -> StripeObject:
-    """Cancel at once (DELETE /v1/subscriptions/{id}, or a deleted customer)."""
-    subscription.update(status="canceled", canceled_at=subscription["canceled_at"] or at, ended_at=at)
+    state.add(subscription)
+    for coupon_id, promotion_code_id in discounts:
+        _apply_discount(state, subscription, coupon_id, promotion_code_id)
+    if trial_end is not None:
+        subscription.update(
+            status="trialing", trial_start=objects.now(), trial_end=trial_end, billing_cycle_anchor=trial_end
+        )
+        for item in subscription["items"]["data"]:
+            item["current_period_end"] = trial_end
+        _paid_invoice(state, subscription, "subscription_create", trial=True)
+    elif payment_behavior == "default_incomplete":
+        invoice = _paid_invoice(state, subscription, "subscription_create")
+        if invoice["amount_due"] > 0:
+            _leave_open(invoice, attempted=False)
+            subscription["status"] = "incomplete"
+    elif not bill(state, subscription, "subscription_create"):
+        subscription["status"] = "incomplete"
     return subscription
 
 
-def let_time_pass(state: State, subscription: StripeObject, until: int) -> None:
-    """Play out a subscription's billing up to `until` (a test clock advancing):
-    each period end in turn ends a scheduled cancellation, or starts the next
-    period and charges for it (a trial's end too). A declined charge leaves it
-    `past_due` (the stand-in does not model retries); a paused one waits."""
-    while subscription["status"] in ("active", "trialing"):
-        items = subscription["items"]["data"]
-        period_end = min(item["current_period_end"] for item in items)
-        cancel_at = subscription["cancel_at"] or (period_end if subscription["cancel_at_period_end"] else None)
-        boundary = min(at for at in (period_end, cancel_at) if at is not None)
-        if boundary > until:
-            return
-        if cancel_at is not None and cancel_at <= boundary:
-            end_now(subscription, boundary)
-            return
-        for item in items:
-            interval = item["price"]["recurring"] or {"interval": "month", "interval_count": 1}
-            item["current_period_start"] = boundary
-            item["current_period_end"] = objects.add_interval(boundary, interval["interval"], interval["interval_count"])
-        paid = bill(state, subscription, "subscription_cycle")
-        subscription["status"] = "active" if paid else "past_due"
+def bill(state: State, subscription: StripeObject, billing_reason: str) -> bool:
+    """Invoice the subscription's items and charge its default card.
+
+    Paid (or nothing to pay): a paid invoice, True. Declined: the invoice is
+    left open after one attempt and False is returned; the caller decides the
+    status (`past_due` for a renewal, `incomplete` for a first payment), as
+    Stripe does.
+    """
+    invoice = _paid_invoice(state, subscription, billing_reason)
+    if invoice["amount_due"] == 0:
+        return True
+    try:
+        _charge_or_decline(state, subscription)
+    except CardDeclined:
+        _leave_open(invoice, attempted=True)
+        return False
+    return True
+
+
+def default_card(state: State, subscription: StripeObject) -> StripeObject | None:
+    """The card the subscription's invoices are charged to: its own default, else its customer's.
+
+    None when there is none, or when it is no longer attached to the customer.
+    """
+    customer = state.objects[subscription["customer"]]
+    pm_id = subscription["default_payment_method"] or customer["invoice_settings"]["default_payment_method"]
+    card = state.get(pm_id or "", "payment_method")
+    return card if card is not None and card["customer"] == customer["id"] else None
+
+
+def declines(card: StripeObject) -> bool:
+    """Whether charging this card fails (Stripe's "decline after attaching" test card)."""
+    return bool(card["card"]["last4"] == DECLINING_LAST4)
+
+
+def customer_time(state: State, customer_id: str | None) -> AbstractContextManager[None]:
+    """Inside it, `objects.now()` is the customer's time: its test clock's frozen time, if on one."""
+    customer = state.get(customer_id or "", "customer") or {}
+    clock = state.get(customer.get("test_clock") or "", "test_helpers.test_clock")
+    return objects.frozen_at(clock["frozen_time"] if clock is not None else None)
+
+
+def advance_clock(state: State, clock: StripeObject, frozen_time: int) -> StripeObject:
+    """Move a test clock on to `frozen_time`, playing out its customers' subscriptions meanwhile.
+
+    Every change falls due at its own moment and happens in time order, at
+    that moment: an `incomplete` subscription expires after 23 hours; at the
+    end of a trial or period, a scheduled cancellation (`cancel_at`, or
+    `cancel_at_period_end`) ends the subscription, else the next period
+    starts and is charged (`active`, or `past_due` with the invoice open if
+    the card declines; retries are not modelled). A paused subscription waits.
+    """
+    customers = {customer["id"] for customer in state.all("customer") if customer.get("test_clock") == clock["id"]}
+    subscriptions = [sub for sub in state.all("subscription") if sub["customer"] in customers]
+    while True:
+        due = [(at, sub) for sub in subscriptions if (at := _next_change(sub)) is not None and at <= frozen_time]
+        if not due:
+            break
+        at, subscription = min(due, key=lambda pair: pair[0])
+        with objects.frozen_at(at):
+            _change(state, subscription, at)
+    clock["frozen_time"] = frozen_time
+    return clock
+
+
+def _next_change(subscription: StripeObject) -> int | None:
+    """When time next changes this subscription by itself, if ever."""
+    status = subscription["status"]
+    if status == "incomplete":
+        return int(subscription["created"]) + INCOMPLETE_EXPIRES_AFTER
+    if status not in ("trialing", "active", "past_due"):
+        return None
+    cancel_at = subscription["cancel_at"]
+    return period_end(subscription) if cancel_at is None else min(cancel_at, period_end(subscription))
+
+
+def _change(state: State, subscription: StripeObject, at: int) -> None:
+    """What happens to the subscription at `at`, the moment `_next_change` named."""
+    if subscription["status"] == "incomplete":
+        subscription.update(status="incomplete_expired", ended_at=at)
+        invoice = state.get(subscription["latest_invoice"] or "", "invoice")
+        if invoice is not None and invoice["status"] == "open":
+            invoice["status"] = "void"
+            invoice["status_transitions"]["voided_at"] = at
+        return
+    cancel_at = subscription["cancel_at"]
+    if subscription["cancel_at_period_end"] or (cancel_at is not None and cancel_at <= at):
+        subscription.update(status="canceled", ended_at=at)
+        return
+    for item in subscription["items"]["data"]:
+        interval = item["price"]["recurring"] or {"interval": "month", "interval_count": 1}
+        item["current_period_start"] = at
+        item["current_period_end"] = objects.add_interval(at, interval["interval"], interval["interval_count"])
+    # A trial's end is billed like any period's (billing_reason subscription_cycle).
+    subscription["status"] = "active" if bill(state, subscription, "subscription_cycle") else "past_due"
+
+
+def delete_customer(state: State, customer: StripeObject) -> StripeObject:
+    """Delete a customer as Stripe does: subscriptions not ended are canceled at once, payment
+    methods detached, and the customer is replaced by the stub every retrieve answers from now on."""
+    for subscription in state.all("subscription"):
+        if subscription["customer"] == customer["id"] and subscription["status"] not in ENDED_STATUSES:
+            end_now(subscription)
+    for pm in state.all("payment_method"):
+        if pm["customer"] == customer["id"]:
+            pm["customer"] = None
+    return state.add(objects.deleted(customer))
+
+
+def detach(state: State, pm: StripeObject) -> StripeObject:
+    """Detach a payment method; a customer default that was this one is unset, as on Stripe."""
+    customer = state.get(pm["customer"] or "", "customer")
+    if customer is not None and customer["invoice_settings"]["default_payment_method"] == pm["id"]:
+        customer["invoice_settings"]["default_payment_method"] = None
+    pm["customer"] = None
+    return pm
 
 
 def add_card(state: State, customer: StripeObject, card_number: str) -> StripeObject:
@@ -274,14 +412,12 @@ def update_customer(customer: StripeObject, name: str, email: str, address: dict
 
 
 def _charge_or_decline(state: State, subscription: StripeObject) -> None:
-    customer = state.objects[subscription["customer"]]
-    pm_id = subscription["default_payment_method"] or customer["invoice_settings"]["default_payment_method"]
-    card = state.get(pm_id or "", "payment_method")
-    if card is None or card["card"]["last4"] == DECLINING_LAST4:
+    card = default_card(state, subscription)
+    if card is None or declines(card):
         raise CardDeclined("Your card was declined.")
 
 
-def _paid_invoice(state: State, subscription: StripeObject, billing_reason: str) -> StripeObject:
+def _paid_invoice(state: State, subscription: StripeObject, billing_reason: str, trial: bool = False) -> StripeObject:
     """Store a paid invoice for the subscription with every discount in force, make it the latest."""
     customer = state.objects[subscription["customer"]]
     at = objects.now()
@@ -291,9 +427,18 @@ def _paid_invoice(state: State, subscription: StripeObject, billing_reason: str)
         for discount in discounts
         if discount["end"] is None or discount["end"] > at
     ]
-    invoice = state.add(objects.paid_invoice(customer, subscription, billing_reason, in_force))
+    invoice = state.add(objects.paid_invoice(customer, subscription, billing_reason, in_force, trial))
     subscription["latest_invoice"] = invoice["id"]
     return invoice
+
+
+def _leave_open(invoice: StripeObject, attempted: bool) -> None:
+    """Make a new invoice unpaid: finalized and open, after one failed attempt if `attempted`."""
+    invoice.update(
+        status="open", amount_paid=0, amount_remaining=invoice["amount_due"], attempted=attempted,
+        attempt_count=1 if attempted else 0,
+    )
+    invoice["status_transitions"]["paid_at"] = None
 
 
 def _apply_discount(

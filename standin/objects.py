@@ -14,6 +14,9 @@ import json
 import secrets
 import string
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
@@ -26,9 +29,28 @@ _FIXTURES: dict[str, StripeObject] = json.loads(
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
+# The frozen time of the test clock whose customer is being served (see `frozen_at`).
+_frozen_time: ContextVar[int | None] = ContextVar("frozen_time", default=None)
+
 
 def now() -> int:
-    return int(time.time())
+    """The current time: real time, or a test clock's frozen time inside `frozen_at`."""
+    frozen = _frozen_time.get()
+    return int(time.time()) if frozen is None else frozen
+
+
+@contextmanager
+def frozen_at(moment: int | None) -> Iterator[None]:
+    """Make `now()` answer `moment` inside the block (None: real time).
+
+    Objects of a customer on a test clock live in the clock's time: they are
+    created, billed and canceled at its frozen time, as on Stripe.
+    """
+    token = _frozen_time.set(moment)
+    try:
+        yield
+    finally:
+        _frozen_time.reset(token)
 
 
 def new_id(prefix: str, length: int = 24) -> str:
@@ -59,6 +81,18 @@ def add_interval(start: int, interval: str, count: int = 1) -> int:
 
 def list_object(data: list[StripeObject], url: str, has_more: bool = False) -> StripeObject:
     return {"object": "list", "data": data, "has_more": has_more, "url": url}
+
+
+def deleted(obj: StripeObject) -> StripeObject:
+    """What Stripe answers for a deleted object, when deleted and on every later retrieve."""
+    return {"id": obj["id"], "object": obj["object"], "deleted": True}
+
+
+def test_clock(frozen_time: int, name: str | None) -> StripeObject:
+    clock = blank("test_helpers.test_clock", "clock_")
+    # Stripe deletes test clocks 30 days after they are made.
+    clock.update(frozen_time=frozen_time, name=name, deletes_after=clock["created"] + 30 * 86400)
+    return clock
 
 
 def customer(params: dict[str, Any]) -> StripeObject:
@@ -130,6 +164,7 @@ def subscription(
     billing_mode: str,
     default_payment_method: str | None,
     metadata: dict[str, str],
+    test_clock: str | None = None,
 ) -> StripeObject:
     sub = blank("subscription", "sub_")
     start = sub["created"]
@@ -142,6 +177,7 @@ def subscription(
         default_payment_method=default_payment_method,
         metadata=metadata,
         status="active",
+        test_clock=test_clock,
     )
     sub["items"] = list_object(items, f"/v1/subscription_items?subscription={sub['id']}")
     if billing_mode == "flexible":
@@ -216,23 +252,30 @@ def paid_invoice(
     sub: StripeObject,
     billing_reason: str,
     discounts: list[tuple[StripeObject, StripeObject]],
+    trial: bool = False,
 ) -> StripeObject:
     """A paid invoice for the subscription's current items, as a successful charge leaves.
 
     `discounts` are the (discount, coupon) pairs in force on the subscription;
     each line and the invoice show what every discount took off
-    (`discount_amounts`, `total_discount_amounts`), as on Stripe.
+    (`discount_amounts`, `total_discount_amounts`), as on Stripe. For the
+    start of a `trial` every line is free ("Trial period for ..."), so the
+    invoice is paid at $0.
     """
     invoice = blank("invoice", "in_")
     items = sub["items"]["data"]
+
+    def amount_of(item: StripeObject) -> int:
+        return 0 if trial else (item["price"]["unit_amount"] or 0) * item["quantity"]
+
     per_line = discount_amounts(
-        [((item["price"]["unit_amount"] or 0) * item["quantity"], item["price"]["product"]) for item in items],
+        [(amount_of(item), item["price"]["product"]) for item in items],
         [coupon for _, coupon in discounts],
     )
     lines = []
     for item, line_discounts in zip(items, per_line):
         line = copy.deepcopy(_FIXTURES["line_item"])
-        amount = (item["price"]["unit_amount"] or 0) * item["quantity"]
+        amount = amount_of(item)
         product_name = item["price"]["nickname"] or item["price"]["product"]
         line.update(
             id=new_id("il_"),
@@ -240,7 +283,7 @@ def paid_invoice(
             amount=amount,
             subtotal=amount,
             currency=item["price"]["currency"],
-            description=f"{item['quantity']} × {product_name}",
+            description=f"Trial period for {product_name}" if trial else f"{item['quantity']} × {product_name}",
             quantity=item["quantity"],
             subscription=sub["id"],
             period={"start": item["current_period_start"], "end": item["current_period_end"]},
@@ -295,6 +338,7 @@ def paid_invoice(
         period_start=paid_at,
         period_end=paid_at,
         default_payment_method=sub["default_payment_method"],
+        test_clock=cust["test_clock"],
         status_transitions={
             "finalized_at": paid_at,
             "marked_uncollectible_at": None,
@@ -320,11 +364,19 @@ TEST_CARDS: dict[str, dict[str, Any]] = {
     "4000000000000341": {"brand": "visa", "last4": "0341", "funding": "credit"},
 }
 
+# Stripe's test PaymentMethod ids: attaching one makes a new card from its test number.
+TEST_PAYMENT_METHODS = {
+    "pm_card_visa": "4242424242424242",
+    "pm_card_mastercard": "5555555555554444",
+    "pm_card_chargeCustomerFail": "4000000000000341",
+}
+
 
 def card_payment_method(number: str, customer_id: str) -> StripeObject:
     pm = blank("payment_method", "pm_")
     details = TEST_CARDS[number]
-    expiry = datetime.fromtimestamp(now(), tz=timezone.utc)
+    # Valid for three years from now, also in a test clock's time.
+    expiry = datetime.fromtimestamp(max(now(), int(time.time())), tz=timezone.utc)
     pm["customer"] = customer_id
     pm["card"].update(
         brand=details["brand"],

@@ -66,7 +66,8 @@ def checkout(session_id: str) -> Response | str:
     with _state().lock:
         session = _get(session_id, "checkout.session")
         if request.method == "POST" and session["status"] == "open":
-            effects.complete_checkout(_state(), session, "4242424242424242")
+            with effects.customer_time(_state(), session["customer"]):
+                effects.complete_checkout(_state(), session, "4242424242424242")
             _state().save()
         if session["status"] == "complete" and request.method == "POST":
             # Stripe substitutes the template variable so the site can look the session up.
@@ -159,7 +160,8 @@ def resume(session_id: str) -> Response | str:
         refusal = effects.resume_refusal(subscription)
         if refusal is not None:
             return _home(session, refusal)
-        effects.resume(_state(), subscription, "unchanged")
+        with effects.customer_time(_state(), subscription["customer"]):
+            effects.resume(_state(), subscription, "unchanged")
         _state().save()
         return redirect(url_for(".home", session_id=session_id), 303)
 
@@ -173,7 +175,8 @@ def renew(session_id: str) -> Response:
 def _home_effect(session_id: str, effect: Callable[[StripeObject], StripeObject]) -> Response:
     with _state().lock:
         session = _get(session_id, "billing_portal.session")
-        effect(_own_subscription(session, request.args.get("subscription", "")))
+        with effects.customer_time(_state(), session["customer"]):
+            effect(_own_subscription(session, request.args.get("subscription", "")))
         _state().save()
         return redirect(url_for(".home", session_id=session_id), 303)
 
@@ -248,7 +251,15 @@ def _flow_page(session: StripeObject, flow: StripeObject, error: str | None = No
 
 
 def _complete(session: StripeObject, flow: StripeObject) -> str | None:
-    """Apply a flow's effect from the submitted form; a page to show again on failure, else None."""
+    """Apply a flow's effect from the submitted form; a page to show again on failure, else None.
+
+    For a customer on a test clock the changes happen at the clock's time.
+    """
+    with effects.customer_time(_state(), session["customer"]):
+        return _apply_flow(session, flow)
+
+
+def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
     state = _state()
     flow_type = flow["type"]
     data = flow.get(flow_type) or {}

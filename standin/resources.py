@@ -23,6 +23,7 @@ from stripe.params import (
     CustomerUpdateParams,
     InvoiceListParams,
     PaymentMethodAttachParams,
+    PaymentMethodDetachParams,
     PaymentMethodRetrieveParams,
     PriceCreateParams,
     PriceListParams,
@@ -42,6 +43,7 @@ from stripe.params import (
     SubscriptionPauseParams,
     SubscriptionResumeParams,
     SubscriptionRetrieveParams,
+    SubscriptionUpdateParams,
 )
 from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
 
@@ -51,7 +53,7 @@ from standin.errors import StripeError, invalid, missing
 from standin.state import State, StripeObject
 
 # Statuses after which a subscription can no longer change.
-ENDED_STATUSES = frozenset({"canceled", "incomplete_expired"})
+ENDED_STATUSES = effects.ENDED_STATUSES
 
 
 def state() -> State:
@@ -59,11 +61,35 @@ def state() -> State:
 
 
 def find(kind: str, object_id: str, param: str | None = None) -> StripeObject:
-    """The stored object, or Stripe's "No such <kind>" (404 by URL, 400 by param)."""
+    """The stored object, or Stripe's "No such <kind>" (404 by URL, 400 by param).
+
+    A deleted object (a customer, which Stripe still retrieves as a stub) is
+    no longer found: it cannot be used or changed.
+    """
     obj = state().get(object_id, kind)
-    if obj is None:
+    if obj is None or obj.get("deleted"):
         raise missing(kind.split(".")[-1], object_id, param)
     return obj
+
+
+def find_payment_method(pm_id: str, param: str) -> StripeObject:
+    """A payment method named by a param, or Stripe's 400, which spells it "PaymentMethod"."""
+    pm = state().get(pm_id, "payment_method")
+    if pm is None:
+        raise invalid(f"No such PaymentMethod: '{pm_id}'", param, code="resource_missing")
+    return pm
+
+
+def attached_payment_method(pm_id: str, customer_id: str, param: str) -> StripeObject:
+    """A payment method that must be attached to the customer (to become a default)."""
+    pm = find_payment_method(pm_id, param)
+    if pm["customer"] != customer_id:
+        raise invalid(
+            f"The customer does not have a payment method with the ID {pm_id}. "
+            "The payment method must be attached to the customer.",
+            param,
+        )
+    return pm
 
 
 # -- Customers --------------------------------------------------------------
@@ -74,13 +100,28 @@ _CUSTOMER_FIELDS = {"address", "description", "email", "metadata", "name", "phon
 @bp.post("/customers")
 @endpoint(CustomerCreateParams)
 def create_customer(params: dict[str, Any]) -> StripeObject:
-    refuse_unsupported(params, _CUSTOMER_FIELDS | {"expand", "test_clock"})
-    customer = objects.customer(params)
-    set_fields(customer, params, _CUSTOMER_FIELDS)
-    if "test_clock" in params:
-        clock = find("test_helpers.test_clock", params["test_clock"], "test_clock")
-        customer["test_clock"] = clock["id"]
-        customer["created"] = clock["frozen_time"]
+    """Create a customer; on a test clock (`test_clock`) it lives in the clock's time.
+
+    `payment_method` is attached (a test id such as `pm_card_visa` makes a
+    new card), and `invoice_settings[default_payment_method]` may name it by
+    that same id (`pm_card_visa` for both, as Stripe accepts).
+    """
+    refuse_unsupported(params, _CUSTOMER_FIELDS | {"expand", "invoice_settings", "payment_method", "test_clock"})
+    settings = params.get("invoice_settings", {})
+    refuse_unsupported(settings, {"default_payment_method"}, "invoice_settings")
+    clock = find("test_helpers.test_clock", params["test_clock"], "test_clock") if "test_clock" in params else None
+    with objects.frozen_at(clock["frozen_time"] if clock else None):
+        customer = objects.customer(params)
+        customer["test_clock"] = clock["id"] if clock else None
+        set_fields(customer, params, _CUSTOMER_FIELDS)
+        default = settings.get("default_payment_method")
+        if default and default != params.get("payment_method"):
+            # A new customer has no payment method but the one it is created with: this raises.
+            attached_payment_method(default, customer["id"], "invoice_settings[default_payment_method]")
+        if "payment_method" in params:
+            pm = state().add(_attach(params["payment_method"], customer, "payment_method"))
+            if default:
+                customer["invoice_settings"]["default_payment_method"] = pm["id"]
     return state().add(customer)
 
 
@@ -88,14 +129,15 @@ def create_customer(params: dict[str, Any]) -> StripeObject:
 @endpoint(CustomerListParams)
 def list_customers(params: dict[str, Any]) -> StripeObject:
     """Customers, newest first. As on Stripe, those on a test clock are listed
-    only when `test_clock` asks for that clock."""
+    only when `test_clock` names their clock, and deleted ones never."""
     refuse_unsupported(params, {"email", "test_clock", "expand", "limit", "starting_after", "ending_before"})
     customers = [
-        c
-        for c in state().all("customer")
-        if not c.get("deleted")
-        and params.get("email", c["email"]) == c["email"]
-        and params.get("test_clock") == c.get("test_clock")
+        customer
+        for customer in state().all("customer")
+        if not customer.get("deleted")
+        # Stripe matches email case-sensitively.
+        and params.get("email", customer["email"]) == customer["email"]
+        and params.get("test_clock") == customer["test_clock"]
     ]
     return paginate(customers, params, "/v1/customers")
 
@@ -103,29 +145,20 @@ def list_customers(params: dict[str, Any]) -> StripeObject:
 @bp.delete("/customers/<customer_id>")
 @endpoint(CustomerDeleteParams)
 def delete_customer(params: dict[str, Any], customer_id: str) -> StripeObject:
-    """Delete a customer: its subscriptions end at once and its cards are detached."""
+    """Delete a customer: its subscriptions are canceled at once, its payment methods detached."""
     customer = find("customer", customer_id)
-    if customer.get("deleted"):
-        raise missing("customer", customer_id)
-    return remove_customer(customer)
-
-
-def remove_customer(customer: StripeObject) -> StripeObject:
-    at = objects.now()
-    for subscription in state().all("subscription"):
-        if subscription["customer"] == customer["id"] and subscription["status"] not in ENDED_STATUSES:
-            effects.end_now(subscription, at)
-    for pm in state().all("payment_method"):
-        if pm["customer"] == customer["id"]:
-            pm["customer"] = None
-    # What Stripe answers for a deleted customer, then and on every later retrieve.
-    return state().add({"id": customer["id"], "object": "customer", "deleted": True})
+    with effects.customer_time(state(), customer_id):
+        return effects.delete_customer(state(), customer)
 
 
 @bp.get("/customers/<customer_id>")
 @endpoint(CustomerRetrieveParams)
 def retrieve_customer(params: dict[str, Any], customer_id: str) -> StripeObject:
-    return find("customer", customer_id)
+    """The customer; a deleted one as Stripe keeps answering: `{"id", "object", "deleted": true}`."""
+    customer = state().get(customer_id, "customer")
+    if customer is None:
+        raise missing("customer", customer_id)
+    return customer
 
 
 @bp.post("/customers/<customer_id>")
@@ -136,14 +169,7 @@ def update_customer(params: dict[str, Any], customer_id: str) -> StripeObject:
     settings = params.get("invoice_settings", {})
     refuse_unsupported(settings, {"default_payment_method"}, "invoice_settings")
     if settings.get("default_payment_method"):
-        pm_id = settings["default_payment_method"]
-        pm = find("payment_method", pm_id, "invoice_settings[default_payment_method]")
-        if pm["customer"] != customer_id:
-            raise invalid(
-                f"The customer does not have a payment method with the ID {pm_id}. "
-                "The payment method must be attached to the customer.",
-                "invoice_settings[default_payment_method]",
-            )
+        attached_payment_method(settings["default_payment_method"], customer_id, "invoice_settings[default_payment_method]")
     set_fields(customer, params, _CUSTOMER_FIELDS | {"invoice_settings"})
     return customer
 
@@ -161,29 +187,50 @@ def list_customer_payment_methods(params: dict[str, Any], customer_id: str) -> S
     return paginate(methods, params, f"/v1/customers/{customer_id}/payment_methods")
 
 
-# Stripe's test payment methods: attaching one makes a new card from the test number.
-TEST_PAYMENT_METHODS = {
-    "pm_card_visa": "4242424242424242",
-    "pm_card_mastercard": "5555555555554444",
-    # Attaching succeeds; every charge to the customer afterwards is declined.
-    "pm_card_chargeCustomerFail": "4000000000000341",
-}
+# -- Payment methods --------------------------------------------------------
 
 
 @bp.post("/payment_methods/<pm_id>/attach")
 @endpoint(PaymentMethodAttachParams)
 def attach_payment_method(params: dict[str, Any], pm_id: str) -> StripeObject:
+    """Attach a payment method to a customer.
+
+    Stripe's test ids (`pm_card_visa`, `pm_card_mastercard`,
+    `pm_card_chargeCustomerFail`, see `objects.TEST_PAYMENT_METHODS`) each
+    make a new card, attached and returned; the last attaches fine but every
+    charge to it is declined.
+    """
     refuse_unsupported(params, {"customer", "expand"})
     if "customer" not in params:
         raise invalid("Missing required param: customer.", "customer")
     customer = find("customer", params["customer"], "customer")
-    if pm_id in TEST_PAYMENT_METHODS:
-        return state().add(objects.card_payment_method(TEST_PAYMENT_METHODS[pm_id], customer["id"]))
-    pm = find("payment_method", pm_id)
+    with effects.customer_time(state(), customer["id"]):
+        return state().add(_attach(pm_id, customer, "payment_method"))
+
+
+def _attach(pm_id: str, customer: StripeObject, param: str) -> StripeObject:
+    """The payment method `pm_id` attached to the customer (a new card for a test id); the caller stores it."""
+    if pm_id in objects.TEST_PAYMENT_METHODS:
+        return objects.card_payment_method(objects.TEST_PAYMENT_METHODS[pm_id], customer["id"])
+    pm = find_payment_method(pm_id, param)
     if pm["customer"] not in (None, customer["id"]):
-        raise invalid("The payment method you provided has already been attached to a customer.")
+        raise invalid("The payment method you provided has already been attached to a customer.", param)
     pm["customer"] = customer["id"]
     return pm
+
+
+@bp.post("/payment_methods/<pm_id>/detach")
+@endpoint(PaymentMethodDetachParams)
+def detach_payment_method(params: dict[str, Any], pm_id: str) -> StripeObject:
+    """Detach a payment method from its customer (no longer usable for its charges)."""
+    pm = find_payment_method(pm_id, "payment_method")
+    refuse_unsupported(params, {"expand"})
+    if pm["customer"] is None:
+        raise invalid(
+            "The payment method you provided is not attached to a customer so detachment is impossible.",
+            "payment_method",
+        )
+    return effects.detach(state(), pm)
 
 
 @bp.get("/payment_methods/<pm_id>")
@@ -416,8 +463,13 @@ def retrieve_promotion_code(params: dict[str, Any], promotion_code_id: str) -> S
 @bp.post("/promotion_codes/<promotion_code_id>")
 @endpoint(PromotionCodeUpdateParams)
 def update_promotion_code(params: dict[str, Any], promotion_code_id: str) -> StripeObject:
+    """Turn a code off or on (`active`) or change its metadata; its terms are fixed once made."""
     code = find("promotion_code", promotion_code_id)
     refuse_unsupported(params, {"active", "expand", "metadata"})
+    if params.get("active") and not code["active"]:
+        # As at creation, only one active code may use a given code.
+        if any(other["code"] == code["code"] and other["active"] for other in state().all("promotion_code")):
+            raise invalid("An active promotion code with `code: " + code["code"] + "` already exists.", "active")
     set_fields(code, params, {"active", "metadata"})
     return code
 
@@ -578,7 +630,7 @@ def retrieve_checkout_session(params: dict[str, Any], session_id: str) -> Stripe
 @endpoint(SubscriptionListParams)
 def list_subscriptions(params: dict[str, Any]) -> StripeObject:
     refuse_unsupported(
-        params, {"customer", "expand", "price", "status", "limit", "starting_after", "ending_before"}
+        params, {"customer", "expand", "price", "status", "test_clock", "limit", "starting_after", "ending_before"}
     )
     wanted = params.get("status")
 
@@ -592,10 +644,17 @@ def list_subscriptions(params: dict[str, Any]) -> StripeObject:
             return status in ENDED_STATUSES
         return bool(status == wanted)
 
+    def clock_matches(clock: str | None) -> bool:
+        # As on Stripe, subscriptions on a test clock are listed only for their clock or customer.
+        if "test_clock" in params:
+            return bool(clock == params["test_clock"])
+        return "customer" in params or clock is None
+
     subscriptions = [
         sub
         for sub in state().all("subscription")
         if status_matches(sub["status"])
+        and clock_matches(sub["test_clock"])
         and params.get("customer", sub["customer"]) == sub["customer"]
         and ("price" not in params or any(item["price"]["id"] == params["price"] for item in sub["items"]["data"]))
     ]
@@ -646,7 +705,8 @@ def pause_subscription(params: dict[str, Any], subscription_id: str) -> StripeOb
     refusal = effects.pause_refusal(subscription)
     if refusal is not None:
         raise invalid(refusal)
-    return effects.pause(subscription)
+    with effects.customer_time(state(), subscription["customer"]):
+        return effects.pause(subscription)
 
 
 @bp.post("/subscriptions/<subscription_id>/resume")
@@ -663,112 +723,185 @@ def resume_subscription(params: dict[str, Any], subscription_id: str) -> StripeO
     if refusal is not None:
         raise invalid(refusal)
     anchor = params.get("billing_cycle_anchor", {"type": "now"})["type"]
-    return effects.resume(state(), subscription, anchor)
+    with effects.customer_time(state(), subscription["customer"]):
+        return effects.resume(state(), subscription, anchor)
 
 
 # -- Subscriptions made through the API (not Checkout) -----------------------
 
-_SUBSCRIPTION_CREATE = {
-    "billing_mode",
-    "cancel_at_period_end",
-    "customer",
-    "default_payment_method",
-    "discounts",
-    "expand",
-    "items",
-    "metadata",
-    "payment_behavior",
-    "trial_end",
-    "trial_period_days",
-}
+# Stripe's answer when a payment must be made at once and there is nothing to charge.
+_NO_PAYMENT_METHOD = (
+    "This customer has no attached payment source or default payment method. "
+    "Please consider adding a default payment method. For more information, visit "
+    "https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority."
+)
 
 
 @bp.post("/subscriptions")
 @endpoint(SubscriptionCreateParams)
 def create_subscription(params: dict[str, Any]) -> StripeObject:
-    """Subscribe a customer: a trial starts at once; otherwise the first period
-    is charged to the default card. A declined first charge leaves the
-    subscription `incomplete` with an open invoice (or refuses it with a 402
-    under `payment_behavior=error_if_incomplete`), as on Stripe."""
-    refuse_unsupported(params, _SUBSCRIPTION_CREATE)
+    """Subscribe a customer (see `effects.start` for what happens next).
+
+    `payment_behavior` defaults to `allow_incomplete` and `billing_mode` to
+    `flexible`, as in current API versions. Under `error_if_incomplete` a
+    first charge that would fail is refused (402 `card_declined`) and nothing
+    is stored. On a test clock everything happens at the clock's time.
+    """
+    refuse_unsupported(
+        params,
+        {
+            "billing_mode", "cancel_at_period_end", "customer", "default_payment_method", "discounts", "expand",
+            "items", "metadata", "payment_behavior", "trial_end", "trial_period_days",
+        },
+    )
+    refuse_unsupported(params.get("billing_mode", {}), {"type"}, "billing_mode")
     if "customer" not in params:
         raise invalid("Missing required param: customer.", "customer")
     customer = find("customer", params["customer"], "customer")
-    if customer.get("deleted"):
-        raise missing("customer", customer["id"], "customer")
-    lines = []
-    for n, item in enumerate(params.get("items", [])):
-        refuse_unsupported(item, {"price", "quantity", "metadata"}, f"items[{n}]")
-        if "price" not in item:
-            raise invalid("The stand-in only supports items with a price.", f"items[{n}][price]")
-        lines.append((find("price", item["price"], f"items[{n}][price]"), item.get("quantity", 1)))
-    if not lines:
+    if not params.get("items"):
         raise invalid("Missing required param: items.", "items")
+    behavior = params.get("payment_behavior", "allow_incomplete")
+    if behavior == "pending_if_incomplete":
+        raise invalid("The Stripe stand-in does not implement payment_behavior=pending_if_incomplete.", "payment_behavior")
+    prices = [_subscription_price(item, f"items[{index}]") for index, item in enumerate(params["items"])]
     pm_id = params.get("default_payment_method")
-    if pm_id is not None and find("payment_method", pm_id, "default_payment_method")["customer"] != customer["id"]:
-        raise invalid(f"The customer does not have a payment method with the ID {pm_id}.", "default_payment_method")
+    if pm_id is not None:
+        attached_payment_method(pm_id, customer["id"], "default_payment_method")
 
-    subscription = objects.subscription(
-        customer["id"],
-        lines,
-        billing_mode=params.get("billing_mode", {}).get("type", "classic"),
-        default_payment_method=pm_id,
-        metadata=dict(params.get("metadata", {})),
-    )
-    start = _clock_time(customer)
-    _start_at(subscription, start)
-    for n, discount in enumerate(params.get("discounts", [])):
-        refuse_unsupported(discount, {"coupon", "promotion_code"}, f"discounts[{n}]")
-        coupon = find("coupon", discount["coupon"], f"discounts[{n}][coupon]")["id"] if "coupon" in discount else None
-        code = find("promotion_code", discount["promotion_code"], f"discounts[{n}][promotion_code]")["id"] if "promotion_code" in discount else None
-        effects._apply_discount(state(), subscription, coupon, code)
-    subscription["cancel_at_period_end"] = bool(params.get("cancel_at_period_end", False))
-
-    trial_end = params.get("trial_end")
-    if "trial_period_days" in params:
-        trial_end = start + params["trial_period_days"] * 86400
-    if trial_end == "now":
-        trial_end = None
-    if trial_end is not None:
-        if trial_end <= start:
-            raise invalid("Invalid timestamp: must be in the future.", "trial_end")
-        subscription.update(status="trialing", trial_start=start, trial_end=trial_end)
-        for item in subscription["items"]["data"]:
-            item["current_period_end"] = trial_end
-        return state().add(subscription)
-
-    state().add(subscription)
-    if not effects.bill(state(), subscription, "subscription_create"):
-        if params.get("payment_behavior") == "error_if_incomplete":
-            del state().objects[subscription["id"]]
-            raise StripeError(402, "Your card was declined.", type="card_error", code="card_declined")
-        subscription["status"] = "incomplete"
+    with effects.customer_time(state(), customer["id"]):
+        trial_end = _trial_end(params)
+        products = [price["product"] for price, _ in prices]
+        discounts = []
+        for index, discount in enumerate(params.get("discounts") or []):
+            refuse_unsupported(discount, {"coupon", "promotion_code"}, f"discounts[{index}]")
+            discounts.append(resolve_discount(discount, f"discounts[{index}]", products))
+        subscription = objects.subscription(
+            customer["id"],
+            prices,
+            billing_mode=params.get("billing_mode", {}).get("type", "flexible"),
+            default_payment_method=pm_id,
+            metadata=dict(params.get("metadata") or {}),
+            test_clock=customer["test_clock"],
+        )
+        if trial_end is None and behavior == "error_if_incomplete":
+            lines = [((price["unit_amount"] or 0) * quantity, price["product"]) for price, quantity in prices]
+            taken_off = objects.discount_amounts(lines, [coupon for coupon, _ in discounts])
+            if sum(amount for amount, _ in lines) > sum(map(sum, taken_off)):
+                card = effects.default_card(state(), subscription)
+                if card is None:
+                    raise invalid(_NO_PAYMENT_METHOD)
+                if effects.declines(card):
+                    raise StripeError(402, "Your card was declined.", type="card_error", code="card_declined")
+        ids = [(None if code else coupon["id"], code) for coupon, code in discounts]
+        effects.start(state(), subscription, ids, trial_end, behavior)
+        if params.get("cancel_at_period_end"):
+            effects.schedule_cancel(subscription, effects.period_end(subscription), at_period_end=True)
     return subscription
 
 
-def _clock_time(customer: StripeObject) -> int:
-    """"Now" for a customer: its test clock's frozen time, if it lives on one."""
-    clock = state().get(customer.get("test_clock") or "", "test_helpers.test_clock")
-    return int(clock["frozen_time"]) if clock else objects.now()
+def _subscription_price(item: dict[str, Any], param: str) -> tuple[StripeObject, int]:
+    refuse_unsupported(item, {"price", "quantity"}, param)
+    if "price" not in item:
+        raise invalid(f"Missing required param: {param}[price].", f"{param}[price]")
+    price = find("price", item["price"], f"{param}[price]")
+    if not price["active"]:
+        raise invalid("The price specified is inactive. This field only accepts active prices.", f"{param}[price]")
+    if price["type"] != "recurring":
+        raise invalid(
+            "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+            f"{param}[price]",
+        )
+    return price, item.get("quantity", 1)
 
 
-def _start_at(subscription: StripeObject, start: int) -> None:
-    subscription.update(created=start, start_date=start, billing_cycle_anchor=start)
-    for item in subscription["items"]["data"]:
-        interval = item["price"]["recurring"] or {"interval": "month", "interval_count": 1}
-        item["current_period_start"] = start
-        item["current_period_end"] = objects.add_interval(start, interval["interval"], interval["interval_count"])
+def _trial_end(params: dict[str, Any]) -> int | None:
+    """When the trial asked for ends (None: no trial), checked against the customer's "now"."""
+    if "trial_end" in params and "trial_period_days" in params:
+        raise invalid("You may only specify one of these parameters: trial_end, trial_period_days.", "trial_end")
+    if "trial_period_days" in params:
+        days = params["trial_period_days"]
+        if days < 0:
+            raise invalid("Invalid trial_period_days: must be at least 0.", "trial_period_days")
+        return objects.now() + days * 86400 if days else None
+    trial_end = params.get("trial_end", "now")
+    if trial_end == "now":
+        return None
+    if trial_end <= objects.now():
+        raise invalid("Invalid timestamp: must be an integer Unix timestamp in the future.", "trial_end")
+    return int(trial_end)
+
+
+@bp.post("/subscriptions/<subscription_id>")
+@endpoint(SubscriptionUpdateParams)
+def update_subscription(params: dict[str, Any], subscription_id: str) -> StripeObject:
+    """Schedule or undo a cancellation, change the default payment method or metadata.
+
+    `cancel_at_period_end=true` sets the flag and `cancel_at` to the period's
+    end; `cancel_at` (a time, `min_period_end` or `max_period_end`) sets only
+    `cancel_at`; `false` or `""` undoes either. As on Stripe, an ended
+    subscription can change only its metadata, and so can an `incomplete` one.
+    """
+    subscription = find("subscription", subscription_id)
+    refuse_unsupported(params, {"cancel_at", "cancel_at_period_end", "default_payment_method", "expand", "metadata"})
+    changes = sorted(params.keys() - {"expand", "metadata"})
+    refusal = _update_refusal(subscription["status"])
+    if changes and refusal is not None:
+        raise invalid(refusal, changes[0])
+    if "cancel_at" in params and "cancel_at_period_end" in params:
+        raise invalid("You may only specify one of these parameters: cancel_at, cancel_at_period_end.", "cancel_at")
+    with effects.customer_time(state(), subscription["customer"]):
+        if "default_payment_method" in params:
+            pm = attached_payment_method(params["default_payment_method"], subscription["customer"], "default_payment_method")
+            subscription["default_payment_method"] = pm["id"]
+        if params.get("cancel_at_period_end"):
+            effects.schedule_cancel(subscription, effects.period_end(subscription), at_period_end=True)
+        elif "cancel_at" in params and params["cancel_at"] != "":
+            effects.schedule_cancel(subscription, _cancel_at(subscription, params["cancel_at"]), at_period_end=False)
+        elif ("cancel_at_period_end" in params or "cancel_at" in params) and subscription["cancel_at"] is not None:
+            effects.renew(subscription)
+    set_fields(subscription, params, {"metadata"})
+    return subscription
+
+
+def _update_refusal(status: str) -> str | None:
+    """Why Stripe refuses to change more than metadata on a subscription in this status, if it does."""
+    if status == "canceled":
+        return "A canceled subscription can only update its cancellation_details and metadata."
+    if status == "incomplete_expired":
+        return "You cannot update a subscription that is `canceled` or `incomplete_expired`."
+    if status == "incomplete":
+        return "A subscription in status `incomplete` can only have its metadata and default_source updated."
+    return None
+
+
+def _cancel_at(subscription: StripeObject, value: int | str) -> int:
+    if value == "min_period_end":
+        return min(int(item["current_period_end"]) for item in subscription["items"]["data"])
+    if value == "max_period_end":
+        return effects.period_end(subscription)
+    if isinstance(value, str):
+        raise invalid(f"The Stripe stand-in does not implement cancel_at={value}.", "cancel_at")
+    if value <= objects.now():
+        raise invalid("Invalid timestamp: must be an integer Unix timestamp in the future.", "cancel_at")
+    return value
 
 
 @bp.delete("/subscriptions/<subscription_id>")
 @endpoint(SubscriptionCancelParams)
 def cancel_subscription(params: dict[str, Any], subscription_id: str) -> StripeObject:
-    """Cancel at once (not at the period's end: that is an update)."""
+    """Cancel at once (ending at the period's end is an update: `cancel_at_period_end`).
+
+    For this call an ended subscription no longer exists: Stripe answers
+    "No such subscription". `invoice_now` and `prorate` shape a final invoice
+    the stand-in does not make, so they are refused.
+    """
     subscription = find("subscription", subscription_id)
-    refuse_unsupported(params, {"expand"})
+    refuse_unsupported(params, {"cancellation_details", "expand"})
+    details = params.get("cancellation_details", {})
+    refuse_unsupported(details, {"comment", "feedback"}, "cancellation_details")
     if subscription["status"] in ENDED_STATUSES:
-        raise invalid(
-            f"A canceled subscription can only update its cancellation_details and metadata.",
-        )
-    customer = state().objects[subscription["customer"]]
-    return effects.end_now(subscription, _clock_time(customer))
+        raise missing("subscription", subscription_id)
+    with effects.customer_time(state(), subscription["customer"]):
+        effects.end_now(subscription)
+    subscription["cancellation_details"].update({key: value or None for key, value in details.items()})
+    return subscription
