@@ -11,7 +11,7 @@ import pytest
 import stripe
 
 from app import create_app
-from tests.helpers import BASE_URL, Auth, database_url
+from tests.helpers import BASE_URL, WEBHOOK_SECRET, Auth, database_url
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +28,7 @@ def app(tmp_path):
             "TESTING": True,
             "APP_BASE_URL": BASE_URL,
             "SECRET_KEY": "test-secret-key-not-for-production",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "DATABASE_URL": database_url(tmp_path, "test"),
         }
     )

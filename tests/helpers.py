@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from models import User, db
 
 BASE_URL = "http://localhost"
+# The offline app's STRIPE_WEBHOOK_SECRET in tests (the stand-in signs its events with it).
+WEBHOOK_SECRET = "whsec_test_webhooks_0123456789"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

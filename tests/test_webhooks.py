@@ -11,22 +11,9 @@ import stripe
 
 from app import create_app
 from models import StripeEvent, db
-from tests.helpers import BASE_URL, database_url
+from tests.helpers import WEBHOOK_SECRET, database_url
 
-SECRET = "whsec_test_webhooks_0123456789"
-
-
-@pytest.fixture
-def app(tmp_path):
-    return create_app(
-        {
-            "TESTING": True,
-            "APP_BASE_URL": BASE_URL,
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "STRIPE_WEBHOOK_SECRET": SECRET,
-            "DATABASE_URL": database_url(tmp_path, "test"),
-        }
-    )
+SECRET = WEBHOOK_SECRET
 
 
 def event_body(event_type, obj, event_id="evt_test_1", previous=None):
