@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from dotenv import load_dotenv
-from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Flask, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_migrate import Migrate
@@ -32,11 +32,11 @@ import flows
 import personas
 import presenters
 import sync
-from auth import bp as auth_bp, login_manager, login_required
+from auth import bp as auth_bp, limiter, login_manager, login_required
 from billing import PORTAL_LOCALES, Billing, BillingError, WebhookRefused
 from catalog import Catalog, Price, load_catalog
 from commands import demo_cli, init_db_command, stripe_cli
-from config import WEBHOOK_PATH, Settings, load_settings
+from config import STRIPE_DEFAULT_API_BASE, WEBHOOK_PATH, Settings, load_settings, origin
 from eligibility import Choice, NotEligible, check_plan_change, decide
 from forms import LocaleForm, PlanForm, SeatsForm
 from models import Subscription, User, db, save_subscription
@@ -77,9 +77,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Cookies only over https once the site is served over https (not on a laptop).
         SESSION_COOKIE_SECURE=settings.app_base_url.startswith("https://"),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.app_base_url.startswith("https://"),
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
     )
     app.extensions["settings"] = settings
+    redact_secrets_in_logs(settings)
     app.extensions["webhook_secret"] = settings.stripe_webhook_secret
     app.extensions["catalog"] = load_catalog()
 
@@ -87,6 +94,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Migrate(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
+    policy = content_security_policy(settings)
+    app.after_request(lambda response: security_headers(response, policy))
     app.register_blueprint(auth_bp)
     register_error_handlers(app)
     app.cli.add_command(init_db_command)
@@ -127,6 +137,62 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         }
 
     return app
+
+
+# Secrets of every app made in this process, kept out of every log line (see below).
+_LOG_SECRETS: set[str] = set()
+
+
+def redact_secrets_in_logs(settings: Settings) -> None:
+    """Whatever logs a line (this app, the Stripe SDK at debug level, a library
+    echoing an error), the Stripe key and webhook secret come out as "[redacted]"."""
+    if settings.offline:
+        return  # the offline key is no secret
+    if not _LOG_SECRETS:
+        make_record = logging.getLogRecordFactory()
+
+        def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make_record(*args, **kwargs)
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed call: logging reports it when it emits
+                return record
+            if any(secret in message for secret in _LOG_SECRETS):
+                for secret in _LOG_SECRETS:
+                    message = message.replace(secret, "[redacted]")
+                record.msg, record.args = message, None
+            return record
+
+        logging.setLogRecordFactory(redacting_factory)
+    _LOG_SECRETS.update(s for s in (settings.stripe_secret_key, settings.stripe_webhook_secret) if s)
+
+
+def content_security_policy(settings: Settings) -> str:
+    """No inline script or style, no framing. Forms may only post here and go on
+    to Stripe's hosted pages (Chrome applies form-action to the 303 as well)."""
+    hosted = {"https://checkout.stripe.com", "https://billing.stripe.com"}
+    if settings.stripe_api_base != STRIPE_DEFAULT_API_BASE:
+        hosted.add(origin(settings.stripe_api_base))  # the stand-in on its own port
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self' " + " ".join(sorted(hosted)),
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def security_headers(response: Response, policy: str) -> Response:
+    response.headers.setdefault("Content-Security-Policy", policy)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
 
 
 def connect_billing(settings: Settings, catalog: Catalog, http_client: Any = None) -> Billing:
@@ -637,6 +703,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(e: CSRFError) -> ResponseReturnValue:
         return refuse("This form has expired or did not come from this site. Reload the page and try again.")
+
+    @app.errorhandler(429)
+    def too_many(e: HTTPException) -> ResponseReturnValue:
+        message = "Too many attempts from your address. Wait a minute, then try again."
+        return render_template("error.html", title="Slow down", message=message), 429
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> ResponseReturnValue:

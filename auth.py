@@ -12,6 +12,8 @@ from typing import Any, Callable, TypeVar, cast
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 import flask_login
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 
@@ -20,6 +22,10 @@ from forms import SignInForm, SignUpForm
 from models import User, db
 
 bp = Blueprint("auth", __name__)
+# Sign-in and sign-up attempts per client address (guessing passwords, mass sign-ups).
+# Counts live in RATELIMIT_STORAGE_URI: memory (one process) unless set to e.g. redis://.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+ATTEMPTS = "10 per minute;100 per hour"
 login_manager = LoginManager()
 login_manager.login_view = "auth.signin"
 login_manager.login_message = "Please sign in to continue."
@@ -63,6 +69,7 @@ def find_user(email: str) -> User | None:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(ATTEMPTS, methods=["POST"])
 def signup() -> ResponseReturnValue:
     """Create an account; the Stripe customer is created later, when first needed."""
     if current_user.is_authenticated:
@@ -86,6 +93,7 @@ def signup() -> ResponseReturnValue:
 
 
 @bp.route("/signin", methods=["GET", "POST"])
+@limiter.limit(ATTEMPTS, methods=["POST"])
 def signin() -> ResponseReturnValue:
     """Sign in with email and password."""
     if current_user.is_authenticated:

@@ -49,6 +49,8 @@ class Settings:
     demo_personas: bool
     # True when no Stripe key is set: the app runs against the in-process stand-in.
     offline: bool
+    # Where sign-in attempt counts live: "memory://" (per process) or e.g. "redis://host:6379".
+    ratelimit_storage_uri: str = "memory://"
 
     @property
     def live_mode(self) -> bool:
@@ -61,6 +63,12 @@ class Settings:
         request's Host header, which a client controls.
         """
         return self.app_base_url + path
+
+
+def origin(url: str) -> str:
+    """"http://host:port" of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -165,5 +173,6 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         allow_live_mode=allow_live,
         show_api_calls=show_api_calls,
         demo_personas=demo_personas,
+        ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         offline=offline,
     )

@@ -11,8 +11,10 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-# (Keep the app's own loggers working: the default would disable them.)
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Only when nothing configured logging yet (the `flask db` commands): never take over
+# the handlers of a running app or of a test run, and keep the app's loggers enabled.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

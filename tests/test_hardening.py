@@ -1,0 +1,97 @@
+"""Security headers, cookies, sign-in rate limiting, and secrets that never
+reach a page or a log line."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from tests.helpers import csrf_token
+from tests.test_stripe_account import make_app
+
+PAGES = ["/", "/pricing?interval=year", "/signin", "/signup", "/no-such-page"]
+
+
+def test_every_page_has_the_security_headers(client, auth):
+    auth.signup()
+    for path in PAGES + ["/account"]:
+        response = client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert "form-action 'self' https://billing.stripe.com https://checkout.stripe.com" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_have_no_inline_script_or_style(client, auth):
+    auth.signup()
+    auth.subscribe("pro_monthly")
+    for path in PAGES + ["/account"]:
+        html = client.get(path).get_data(as_text=True)
+        assert "<script" not in html and "style=" not in html and not re.search(r"\son\w+=", html), path
+
+
+def test_form_action_allows_a_stand_in_on_its_own_port(tmp_path):
+    from standin import StandIn
+
+    app = make_app(tmp_path, StandIn(public_url="http://standin.test"), STRIPE_API_BASE="http://127.0.0.1:12111")
+    csp = app.test_client().get("/").headers["Content-Security-Policy"]
+    assert "http://127.0.0.1:12111" in csp
+
+
+@pytest.mark.parametrize("base, secure", [("http://127.0.0.1:5000", False), ("https://shop.example", True)])
+def test_session_cookie_flags(tmp_path, base, secure):
+    from app import create_app
+    from tests.helpers import database_url
+
+    app = create_app(
+        {"TESTING": True, "APP_BASE_URL": base, "SECRET_KEY": "test-secret-key-not-for-production", "DATABASE_URL": database_url(tmp_path)}
+    )
+    client = app.test_client()
+    cookie = client.get("/signin").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert ("Secure" in cookie) is secure
+
+
+def test_sign_in_attempts_are_rate_limited(client, auth):
+    auth.signup()
+    auth.signout()
+    token = csrf_token(client)
+    statuses = [
+        client.post("/signin", data={"csrf_token": token, "email": "ada@example.com", "password": "wrong guess"}).status_code
+        for _ in range(11)
+    ]
+    assert statuses[:10] == [400] * 10 and statuses[10] == 429
+    page = client.post("/signin", data={"csrf_token": token, "email": "ada@example.com", "password": "correct horse"})
+    assert page.status_code == 429 and "Too many attempts" in page.get_data(as_text=True)
+    assert client.get("/signin").status_code == 200  # reading the page is not limited
+
+
+def test_the_stripe_key_and_webhook_secret_never_reach_a_page_or_a_log(tmp_path, caplog):
+    from standin import StandIn
+    from tests.helpers import Auth
+
+    key, whsec = "sk_test_NEVERSHOWN0123456789abcdef", "whsec_NEVERSHOWN0123456789"
+    stand_in = StandIn(public_url="http://standin.test")
+    app = make_app(tmp_path, stand_in, STRIPE_SECRET_KEY=key, STRIPE_WEBHOOK_SECRET=whsec)
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("stripe").setLevel(logging.DEBUG)
+    runner = app.test_cli_runner()
+    outputs = [runner.invoke(args=[*command]).output for command in (["init-db"], ["stripe", "setup"], ["stripe", "doctor"])]
+    client = app.test_client()
+    auth = Auth(client, app)
+    pages = [auth.signup().get_data(as_text=True)]
+    pages += [client.get(path).get_data(as_text=True) for path in ["/", "/account", "/pricing?interval=year"]]
+    pages.append(auth.post("/checkout", lookup_key="pro_monthly").get_data(as_text=True))
+    stand_in.fail_next("POST", "/v1/checkout/sessions", status=401, error_type="invalid_request_error", message=f"Invalid API Key provided: {key}")
+    pages.append(client.get(auth.post("/checkout", lookup_key="pro_monthly").headers["Location"]).get_data(as_text=True))
+    pages.append(client.post("/stripe/webhook", data="{}", headers={"Stripe-Signature": "t=1,v1=00"}).get_data(as_text=True))
+    assert any("Stripe refused the API key" in r.getMessage() for r in caplog.records), "the failure was logged"
+    text = "\n".join(pages + outputs + [record.getMessage() for record in caplog.records] + [caplog.text])
+    assert "Show the API call" in text and "$STRIPE_SECRET_KEY" in text  # the panels were there
+    for secret in (key, whsec, key[8:], whsec[6:]):
+        assert secret not in text
