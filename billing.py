@@ -366,7 +366,9 @@ class Billing:
             # StripeClient retries nothing by default. Retries are safe: the SDK
             # sends the same Idempotency-Key with each, so Stripe applies a POST once.
             max_network_retries=2,
-            http_client=http_client,
+            # A Stripe that does not answer within STRIPE_TIMEOUT is treated as down
+            # (and retried), rather than holding the customer's request for 80 s.
+            http_client=http_client or stripe.new_default_http_client(timeout=settings.stripe_timeout),
         )
 
     def create_customer(self, email: str, user_id: int, idempotency_key: str) -> str:

@@ -49,6 +49,8 @@ class Settings:
     demo_personas: bool
     # True when no Stripe key is set: the app runs against the in-process stand-in.
     offline: bool
+    # Seconds to wait for one answer from Stripe before giving up (then retried).
+    stripe_timeout: float = 10.0
     # Where sign-in attempt counts live: "memory://" (per process) or e.g. "redis://host:6379".
     ratelimit_storage_uri: str = "memory://"
 
@@ -69,6 +71,19 @@ def origin(url: str) -> str:
     """"http://host:port" of a URL."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 300:
+        raise ConfigError(f"{name} must be a number of seconds between 0 and 300 (got {value!r}).")
+    return seconds
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -173,6 +188,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         allow_live_mode=allow_live,
         show_api_calls=show_api_calls,
         demo_personas=demo_personas,
+        stripe_timeout=_seconds(env, "STRIPE_TIMEOUT", 10.0),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         offline=offline,
     )

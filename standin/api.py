@@ -14,10 +14,11 @@ import copy
 import functools
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from standin import objects
 from standin.encoding import EncodingError, decode
@@ -50,6 +51,8 @@ def endpoint(params_type: type) -> Callable[[H], H]:
         @functools.wraps(handler)
         def view(**url_args: str) -> Response:
             stand_in = standin()
+            if stand_in.latency:
+                time.sleep(stand_in.latency)  # a slow Stripe (outside the lock: others wait too, not in line)
             with stand_in.state.lock:
                 raw, status, body, replayed = _serve(stand_in, params_type, handler, url_args)
                 stand_in.record(request.method, request.path, raw, dict(request.headers), status)
@@ -60,6 +63,7 @@ def endpoint(params_type: type) -> Callable[[H], H]:
             response.headers["Stripe-Version"] = request.headers.get("Stripe-Version", "")
             if replayed:
                 response.headers["Idempotent-Replayed"] = "true"
+            response.headers.update(g.pop("injected_headers", {}))
             return response
 
         return cast(H, view)
@@ -88,6 +92,7 @@ def _serve(
     if injected is not None:
         # Injected faults stand for a server failing before the request ran, so
         # (as at Stripe) nothing is stored under the idempotency key.
+        g.injected_headers = injected.headers
         return raw, injected.status, injected.body(), False
 
     key = request.headers.get("Idempotency-Key") if request.method == "POST" else None

@@ -23,8 +23,11 @@ class StripeError(Exception):
         type: str = "invalid_request_error",  # noqa: A002 - Stripe's field name
         param: str | None = None,
         code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
+        # Extra response headers, e.g. Stripe-Should-Retry on an injected 429.
+        self.headers = headers or {}
         self.status = status
         self.message = message
         self.type = type

@@ -64,6 +64,8 @@ class StandIn:
         self.requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self.webhooks = Webhooks()
+        # Seconds every API request waits before it is answered: a slow Stripe.
+        self.latency = 0.0
         self.flask_app = self._create_app()
 
     def _create_app(self) -> Flask:
@@ -128,9 +130,11 @@ class StandIn:
         message: str = "Something went wrong on Stripe's end (injected by the stand-in).",
         code: str | None = None,
         count: int = 1,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer the next `count` requests to `method path...` (a path prefix) with this error."""
-        error = StripeError(status, message, type=error_type, code=code)
+        """Answer the next `count` requests to `method path...` (a path prefix) with
+        this error (and these headers, e.g. {"Stripe-Should-Retry": "true"})."""
+        error = StripeError(status, message, type=error_type, code=code, headers=headers)
         self._failures.append(_Failure(method.upper(), path, error, count))
 
     def take_failure(self, method: str, path: str) -> StripeError | None:
