@@ -1,0 +1,113 @@
+"""Every route, fuzzed: random and malformed forms, wrong methods, odd Unicode,
+with and without a valid CSRF token, signed in and out. Nothing may answer 5xx.
+Plus the tampering cases, each refused with no Stripe call."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import create_app
+from tests.helpers import BASE_URL, WEBHOOK_SECRET, Auth, csrf_token, database_url
+
+FIELDS = ["lookup_key", "quantity", "locale", "email", "password", "confirm", "persona", "plan", "promo", "csrf_token", "choice", "next"]
+ODD = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "0", "-1", "99999999999999999999", "1e9", "NaN", "pro_monthly", "business_monthly",
+                     "../../etc/passwd", "<script>x</script>", "\x00", "ü" * 300, "😀", "https://evil.example", "//evil.example"]),
+)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fuzz")
+    app = create_app(
+        {
+            "TESTING": True,
+            "APP_BASE_URL": BASE_URL,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "DATABASE_URL": database_url(tmp, "fuzz"),
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    client = app.test_client()
+    auth = Auth(client, app)
+    auth.signup()
+    auth.subscribe("business_monthly")
+    rules = sorted(
+        {(rule.rule, tuple(sorted(rule.methods - {"HEAD", "OPTIONS"}))) for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
+    )
+    return app, client, rules
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_no_route_answers_5xx(world, data):
+    app, client, rules = world
+    path, methods = data.draw(st.sampled_from(rules))
+    method = data.draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"] + list(methods) * 3))
+    form = data.draw(st.dictionaries(st.one_of(st.sampled_from(FIELDS), st.text(max_size=10)), ODD, max_size=6))
+    if data.draw(st.booleans()):
+        form["csrf_token"] = csrf_token(client, "/")
+    query = data.draw(st.dictionaries(st.sampled_from(["plan", "interval", "promo", "next", "checkout_session"]), ODD, max_size=3))
+    response = client.open(path, method=method, data=form, query_string=query)
+    assert response.status_code < 500, (method, path, form, query, response.get_data(as_text=True)[:500])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=2000), signature=st.text(max_size=80))
+def test_webhook_garbage_is_refused_not_crashed(world, body, signature):
+    _, client, _ = world
+    response = client.post("/stripe/webhook", data=body, headers={"Stripe-Signature": signature})
+    assert response.status_code == 400
+
+
+def test_oversized_bodies_are_refused(world):
+    _, client, _ = world
+    response = client.post("/signin", data={"email": "a" * 100_000, "password": "x"})
+    assert response.status_code == 413
+    assert client.post("/stripe/webhook", data=b"x" * 100_000).status_code == 413
+
+
+# --- tampering: each refused, with no Stripe call ------------------------------------------
+
+
+def test_a_csrf_token_from_another_session_is_refused(app, client, auth, standin):
+    other = app.test_client()
+    foreign_token = csrf_token(other)
+    auth.signup()
+    standin.clear_requests()
+    response = client.post("/account/billing", data={"csrf_token": foreign_token})
+    assert response.status_code == 400 and standin.requests == []
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"])
+def test_next_parameters_cannot_redirect_off_site(client, auth, target):
+    auth.signup()
+    auth.signout()
+    response = client.post(
+        f"/signin?next={target}", data={"csrf_token": csrf_token(client), "email": "ada@example.com", "password": "correct horse"}
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/account"
+    response = client.get(f"/pricing?plan={target}&next={target}")
+    assert response.status_code == 200
+
+
+def test_form_ids_are_ignored_the_signed_in_users_own_records_are_used(client, auth, standin):
+    auth.signup("eve@example.com")
+    auth.subscribe("starter_monthly")
+    eve = auth.user()
+    auth.signout()
+    auth.signup("ada@example.com")
+    auth.subscribe("starter_monthly")
+    ada = auth.user()
+    standin.clear_requests()
+    response = auth.post(
+        "/account/cancel", customer=eve.customer, subscription=eve.subscription.stripe_subscription_id
+    )
+    assert response.status_code == 303
+    (sent,) = [r for r in standin.requests if r.path == "/v1/billing_portal/sessions"]
+    assert sent.params["customer"] == ada.customer
+    assert sent.params["flow_data"]["subscription_cancel"]["subscription"] == ada.subscription.stripe_subscription_id
