@@ -33,6 +33,8 @@ $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt tests/e2e/package-lock.json | $(VENV)/bin/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# axe-core for the browser tests; without npm (or chromium) those tests are skipped.
+	if command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund --prefix tests/e2e; fi
 	touch $(VENV)/.installed $@

@@ -14,6 +14,7 @@ that was reached by a form POST.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -59,9 +60,14 @@ PROMO_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. Settings come from the environment and `.env`; tests pass
     `test_config` instead (the same setting names), and the environment is not read."""
-    app = Flask(__name__, instance_path=str(Path(__file__).parent / "instance"))
+    # instance/ keeps the SQLite file, the offline SECRET_KEY and the offline stand-in's
+    # state; INSTANCE_PATH moves it (the browser tests run a server in a temporary one).
     if test_config is None:
         load_dotenv()
+    source = os.environ if test_config is None else test_config
+    instance = str(source.get("INSTANCE_PATH") or Path(__file__).parent / "instance")
+    app = Flask(__name__, instance_path=instance)
+    if test_config is None:
         settings = load_settings(instance_path=Path(app.instance_path))
     else:
         settings = load_settings(

@@ -1,0 +1,111 @@
+"""A customer's journey in a real browser (Debian's chromium), against the site
+served on loopback in offline mode, with its Content-Security-Policy enforced;
+then every page checked with axe-core. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import AXE
+
+
+def test_a_customer_journey_through_every_kind_of_step(page: Page, site, shoot):
+    csp_errors: list[str] = []
+    page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+    # A campaign link, then sign-up from the Pro card: the promotion code and the plan follow.
+    page.goto(site + "/pricing?promo=WELCOME20")
+    expect(page.locator("body")).to_contain_text("WELCOME20")
+    page.click("a:has-text('Get started') >> nth=1")
+    page.fill("#email", "journey@example.com")
+    page.fill("#password", "password123")
+    page.fill("#confirm", "password123")
+    page.click("button:has-text('Create account')")
+    expect(page.locator("body")).to_contain_text("Welcome! Your account is ready.")
+
+    # Subscribe: Checkout, pay with the test card, back on the account page.
+    page.click("button:has-text('Subscribe to Pro')")
+    expect(page).to_have_url(re.compile(r"/_standin/c/pay/cs_test_"))
+    page.click("button:has-text('Pay')")
+    expect(page).to_have_url(site + "/account")
+    expect(page.locator("body")).to_contain_text("Thank you! Your subscription is active.")
+    expect(page.locator(".facts").first).to_contain_text("Pro")
+    shoot("1-subscribed")
+
+    # Switch plan with the promotion code (subscription_update_confirm, ends with redirect).
+    page.goto(site + "/pricing")
+    page.click("button:has-text('Switch to Business')")
+    expect(page.locator("body")).to_contain_text("subscription_update_confirm")
+    expect(page.locator("body")).to_contain_text("20% off for 3 months")
+    shoot("2-confirm-switch")
+    page.click("button:has-text('Confirm')")
+    expect(page).to_have_url(site + "/account")
+    expect(page.locator(".facts").first).to_contain_text("Business")
+    expect(page.locator("main")).to_contain_text("20% off for 3 months")
+
+    # A new card (payment_method_update, redirect).
+    page.click("button:has-text('Update payment method')")
+    page.check("input[value='5555555555554444']")
+    page.click("button:has-text('Save card')")
+    expect(page).to_have_url(site + "/account")
+    expect(page.locator("main")).to_contain_text("Mastercard ending in 4444")
+
+    # Billing details (customer_update, ends on the portal's home page).
+    page.click("button:has-text('Update billing details')")
+    page.fill("input[name=name]", "Journey Tester")
+    page.click("button:has-text('Save')")
+    expect(page).to_have_url(re.compile(r"/_standin/p/"))
+    shoot("3-portal-home")
+    page.click("text=Back to site")
+    expect(page).to_have_url(site + "/account")
+    expect(page.locator("main")).to_contain_text("Journey Tester")
+
+    # Cancel, declining the retention offer (subscription_cancel, hosted confirmation).
+    page.click("button:has-text('Cancel at period end')")
+    expect(page.locator("body")).to_contain_text("30% off")
+    page.click("button:has-text('No thanks')")
+    expect(page.locator("body")).to_contain_text("Your cancellation is confirmed. We are sorry to see you go.")
+    shoot("4-cancel-confirmed")
+    page.click("a:has-text('Back to site')")
+    expect(page).to_have_url(site + "/account")
+    expect(page.locator("main")).to_contain_text("Cancels on")
+    shoot("5-cancel-scheduled")
+
+    assert csp_errors == []
+
+
+def test_pages_have_no_serious_accessibility_violations(browser, site, shoot):
+    # axe is injected as a script, which the site's CSP rightly forbids: bypass it here only.
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(site + "/signin")
+    page.fill("#email", "demo@example.com")
+    page.fill("#password", "demo-password")
+    page.click("button:has-text('Sign in')")
+    page.goto(site + "/")
+    page.click("button:has-text('Subscribe to Starter')")
+    page.click("button:has-text('Pay')")
+    found = {}
+    for path in ["/", "/pricing?interval=year", "/account", "/no-such-page"]:
+        page.goto(site + path)
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+        serious = [
+            f"{v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['html'][:80]})"
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        if serious:
+            found[path] = serious
+    context.close()
+    for path in ["/signin", "/signup"]:
+        page = browser.new_context(bypass_csp=True).new_page()
+        page.goto(site + path)
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+        serious = [f"{v['id']}: {v['help']}" for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        if serious:
+            found[path] = serious
+    assert found == {}
