@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check standin
+.PHONY: run test check standin load
 
 run: $(VENV)/.installed
 	$(BIN)/flask --app app init-db
@@ -25,6 +25,10 @@ check:
 # The stand-in on its own port, for pointing the app (or curl) at it.
 standin: $(VENV)/.installed
 	$(BIN)/python -m standin --port 12111
+
+# A bounded load test on loopback (50 connections, 60 s; gunicorn, 4 workers): prints figures.
+load: $(VENV)/.installed
+	$(BIN)/python scripts/load.py
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
