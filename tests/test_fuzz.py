@@ -110,3 +110,21 @@ def test_form_ids_are_ignored_the_signed_in_users_own_records_are_used(client, a
     (sent,) = [r for r in standin.requests if r.path == "/v1/billing_portal/sessions"]
     assert sent.params["customer"] == ada.customer
     assert sent.params["flow_data"]["subscription_cancel"]["subscription"] == ada.subscription.stripe_subscription_id
+
+
+@pytest.mark.parametrize("field", ["price_id", "archived"])
+def test_prices_outside_the_catalog_are_refused_with_no_stripe_call(app, client, auth, standin, field):
+    auth.signup()
+    auth.subscribe("starter_monthly")
+    sdk = app.extensions["billing"].client
+    if field == "archived":
+        old = sdk.v1.prices.create({"product": "pro", "currency": "usd", "unit_amount": 100, "recurring": {"interval": "month"}})
+        sdk.v1.prices.update(old.id, {"active": False})
+        value = old.id
+    else:
+        value = next(p["id"] for p in standin.state.all("price") if p["lookup_key"] == "pro_monthly")
+    standin.clear_requests()
+    for route in ("/account/switch-plan", "/checkout"):
+        response = auth.post(route, lookup_key=value)
+        assert response.status_code == 400, (route, response.status_code)
+    assert standin.requests == []
