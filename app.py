@@ -28,6 +28,7 @@ from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import flows
 import personas
@@ -91,6 +92,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
     )
+    if settings.trusted_proxies:
+        # The client's address and scheme from the proxies' headers (the sign-in limit counts per address).
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.extensions["settings"] = settings
     redact_secrets_in_logs(settings)
     app.extensions["webhook_secret"] = settings.stripe_webhook_secret
@@ -109,15 +114,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(stripe_cli)
     app.cli.add_command(demo_cli)
     presenters.register(app)
-
-    if settings.offline:
-        # The one place the app touches the stand-in: no key, so Stripe is simulated in-process.
-        from offline import start_offline_mode
-
-        start_offline_mode(app, settings)
-    else:
-        # Tests may hand the SDK an in-process transport (a stand-in) as STRIPE_HTTP_CLIENT.
-        app.extensions["billing"] = connect_billing(settings, app.extensions["catalog"], app.config.get("STRIPE_HTTP_CLIENT"))
 
     app.add_url_rule("/", "pricing", pricing)
     app.add_url_rule("/pricing", "pricing_alias", pricing)
@@ -141,6 +137,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "demo_account": app.extensions.get("demo_account"),
             "personas": personas.menu(app.extensions["catalog"]) if settings.demo_personas else [],
         }
+
+    # Stripe last, once every route exists: offline mode seeds the demo at start, and the
+    # stand-in's webhooks for it arrive at this app's webhook route while it does.
+    if settings.offline:
+        # The one place the app touches the stand-in: no key, so Stripe is simulated in-process.
+        from offline import start_offline_mode
+
+        start_offline_mode(app, settings)
+    else:
+        # Tests may hand the SDK an in-process transport (a stand-in) as STRIPE_HTTP_CLIENT.
+        app.extensions["billing"] = connect_billing(settings, app.extensions["catalog"], app.config.get("STRIPE_HTTP_CLIENT"))
 
     return app
 
@@ -712,7 +719,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(e: HTTPException) -> ResponseReturnValue:
-        message = "Too many attempts from your address. Wait a minute, then try again."
+        message = "Too many attempts. Wait a few minutes, then try again."
         return render_template("error.html", title="Slow down", message=message), 429
 
     @app.errorhandler(HTTPException)
