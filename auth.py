@@ -22,10 +22,19 @@ from forms import SignInForm, SignUpForm
 from models import User, db
 
 bp = Blueprint("auth", __name__)
-# Sign-in and sign-up attempts per client address (guessing passwords, mass sign-ups).
+# Sign-in and sign-up attempts per client address (guessing passwords, mass sign-ups),
+# and sign-in attempts per account (one password guessed from many addresses).
+# Behind a proxy, set TRUSTED_PROXIES so the address is the client's, not the proxy's.
 # Counts live in RATELIMIT_STORAGE_URI: memory (one process) unless set to e.g. redis://.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 ATTEMPTS = "10 per minute;100 per hour"
+ATTEMPTS_PER_ACCOUNT = "20 per hour"
+
+
+def _attempted_account() -> str:
+    """The rate-limit key for one account: the email being signed in to."""
+    return "account:" + request.form.get("email", "").strip().lower()[:254]
+
 login_manager = LoginManager()
 login_manager.login_view = "auth.signin"
 login_manager.login_message = "Please sign in to continue."
@@ -94,6 +103,7 @@ def signup() -> ResponseReturnValue:
 
 @bp.route("/signin", methods=["GET", "POST"])
 @limiter.limit(ATTEMPTS, methods=["POST"])
+@limiter.limit(ATTEMPTS_PER_ACCOUNT, methods=["POST"], key_func=_attempted_account)
 def signin() -> ResponseReturnValue:
     """Sign in with email and password."""
     if current_user.is_authenticated:

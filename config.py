@@ -53,6 +53,9 @@ class Settings:
     stripe_timeout: float = 10.0
     # Where sign-in attempt counts live: "memory://" (per process) or e.g. "redis://host:6379".
     ratelimit_storage_uri: str = "memory://"
+    # How many proxies in front of the app set X-Forwarded-For/-Proto (0: trust none, so a
+    # client cannot pick its own address to dodge the sign-in limit).
+    trusted_proxies: int = 0
 
     @property
     def live_mode(self) -> bool:
@@ -84,6 +87,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < seconds <= 300:
         raise ConfigError(f"{name} must be a number of seconds between 0 and 300 (got {value!r}).")
     return seconds
+
+
+def _count(env: Mapping[str, str], name: str, highest: int) -> int:
+    value = env.get(name, "").strip() or "0"
+    if not value.isdigit() or int(value) > highest:
+        raise ConfigError(f"{name} must be a whole number from 0 to {highest} (got {value!r}).")
+    return int(value)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -190,5 +200,6 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         demo_personas=demo_personas,
         stripe_timeout=_seconds(env, "STRIPE_TIMEOUT", 10.0),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+        trusted_proxies=_count(env, "TRUSTED_PROXIES", 5),
         offline=offline,
     )

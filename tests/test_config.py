@@ -38,6 +38,8 @@ def test_test_key(tmp_path):
         ({"STRIPE_PORTAL_CONFIGURATION": "conf_1"}, "STRIPE_PORTAL_CONFIGURATION"),
         ({"DATABASE_URL": "app.sqlite"}, "DATABASE_URL"),
         ({"STRIPE_ALLOW_LIVE_MODE": "maybe"}, "STRIPE_ALLOW_LIVE_MODE"),
+        ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
+        ({"TRUSTED_PROXIES": "many"}, "TRUSTED_PROXIES"),
     ],
 )
 def test_bad_settings_are_named(tmp_path, change, named):

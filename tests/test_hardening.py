@@ -71,6 +71,56 @@ def test_sign_in_attempts_are_rate_limited(client, auth):
     assert client.get("/signin").status_code == 200  # reading the page is not limited
 
 
+def wrong_guess(client, token, email="ada@example.com", address="192.0.2.1", forwarded=None):
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    return client.post(
+        "/signin",
+        data={"csrf_token": token, "email": email, "password": "wrong guess"},
+        environ_base={"REMOTE_ADDR": address},
+        headers=headers,
+    ).status_code
+
+
+def test_one_account_is_protected_from_guesses_spread_over_many_addresses(client, auth):
+    auth.signup()
+    auth.signout()
+    token = csrf_token(client)
+    statuses = [wrong_guess(client, token, address=f"192.0.2.{n % 7}") for n in range(21)]
+    assert statuses[:20] == [400] * 20 and statuses[20] == 429
+    assert wrong_guess(client, token, email="ADA@example.com ", address="198.51.100.9") == 429
+    # Another account, from an address that took part, can still be signed in to.
+    assert wrong_guess(client, token, email="bob@example.com", address="192.0.2.1") == 400
+
+
+def test_forwarded_addresses_are_ignored_unless_a_proxy_is_trusted(tmp_path):
+    from app import create_app
+    from tests.helpers import database_url
+
+    def app_with(proxies):
+        return create_app(
+            {
+                "TESTING": True,
+                "APP_BASE_URL": "https://shop.example",
+                "SECRET_KEY": "test-secret-key-not-for-production",
+                "DATABASE_URL": database_url(tmp_path, f"proxies{proxies}"),
+                "TRUSTED_PROXIES": str(proxies),
+            }
+        )
+
+    # No trusted proxy: a client making up X-Forwarded-For still counts as one address.
+    client = app_with(0).test_client()
+    token = csrf_token(client)
+    statuses = [wrong_guess(client, token, email=f"u{n}@example.com", forwarded=f"203.0.113.{n}") for n in range(11)]
+    assert statuses[-1] == 429
+    # Behind one proxy: each client is counted by the address the proxy saw.
+    client = app_with(1).test_client()
+    token = csrf_token(client)
+    statuses = [wrong_guess(client, token, email=f"u{n}@example.com", forwarded=f"203.0.113.{n}") for n in range(11)]
+    assert statuses == [400] * 11
+    statuses = [wrong_guess(client, token, email=f"v{n}@example.com", forwarded="203.0.113.50") for n in range(11)]
+    assert statuses[-1] == 429
+
+
 def test_the_stripe_key_and_webhook_secret_never_reach_a_page_or_a_log(tmp_path, caplog):
     from standin import StandIn
     from tests.helpers import Auth
