@@ -54,6 +54,16 @@ def browser_context_args():
 @pytest.fixture
 def site(tmp_path):
     """The site, as `make run` serves it (offline mode), on a free loopback port."""
+    yield from serve(tmp_path, personas=False)
+
+
+@pytest.fixture
+def site_with_personas(tmp_path):
+    """The same, with the demo personas seeded and their header menu on."""
+    yield from serve(tmp_path, personas=True)
+
+
+def serve(tmp_path, personas):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -61,7 +71,7 @@ def site(tmp_path):
         "APP_BASE_URL": url,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite'}",
-        "DEMO_PERSONAS": "off",
+        "DEMO_PERSONAS": "on" if personas else "off",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
