@@ -137,6 +137,11 @@ class StandIn:
         error = StripeError(status, message, type=error_type, code=code, headers=headers)
         self._failures.append(_Failure(method.upper(), path, error, count))
 
+    def recover(self) -> None:
+        """Stripe is back: drop every injected error not yet used, and any added latency."""
+        self._failures.clear()
+        self.latency = 0.0
+
     def take_failure(self, method: str, path: str) -> StripeError | None:
         """The injected error for this request, if any, counting it as used."""
         for failure in self._failures:

@@ -55,7 +55,7 @@ def test_a_stripe_outage_is_a_message_pages_still_work_and_a_retry_succeeds(subs
     assert client.get("/account/return").status_code == 303  # the refresh fails softly too
     assert "We could not refresh your subscription" in flashed(client)
 
-    standin._failures.clear()  # Stripe is back
+    standin.recover()  # Stripe is back
     again = subscriber.post("/account/switch-plan", lookup_key="pro_monthly")
     assert again.status_code == 303 and "/_standin/p/session/" in again.headers["Location"]
 
