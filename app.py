@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from dotenv import load_dotenv
 from flask import Flask, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from markupsafe import escape
 from flask_login import current_user
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -268,7 +269,7 @@ def portal_locale(u: User) -> str | None:
 
 def refuse(message: str, status: int = 400) -> ResponseReturnValue:
     """A request we will not send to Stripe: say why, with a way back."""
-    return render_template("error.html", title="We could not do that", message=message), status
+    return error_page("We could not do that", message, status)
 
 
 def to_stripe(make_url: Callable[[], str], back: str) -> ResponseReturnValue:
@@ -712,6 +713,26 @@ def stripe_webhook() -> ResponseReturnValue:
 # --- errors --------------------------------------------------------------------------
 
 
+# The error page when even error.html cannot be drawn (the database is down, so the header
+# can't know who is signed in; or a malformed Host header left no way to build links).
+BARE_ERROR_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} · Acme Cloud</title>
+<link rel="stylesheet" href="/static/style.css"></head>
+<body><main><section class="panel narrow"><h1>{title}</h1><p>{message}</p>
+<p><a class="button secondary" href="/">Pricing</a></p></section></main></body></html>
+"""
+
+
+def error_page(title: str, message: str, status: int, headers: Any = None) -> Response:
+    """error.html with this title and message; a bare page if that fails too."""
+    try:
+        body = render_template("error.html", title=title, message=message)
+    except Exception:
+        log.warning("Could not draw error.html (answering %s with a bare page)", status, exc_info=True)
+        body = BARE_ERROR_PAGE.format(title=escape(title), message=escape(message))
+    return Response(body, status, headers)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(e: CSRFError) -> ResponseReturnValue:
@@ -720,15 +741,31 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(429)
     def too_many(e: HTTPException) -> ResponseReturnValue:
         message = "Too many attempts. Wait a few minutes, then try again."
-        return render_template("error.html", title="Slow down", message=message), 429
+        return error_page("Slow down", message, 429, [h for h in e.get_headers() if h[0] == "Retry-After"])
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> ResponseReturnValue:
-        return render_template("error.html", title=e.name, message=e.description), e.code or 500
+        # Keep what the error says beyond its page, such as a 405's Allow header.
+        headers = [h for h in e.get_headers() if h[0].lower() != "content-type"]
+        return error_page(e.name, e.description or "", e.code or 500, headers)
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_error(e: SQLAlchemyError) -> ResponseReturnValue:
+        log.error("Database error: %s", e)
+        rollback_quietly()
+        message = "We can't reach our database right now, so nothing was saved. Please try again in a moment."
+        return error_page("Temporarily unavailable", message, 503, {"Retry-After": "30"})
 
     @app.errorhandler(Exception)
     def unexpected_error(e: Exception) -> ResponseReturnValue:
         log.exception("Unhandled error")
-        db.session.rollback()
+        rollback_quietly()
         message = "Something went wrong on our side. Nothing you did was lost; please try again."
-        return render_template("error.html", title="Sorry", message=message), 500
+        return error_page("Sorry", message, 500)
+
+
+def rollback_quietly() -> None:
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        log.warning("Rolling back failed too", exc_info=True)

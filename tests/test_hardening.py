@@ -27,6 +27,48 @@ def test_every_page_has_the_security_headers(client, auth):
         assert response.headers["X-Frame-Options"] == "DENY"
 
 
+def assert_security_headers(response):
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_error_answers_are_pages_with_the_security_headers_too(app, client, auth):
+    auth.signup()
+    answers = {
+        "404": client.get("/no-such-page"),
+        "405": client.delete("/"),
+        "400 csrf": client.post("/account/billing", data={"csrf_token": "forged"}),
+        "413": client.post("/signin", data={"email": "a" * 100_000}),
+        "400 host": client.get("/", headers={"Host": "a" * 64 + ".example"}),
+    }
+    assert {name: r.status_code for name, r in answers.items()} == {"404": 404, "405": 405, "400 csrf": 400, "413": 413, "400 host": 400}
+    assert set(answers["405"].headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    for name, response in answers.items():
+        assert_security_headers(response)
+        assert response.mimetype == "text/html" and "<h1>" in response.get_data(as_text=True), name
+
+
+def test_a_database_outage_is_a_503_page_and_the_site_recovers(app, client, auth):
+    from sqlalchemy import text
+
+    from models import db
+
+    auth.signup()
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE users RENAME TO users_away"))
+        db.session.commit()
+    for path in ("/", "/account"):
+        response = client.get(path)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+        assert "reach our database right now, so nothing was saved" in response.get_data(as_text=True)
+        assert_security_headers(response)
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE users_away RENAME TO users"))
+        db.session.commit()
+    assert client.get("/account").status_code == 200
+
+
 def test_pages_have_no_inline_script_or_style(client, auth):
     auth.signup()
     auth.subscribe("pro_monthly")
