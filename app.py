@@ -28,6 +28,7 @@ from flask_login import current_user
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -263,8 +264,12 @@ def choices(u: User) -> dict[str, Choice]:
 
 
 def portal_locale(u: User) -> str | None:
-    """The user's chosen language, else the browser's best match Stripe supports."""
-    return u.locale or request.accept_languages.best_match(PORTAL_LOCALES)
+    """The user's chosen language, else the browser's best match Stripe supports.
+
+    A bare "*" names no language (best_match would take Stripe's first, Bulgarian):
+    then no locale is sent and Stripe picks one itself."""
+    named = LanguageAccept([(value, q) for value, q in request.accept_languages if value != "*"])
+    return u.locale or named.best_match(PORTAL_LOCALES)
 
 
 def refuse(message: str, status: int = 400) -> ResponseReturnValue:

@@ -23,6 +23,7 @@ OFFLINE_STRIPE_KEY = "sk_test_offline"
 # Where Stripe sends this site's webhook events (the Stripe CLI forwards there too).
 WEBHOOK_PATH = "/stripe/webhook"
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -181,6 +182,11 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
 
     # On by default in offline and test mode; in live mode only when asked for.
     live = key.startswith(("sk_live_", "rk_live_"))
+    if live and urlsplit(app_base_url).scheme != "https" and urlsplit(app_base_url).hostname not in LOOPBACK:
+        raise ConfigError(
+            f"APP_BASE_URL must be https in live mode (got {app_base_url!r}): session cookies "
+            "are only marked Secure, and card details only trusted, over https."
+        )
     show_api_calls = _flag(env, "SHOW_API_CALLS") if env.get("SHOW_API_CALLS", "").strip() else not live
 
     demo_personas = _flag(env, "DEMO_PERSONAS") if env.get("DEMO_PERSONAS", "").strip() else not live

@@ -47,6 +47,13 @@ def test_bad_settings_are_named(tmp_path, change, named):
         load_settings({**GOOD, **change}, instance_path=tmp_path)
 
 
+def test_live_mode_needs_https_except_on_this_machine(tmp_path):
+    live = {**GOOD, "STRIPE_SECRET_KEY": "sk_live_abc", "STRIPE_ALLOW_LIVE_MODE": "true"}
+    with pytest.raises(ConfigError, match="APP_BASE_URL must be https in live mode"):
+        load_settings({**live, "APP_BASE_URL": "http://shop.example"}, instance_path=tmp_path)
+    assert load_settings({**live, "APP_BASE_URL": "http://127.0.0.1:5000"}, instance_path=tmp_path).live_mode
+
+
 def test_live_mode_only_when_allowed(tmp_path):
     s = load_settings({**GOOD, "STRIPE_SECRET_KEY": "sk_live_abc", "STRIPE_ALLOW_LIVE_MODE": "true"}, instance_path=tmp_path)
     assert s.live_mode

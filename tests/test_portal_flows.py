@@ -255,6 +255,15 @@ def test_portal_locale_from_the_browser_then_from_the_user_choice(client, auth, 
     assert auth.post("/account/locale", locale="xx-YY").status_code == 400
 
 
+@pytest.mark.parametrize("header, sent", [("*", None), ("*, fr;q=0.5", "fr"), ("xx-YY", None), ("", None)])
+def test_a_browser_naming_no_language_stripe_has_sends_no_locale(client, auth, standin, header, sent):
+    auth.signup()
+    auth.subscribe("pro_monthly")
+    standin.clear_requests()
+    auth.client.post("/account/billing", data={"csrf_token": auth_token(client)}, headers={"Accept-Language": header})
+    assert portal_sessions(standin)[-1].params.get("locale") == sent
+
+
 def auth_token(client):
     from tests.helpers import csrf_token
 
