@@ -110,6 +110,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     policy = content_security_policy(settings)
     app.after_request(lambda response: security_headers(response, policy))
+    # Each request may wait on Stripe for a bounded time (see Billing.start_request).
+    app.before_request(lambda: billing().start_request())
     app.register_blueprint(auth_bp)
     register_error_handlers(app)
     app.cli.add_command(init_db_command)

@@ -12,6 +12,7 @@ import sys
 import time
 import typing
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, cast
@@ -204,9 +205,40 @@ def _user_message(error: stripe.StripeError) -> str:
     return "Stripe had a problem handling this request. Nothing was changed; please try again."
 
 
+# Each Stripe call is retried this many times on a timeout, a dropped connection or a 5xx,
+# with the same Idempotency-Key (so Stripe applies a POST once).
+STRIPE_NETWORK_RETRIES = 2
+
+
+def stripe_call_seconds(stripe_timeout: float) -> float:
+    """The longest one Stripe call can take: every attempt timing out, plus the SDK's
+    waits between attempts (0.5 s, then 1 s)."""
+    delay, most = float(stripe.HTTPClient.INITIAL_DELAY), float(stripe.HTTPClient.MAX_DELAY)
+    waits = sum(min(delay * (1 << n), most) for n in range(STRIPE_NETWORK_RETRIES))
+    return stripe_timeout * (1 + STRIPE_NETWORK_RETRIES) + waits
+
+
+def slowest_request_seconds(stripe_timeout: float) -> float:
+    """The longest a request can wait on Stripe: no call starts after one call's worst
+    case (see stripe_errors), so at most two calls' worth. 63 s with the default 10 s."""
+    return 2 * stripe_call_seconds(stripe_timeout)
+
+
+# When the current request stops starting Stripe calls (see Billing.start_request): a
+# button whose first call was slow gives up instead of holding a server worker for
+# several calls' worth of timeouts. Unset (no limit) outside requests, e.g. in commands.
+_give_up_at: ContextVar[float | None] = ContextVar("stripe_give_up_at", default=None)
+TOO_SLOW = "Stripe is answering too slowly right now. Please try again in a moment."
+
+
 @contextmanager
 def stripe_errors(doing: str) -> Iterator[None]:
-    """Turn any Stripe failure inside the block into a BillingError."""
+    """Turn any Stripe failure inside the block into a BillingError; refuse to start a
+    call once the request has spent its time on Stripe."""
+    give_up_at = _give_up_at.get()
+    if give_up_at is not None and time.monotonic() > give_up_at:
+        log.warning("Did not %s: this request already waited too long for Stripe", doing)
+        raise BillingError(TOO_SLOW)
     try:
         yield
     except stripe.StripeError as e:
@@ -359,17 +391,25 @@ class Billing:
         self._configured = settings.stripe_portal_configuration
         self._prices: dict[str, tuple[str, float]] = {}
         self._features = PortalFeatures()
+        # Seconds a request may spend on Stripe before it starts no more calls.
+        self.request_seconds = stripe_call_seconds(settings.stripe_timeout)
         self.client = stripe.StripeClient(
             settings.stripe_secret_key,
             stripe_version=STRIPE_API_VERSION,
             base_addresses={"api": settings.stripe_api_base},
             # StripeClient retries nothing by default. Retries are safe: the SDK
             # sends the same Idempotency-Key with each, so Stripe applies a POST once.
-            max_network_retries=2,
+            max_network_retries=STRIPE_NETWORK_RETRIES,
             # A Stripe that does not answer within STRIPE_TIMEOUT is treated as down
             # (and retried), rather than holding the customer's request for 80 s.
             http_client=http_client or stripe.new_default_http_client(timeout=settings.stripe_timeout),
         )
+
+    def start_request(self) -> None:
+        """A customer's request begins: once one call's worst case (every attempt timing
+        out) has passed, it starts no more Stripe calls, so no request waits longer than
+        slowest_request_seconds (and a server's worker timeout can be set above it)."""
+        _give_up_at.set(time.monotonic() + self.request_seconds)
 
     def create_customer(self, email: str, user_id: int, idempotency_key: str) -> str:
         """Create the user's Stripe customer. The key must be unique to this user

@@ -54,7 +54,7 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
     app.extensions["webhook_secret"] = secret
     send_webhooks_to_app(app, standin, secret)
 
-    billing = Billing(settings, http_client=standin.http_client())
+    billing = Billing(settings, http_client=standin.http_client(timeout=settings.stripe_timeout))
     catalog: Catalog = app.extensions["catalog"]
     billing.ensure_catalog(catalog, return_url=settings.url("/account"))
     billing.load_portal_features()

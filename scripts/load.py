@@ -114,8 +114,9 @@ def main() -> None:
         for command in (["init-db"], ["stripe", "setup"], ["demo", "seed"]):
             subprocess.run([python, "-m", "flask", "--app", "app", *command], cwd=ROOT, env=env, check=True, capture_output=True)
         site = subprocess.Popen(
-            [python, "-m", "gunicorn", "--workers", str(args.workers), "--threads", "4", "--bind", f"127.0.0.1:{site_port}",
-             "--log-level", "warning", "app:create_app()"],
+            # The project's gunicorn.conf.py (4 threads a worker, timeouts), on a loopback port.
+            [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", str(args.workers),
+             "--bind", f"127.0.0.1:{site_port}", "app:create_app()"],
             cwd=ROOT, env=env,
         )
         processes.append(site)

@@ -14,7 +14,6 @@ import copy
 import functools
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -51,8 +50,6 @@ def endpoint(params_type: type) -> Callable[[H], H]:
         @functools.wraps(handler)
         def view(**url_args: str) -> Response:
             stand_in = standin()
-            if stand_in.latency:
-                time.sleep(stand_in.latency)  # a slow Stripe (outside the lock: others wait too, not in line)
             with stand_in.state.lock:
                 raw, status, body, replayed = _serve(stand_in, params_type, handler, url_args)
                 stand_in.record(request.method, request.path, raw, dict(request.headers), status)

@@ -9,13 +9,19 @@ SDK's own retry loop (`request_with_retries`) still runs on top, so
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import stripe
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
+
+from standin.server import SKIP_LATENCY
+
+if TYPE_CHECKING:
+    from standin.server import StandIn
 
 
 class CaseInsensitiveHeaders(Mapping[str, str]):
@@ -37,14 +43,25 @@ class CaseInsensitiveHeaders(Mapping[str, str]):
         return isinstance(name, str) and name.lower() in self._headers
 
 
+def connection_error(message: str) -> stripe.APIConnectionError:
+    """What the SDK's clients raise when the connection fails: retried by the SDK."""
+    return stripe.APIConnectionError(message, should_retry=True)  # type: ignore[no-untyped-call]
+
+
 class InProcessHTTPClient(stripe.HTTPClient):
-    """Calls a WSGI app in-process; the host part of every URL is ignored."""
+    """Calls the stand-in in-process; the host part of every URL is ignored.
+
+    Connection faults (`StandIn.fail_next(..., fault=...)`, or a `latency` above
+    `timeout`) raise what the SDK's own clients raise: APIConnectionError, which
+    the SDK retries with the same Idempotency-Key."""
 
     name = "standin-in-process"
 
-    def __init__(self, wsgi_app: Any) -> None:
+    def __init__(self, stand_in: StandIn, timeout: float = 80.0) -> None:
         super().__init__()
-        self._client = Client(wsgi_app, response_wrapper=Response)
+        self._stand_in = stand_in
+        self._timeout = timeout
+        self._client = Client(stand_in.wsgi_app, response_wrapper=Response)
 
     def request(
         self,
@@ -56,13 +73,30 @@ class InProcessHTTPClient(stripe.HTTPClient):
         _usage: list[str] | None = None,
     ) -> tuple[str, int, Mapping[str, str]]:
         parts = urlsplit(url)
+        fault = self._stand_in.take_connection_fault(method.upper(), parts.path)
+        if fault == "refused":
+            raise connection_error(
+                "Could not connect to Stripe: connection refused (injected by the stand-in)."
+            )
+        too_slow = fault == "timeout" or self._stand_in.latency > self._timeout
         response = self._client.open(
             parts.path,
             method=method.upper(),
             query_string=parts.query,
             headers=list((headers or {}).items()),
             data=post_data,
+            environ_overrides={SKIP_LATENCY: True} if too_slow else None,
         )
+        if too_slow:
+            # Stripe handled the request; its answer would come after the client gave up.
+            time.sleep(self._timeout)
+            raise connection_error(
+                f"Request to Stripe timed out after {self._timeout:g} s (the stand-in's answer was slower)."
+            )
+        if fault == "reset":
+            raise connection_error(
+                "Connection to Stripe reset before the answer arrived (injected by the stand-in)."
+            )
         return response.get_data(as_text=True), response.status_code, CaseInsensitiveHeaders(response.headers.items())
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,8 +43,16 @@ class RecordedRequest:
 class _Failure:
     method: str
     path: str
-    error: StripeError
+    # An error answer, or None for a connection fault ("refused", "reset", "timeout").
+    error: StripeError | None
     remaining: int = field(default=1)
+    fault: str | None = None
+
+
+# What a client sees when the connection fails (see InProcessHTTPClient).
+# Set by the in-process client on a request it answers itself with a timeout.
+SKIP_LATENCY = "standin.skip_latency"
+CONNECTION_FAULTS = ("refused", "reset", "timeout")
 
 
 class StandIn:
@@ -82,6 +91,8 @@ class StandIn:
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         """The stand-in as a WSGI app. A request that may change state (anything
         but GET) runs alone, and what it changed becomes webhook events."""
+        if self.latency and environ.get("PATH_INFO", "").startswith("/v1/") and not environ.get(SKIP_LATENCY):
+            time.sleep(self.latency)  # a slow Stripe: before the lock, so slow answers overlap
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return self.flask_app(environ, start_response)
         with self.state.lock:
@@ -109,11 +120,13 @@ class StandIn:
         """Send the queued events now (see `events.Webhooks.deliver`)."""
         return self.webhooks.deliver(shuffle)
 
-    def http_client(self) -> Any:
-        """An SDK HTTP client that calls this stand-in in-process (see `http_client.py`)."""
+    def http_client(self, timeout: float = 80.0) -> Any:
+        """An SDK HTTP client that calls this stand-in in-process (see `http_client.py`).
+        An answer slower than `timeout` seconds (see `latency`) is a timeout, as with the
+        SDK's own clients (whose default is 80 s)."""
         from standin.http_client import InProcessHTTPClient
 
-        return InProcessHTTPClient(self.wsgi_app)
+        return InProcessHTTPClient(self, timeout)
 
     def record(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], status: int) -> None:
         self.requests.append(RecordedRequest(method, path, params, headers, status))
@@ -131,9 +144,20 @@ class StandIn:
         code: str | None = None,
         count: int = 1,
         headers: dict[str, str] | None = None,
+        fault: str | None = None,
     ) -> None:
         """Answer the next `count` requests to `method path...` (a path prefix) with
-        this error (and these headers, e.g. {"Stripe-Should-Retry": "true"})."""
+        this error (and these headers, e.g. {"Stripe-Should-Retry": "true"}).
+
+        With `fault`, the connection fails instead, as seen by `http_client()`:
+        "refused" (Stripe never sees the request), "reset" (Stripe handles it, the
+        answer is lost) or "timeout" (Stripe handles it, the answer comes after the
+        client's timeout)."""
+        if fault is not None:
+            if fault not in CONNECTION_FAULTS:
+                raise ValueError(f"fault must be one of {CONNECTION_FAULTS}")
+            self._failures.append(_Failure(method.upper(), path, None, count, fault))
+            return
         error = StripeError(status, message, type=error_type, code=code, headers=headers)
         self._failures.append(_Failure(method.upper(), path, error, count))
 
@@ -143,11 +167,20 @@ class StandIn:
         self.latency = 0.0
 
     def take_failure(self, method: str, path: str) -> StripeError | None:
-        """The injected error for this request, if any, counting it as used."""
+        """The injected error answer for this request, if any, counting it as used."""
+        failure = self._take(method, path, connection=False)
+        return failure.error if failure else None
+
+    def take_connection_fault(self, method: str, path: str) -> str | None:
+        """The injected connection fault for this request, if any, counting it as used."""
+        failure = self._take(method, path, connection=True)
+        return failure.fault if failure else None
+
+    def _take(self, method: str, path: str, connection: bool) -> _Failure | None:
         for failure in self._failures:
-            if failure.method == method and path.startswith(failure.path):
+            if failure.method == method and path.startswith(failure.path) and (failure.fault is not None) == connection:
                 failure.remaining -= 1
                 if failure.remaining == 0:
                     self._failures.remove(failure)
-                return failure.error
+                return failure
         return None

@@ -7,13 +7,30 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from pathlib import Path
 
 import pytest
 
 from app import create_app
 from tests.helpers import BASE_URL, Auth, database_url, local_path
 
+ROOT = Path(__file__).resolve().parent.parent
+
 PORTAL = "/v1/billing_portal/sessions"
+TIMEOUT = 0.2  # STRIPE_TIMEOUT here, so a timeout is quick to reach
+
+
+@pytest.fixture
+def app(tmp_path):
+    return create_app(
+        {
+            "TESTING": True,
+            "APP_BASE_URL": BASE_URL,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "STRIPE_TIMEOUT": str(TIMEOUT),
+            "DATABASE_URL": database_url(tmp_path, "test"),
+        }
+    )
 
 
 def portal_posts(standin):
@@ -74,7 +91,7 @@ def test_429_is_retried_only_when_stripe_says_so(subscriber, standin, client, sh
 
 
 def test_a_slow_stripe_only_slows_the_button(subscriber, standin, client):
-    standin.latency = 0.2
+    standin.latency = TIMEOUT / 2
     response = subscriber.post("/account/billing")
     assert response.status_code == 303 and "/_standin/p/session/" in response.headers["Location"]
     standin.clear_requests()
@@ -82,6 +99,69 @@ def test_a_slow_stripe_only_slows_the_button(subscriber, standin, client):
 
 
 # --- a Stripe that cannot be reached: refused, reset, or silent past the timeout ----------
+
+
+def portal_sessions_made(standin):
+    return [o for o in standin.state.all("billing_portal.session")]
+
+
+@pytest.mark.parametrize("fault", ["refused", "reset", "timeout"])
+def test_a_dropped_connection_is_retried_and_stripe_acts_once(subscriber, standin, fault):
+    standin.fail_next("POST", PORTAL, fault=fault, count=2)
+    response = subscriber.post("/account/billing")
+    assert response.status_code == 303 and "/_standin/p/session/" in response.headers["Location"]
+    attempts = portal_posts(standin)  # what reached Stripe (a refused connection never does)
+    assert len(attempts) == (1 if fault == "refused" else 3)
+    assert len({r.headers["Idempotency-Key"] for r in attempts}) == 1
+    assert len(portal_sessions_made(standin)) == 1  # the retries were replays, not new sessions
+
+
+@pytest.mark.parametrize("fault", ["refused", "reset", "timeout"])
+def test_stripe_unreachable_on_every_attempt_is_a_message_and_a_retry_succeeds(subscriber, standin, client, fault):
+    standin.fail_next("POST", PORTAL, fault=fault, count=3)
+    response = subscriber.post("/account/billing")
+    assert response.status_code == 303 and response.headers["Location"] == "/account"
+    assert "We could not reach Stripe. Nothing was changed; please try again in a moment." in flashed(client)
+    assert client.get("/").status_code == 200
+    standin.recover()
+    again = subscriber.post("/account/billing")
+    assert "/_standin/p/session/" in again.headers["Location"]
+
+
+def test_an_answer_slower_than_stripe_timeout_is_a_timeout(subscriber, standin, client):
+    standin.latency = TIMEOUT * 2
+    response = subscriber.post("/account/billing")
+    assert response.headers["Location"] == "/account"
+    assert "We could not reach Stripe" in flashed(client)
+    assert len(portal_posts(standin)) == 3  # the first try and 2 retries, each given up on
+
+
+def test_a_request_that_spent_its_time_on_stripe_starts_no_more_calls(app, auth, standin, client):
+    auth.signup()  # no Stripe customer yet: Checkout first creates one, then the session
+    app.extensions["billing"].request_seconds = TIMEOUT / 4
+    standin.latency = TIMEOUT / 2  # slow, not timed out: the customer is created
+    standin.clear_requests()
+    response = auth.post("/checkout", lookup_key="pro_monthly")
+    assert response.status_code == 303 and "/_standin/" not in response.headers["Location"]
+    assert [r.path for r in standin.requests if r.method == "POST"] == ["/v1/customers"]
+    page = client.get(local_path(response.headers["Location"])).get_data(as_text=True)
+    assert "Stripe is answering too slowly right now. Please try again in a moment." in page
+    standin.recover()
+    again = auth.post("/checkout", lookup_key="pro_monthly")
+    assert "/_standin/c/pay/" in again.headers["Location"]
+
+
+def test_the_gunicorn_worker_timeout_outlasts_the_slowest_request(monkeypatch):
+    import runpy
+
+    from billing import slowest_request_seconds
+
+    for stripe_timeout in ("10", "30", "2.5"):
+        monkeypatch.setenv("STRIPE_TIMEOUT", stripe_timeout)
+        conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+        assert conf["timeout"] > slowest_request_seconds(float(stripe_timeout)), stripe_timeout
+    monkeypatch.setenv("PORT", "8123")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "0.0.0.0:8123"
 
 
 def closed_port():
