@@ -108,8 +108,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
-    policy = content_security_policy(settings)
-    app.after_request(lambda response: security_headers(response, policy))
+    # Also on the offline stand-in's pages, served from this origin (see offline.py).
+    headers = app.extensions["security_headers"] = security_header_values(content_security_policy(settings))
+    app.after_request(lambda response: security_headers(response, headers))
     # Each request may wait on Stripe for a bounded time (see Billing.start_request).
     app.before_request(lambda: billing().start_request())
     app.register_blueprint(auth_bp)
@@ -204,11 +205,18 @@ def content_security_policy(settings: Settings) -> str:
     )
 
 
-def security_headers(response: Response, policy: str) -> Response:
-    response.headers.setdefault("Content-Security-Policy", policy)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+def security_header_values(policy: str) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "X-Frame-Options": "DENY",
+    }
+
+
+def security_headers(response: Response, headers: dict[str, str]) -> Response:
+    for name, value in headers.items():
+        response.headers.setdefault(name, value)
     return response
 
 

@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select, update
@@ -46,7 +47,8 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
         state_file.parent.mkdir(parents=True, exist_ok=True)
 
     standin = StandIn(public_url=settings.url(STANDIN_PATH), state_file=state_file)
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin.wsgi_app})  # type: ignore[method-assign]
+    standin_pages = with_headers(standin.wsgi_app, app.extensions["security_headers"])
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin_pages})  # type: ignore[method-assign]
     app.extensions["standin"] = standin
     app.extensions["demo_account"] = (DEMO_EMAIL, DEMO_PASSWORD)
     # The stand-in signs the events it sends with this secret, as Stripe does with an endpoint's.
@@ -76,6 +78,21 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
             # Every persona in the header's menu, ready on the first start (a no-op after).
             for _ in personas.seed(billing, catalog):
                 pass
+
+
+def with_headers(wsgi_app: Any, headers: dict[str, str]) -> Any:
+    """The stand-in's answers with the site's security headers, since offline they come
+    from the site's own origin."""
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _ in response_headers}
+            extra = [(name, value) for name, value in headers.items() if name.lower() not in present]
+            return start_response(status, response_headers + extra, exc_info)
+
+        return wsgi_app(environ, start)
+
+    return wrapped
 
 
 def send_webhooks_to_app(app: Flask, standin: StandIn, secret: str) -> None:

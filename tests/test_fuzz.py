@@ -35,16 +35,28 @@ def world(tmp_path_factory):
     auth = Auth(client, app)
     auth.signup()
     auth.subscribe("business_monthly")
+    user_id = auth.user().id
     rules = sorted(
         {(rule.rule, tuple(sorted(rule.methods - {"HEAD", "OPTIONS"}))) for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
     )
-    return app, client, rules
+    return app, client, rules, user_id
+
+
+def sign_in_as(client, user_id):
+    """Flask-Login's session keys, set directly: signed in without the password check,
+    so examples after a fuzzed POST /signout are signed in again."""
+    with client.session_transaction() as session:
+        session["_user_id"], session["_fresh"] = str(user_id), True
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_route_answers_5xx(world, data):
-    app, client, rules = world
+    app, client, rules, user_id = world
+    if data.draw(st.integers(0, 4)):  # signed in 4 times in 5
+        sign_in_as(client, user_id)
+    else:
+        client.delete_cookie("session")
     path, methods = data.draw(st.sampled_from(rules))
     method = data.draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"] + list(methods) * 3))
     form = data.draw(st.dictionaries(st.one_of(st.sampled_from(FIELDS), st.text(max_size=10)), ODD, max_size=6))
@@ -58,13 +70,13 @@ def test_no_route_answers_5xx(world, data):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=2000), signature=st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=80))
 def test_webhook_garbage_is_refused_not_crashed(world, body, signature):
-    _, client, _ = world
+    _, client, _, _ = world
     response = client.post("/stripe/webhook", data=body, headers={"Stripe-Signature": signature})
     assert response.status_code == 400
 
 
 def test_oversized_bodies_are_refused(world):
-    _, client, _ = world
+    _, client, _, _ = world
     response = client.post("/signin", data={"email": "a" * 100_000, "password": "x"})
     assert response.status_code == 413
     assert client.post("/stripe/webhook", data=b"x" * 100_000).status_code == 413
@@ -77,9 +89,12 @@ def test_a_csrf_token_from_another_session_is_refused(app, client, auth, standin
     other = app.test_client()
     foreign_token = csrf_token(other)
     auth.signup()
+    auth.subscribe("starter_monthly")  # so Manage billing is a button this user may press
     standin.clear_requests()
     response = client.post("/account/billing", data={"csrf_token": foreign_token})
     assert response.status_code == 400 and standin.requests == []
+    assert "This form has expired or did not come from this site" in response.get_data(as_text=True)
+    assert auth.post("/account/billing").status_code == 303  # with its own token it works
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"])

@@ -49,6 +49,19 @@ def test_error_answers_are_pages_with_the_security_headers_too(app, client, auth
         assert response.mimetype == "text/html" and "<h1>" in response.get_data(as_text=True), name
 
 
+def test_the_offline_stand_ins_pages_get_the_same_headers(client, auth):
+    from tests.helpers import local_path
+
+    auth.signup()
+    auth.subscribe("pro_monthly")
+    portal = local_path(auth.post("/account/billing").headers["Location"])
+    confirm = local_path(auth.post("/account/switch-plan", lookup_key="business_monthly").headers["Location"])
+    for path in (portal, confirm, "/_standin/p/session/bps_nope", "/_standin/v1/customers"):
+        response = client.get(path)
+        assert_security_headers(response)
+        assert "<script" not in response.get_data(as_text=True) and "style=" not in response.get_data(as_text=True)
+
+
 def test_a_database_outage_is_a_503_page_and_the_site_recovers(app, client, auth):
     from sqlalchemy import text
 
