@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from dotenv import load_dotenv
-from flask import Flask, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Flask, Response, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import escape
 from flask_login import current_user
@@ -112,7 +112,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     headers = app.extensions["security_headers"] = security_header_values(content_security_policy(settings))
     app.after_request(lambda response: security_headers(response, headers))
     # Each request may wait on Stripe for a bounded time (see Billing.start_request).
-    app.before_request(lambda: billing().start_request())
+    app.before_request(start_stripe_budget)
+    app.teardown_request(end_stripe_budget)
     app.register_blueprint(auth_bp)
     register_error_handlers(app)
     app.cli.add_command(init_db_command)
@@ -203,6 +204,15 @@ def content_security_policy(settings: Settings) -> str:
             "frame-ancestors 'none'",
         ]
     )
+
+
+def start_stripe_budget() -> None:
+    g.stripe_budget = billing().start_request()
+
+
+def end_stripe_budget(error: BaseException | None) -> None:
+    if "stripe_budget" in g:
+        billing().end_request(g.pop("stripe_budget"))
 
 
 def security_header_values(policy: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ import sys
 import time
 import typing
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, cast
@@ -405,11 +405,19 @@ class Billing:
             http_client=http_client or stripe.new_default_http_client(timeout=settings.stripe_timeout),
         )
 
-    def start_request(self) -> None:
+    def start_request(self) -> Token[float | None]:
         """A customer's request begins: once one call's worst case (every attempt timing
         out) has passed, it starts no more Stripe calls, so no request waits longer than
-        slowest_request_seconds (and a server's worker timeout can be set above it)."""
-        _give_up_at.set(time.monotonic() + self.request_seconds)
+        slowest_request_seconds (and a server's worker timeout can be set above it).
+        Pass the answer to `end_request` when the request ends."""
+        return _give_up_at.set(time.monotonic() + self.request_seconds)
+
+    @staticmethod
+    def end_request(token: Token[float | None]) -> None:
+        try:
+            _give_up_at.reset(token)
+        except ValueError:  # ended in another context than it started: no limit from here
+            _give_up_at.set(None)
 
     def create_customer(self, email: str, user_id: int, idempotency_key: str) -> str:
         """Create the user's Stripe customer. The key must be unique to this user

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,8 @@ def test_a_request_that_spent_its_time_on_stripe_starts_no_more_calls(app, auth,
     assert [r.path for r in standin.requests if r.method == "POST"] == ["/v1/customers"]
     page = client.get(local_path(response.headers["Location"])).get_data(as_text=True)
     assert "Stripe is answering too slowly right now. Please try again in a moment." in page
+    time.sleep(TIMEOUT / 4)
+    app.extensions["billing"].current_subscription(auth.user().customer)  # the limit ended with the request
     standin.recover()
     again = auth.post("/checkout", lookup_key="pro_monthly")
     assert "/_standin/c/pay/" in again.headers["Location"]
