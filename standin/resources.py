@@ -591,13 +591,19 @@ def create_checkout_session(params: dict[str, Any]) -> StripeObject:
     return state().add(session)
 
 
-def _checkout_item(line: dict[str, Any], param: str) -> StripeObject:
+def _active_price(line: dict[str, Any], param: str) -> StripeObject:
+    """The active price a line item ({price, quantity}) names; Stripe's errors otherwise."""
     refuse_unsupported(line, {"price", "quantity"}, param)
     if "price" not in line:
         raise invalid(f"Missing required param: {param}[price].", f"{param}[price]")
     price = find("price", line["price"], f"{param}[price]")
     if not price["active"]:
         raise invalid("The price specified is inactive. This field only accepts active prices.", f"{param}[price]")
+    return price
+
+
+def _checkout_item(line: dict[str, Any], param: str) -> StripeObject:
+    price = _active_price(line, param)
     if price["type"] != "recurring":
         raise invalid(
             "You must provide at least one recurring price in `subscription` mode when using prices.", f"{param}[price]"
@@ -800,12 +806,8 @@ def create_subscription(params: dict[str, Any]) -> StripeObject:
 
 
 def _subscription_price(item: dict[str, Any], param: str) -> tuple[StripeObject, int]:
-    refuse_unsupported(item, {"price", "quantity"}, param)
-    if "price" not in item:
-        raise invalid(f"Missing required param: {param}[price].", f"{param}[price]")
-    price = find("price", item["price"], f"{param}[price]")
-    if not price["active"]:
-        raise invalid("The price specified is inactive. This field only accepts active prices.", f"{param}[price]")
+    # The recurring check differs from Checkout's only in Stripe's wording.
+    price = _active_price(item, param)
     if price["type"] != "recurring":
         raise invalid(
             "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",

@@ -22,7 +22,13 @@ def fast_sdk_retries(monkeypatch):
 
 
 @pytest.fixture
-def app(tmp_path):
+def app_settings():
+    """Settings a test module adds to the app's (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, app_settings):
     return create_app(
         {
             "TESTING": True,
@@ -30,6 +36,7 @@ def app(tmp_path):
             "SECRET_KEY": "test-secret-key-not-for-production",
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "DATABASE_URL": database_url(tmp_path, "test"),
+            **app_settings,
         }
     )
 

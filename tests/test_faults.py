@@ -22,16 +22,8 @@ TIMEOUT = 0.2  # STRIPE_TIMEOUT here, so a timeout is quick to reach
 
 
 @pytest.fixture
-def app(tmp_path):
-    return create_app(
-        {
-            "TESTING": True,
-            "APP_BASE_URL": BASE_URL,
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "STRIPE_TIMEOUT": str(TIMEOUT),
-            "DATABASE_URL": database_url(tmp_path, "test"),
-        }
-    )
+def app_settings():
+    return {"STRIPE_TIMEOUT": str(TIMEOUT)}
 
 
 def portal_posts(standin):
