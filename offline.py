@@ -78,6 +78,8 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
             # Every persona in the header's menu, ready on the first start (a no-op after).
             for _ in personas.seed(billing, catalog):
                 pass
+    if not app.testing:
+        keep_delivering_webhooks(standin)
 
 
 def with_headers(wsgi_app: Any, headers: dict[str, str]) -> Any:
@@ -99,7 +101,7 @@ def send_webhooks_to_app(app: Flask, standin: StandIn, secret: str) -> None:
     """Deliver the stand-in's events to this app's webhook route, in-process.
 
     Stripe delivers events a moment after the change, from elsewhere: here a
-    background thread sends what is queued every second. Tests keep events
+    background thread sends what is queued every second (keep_delivering_webhooks). Tests keep events
     queued and deliver them when (and how: late, twice, shuffled) they choose.
     """
     client = Client(app)
@@ -108,8 +110,11 @@ def send_webhooks_to_app(app: Flask, standin: StandIn, secret: str) -> None:
         return client.post(WEBHOOK_PATH, data=body, headers=headers).status_code
 
     standin.configure_webhooks(secret, deliver=deliver, mode="queued")
-    if app.testing:
-        return
+
+
+def keep_delivering_webhooks(standin: StandIn) -> None:
+    """Send the queued events every second from a background thread, as Stripe would.
+    Started once the demo is seeded: the seed writes the same rows its events refresh."""
 
     def deliver_forever() -> None:
         while True:
