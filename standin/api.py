@@ -4,8 +4,10 @@ In order, as Stripe does it: decode the bracket-encoded params, record the
 request (for tests), check the API key, answer an injected failure (for
 tests), replay an idempotent POST, validate the params against the SDK's
 TypedDict, run the handler, expand what `expand[]` asked for. The handlers in
-`resources.py` and `portal.py` only see validated, typed params and return a
-Stripe object; they raise `StripeError` to refuse.
+`resources.py`, `portal.py` and `clocks.py` only see validated, typed params
+and return a Stripe object; they raise `StripeError` to refuse. Each of those
+modules declares its routes on its own blueprint, which `server.py` registers;
+this module holds what they share and knows the server only as an `Account`.
 """
 
 from __future__ import annotations
@@ -15,20 +17,15 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 
 from standin import objects
 from standin.encoding import EncodingError, decode
-from standin.errors import StripeError, invalid
+from standin.errors import StripeError, invalid, missing
 from standin.state import State, StripeObject
 from standin.validate import ParamError, check_schema, validate
-
-if TYPE_CHECKING:
-    from standin.server import StandIn
-
-bp = Blueprint("api", __name__, url_prefix="/v1")
 
 # Fields that Stripe leaves out of an object unless asked for with expand[].
 _INCLUDABLE = {"checkout.session": ("line_items",), "coupon": ("applies_to",)}
@@ -38,8 +35,28 @@ Handler = Callable[..., StripeObject]
 H = TypeVar("H", bound=Handler)
 
 
-def standin() -> StandIn:
-    return cast("StandIn", current_app.extensions["standin"])
+class Account(Protocol):
+    """What the pipeline and the handlers use of the `StandIn` serving a request.
+
+    A protocol rather than the class, so that this module stays below
+    `server.py`, which imports the handlers built on it.
+    """
+
+    public_url: str
+    state: State
+
+    def take_failure(self, method: str, path: str) -> StripeError | None: ...
+
+    def record(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], status: int) -> None: ...
+
+
+def install(app: Flask, account: Account) -> None:
+    """Serve `app`'s requests from `account`: it is what `standin()` returns."""
+    app.extensions["standin"] = account
+
+
+def standin() -> Account:
+    return cast(Account, current_app.extensions["standin"])
 
 
 def endpoint(params_type: type) -> Callable[[H], H]:
@@ -69,7 +86,7 @@ def endpoint(params_type: type) -> Callable[[H], H]:
 
 
 def _serve(
-    stand_in: StandIn, params_type: type, handler: Handler, url_args: dict[str, str]
+    stand_in: Account, params_type: type, handler: Handler, url_args: dict[str, str]
 ) -> tuple[dict[str, Any], int, dict[str, Any], bool]:
     """Answer one API request: (decoded params, status, JSON body, replayed from the idempotency store?)."""
     pairs = request.args.items(multi=True) if request.method in ("GET", "DELETE") else request.form.items(multi=True)
@@ -205,6 +222,22 @@ def _expandable(state: State, field: Any) -> bool:
 
 
 # -- Helpers for handlers ---------------------------------------------------
+
+
+def state() -> State:
+    return standin().state
+
+
+def find(kind: str, object_id: str, param: str | None = None) -> StripeObject:
+    """The stored object, or Stripe's "No such <kind>" (404 by URL, 400 by param).
+
+    A deleted object (a customer, which Stripe still retrieves as a stub) is
+    no longer found: it cannot be used or changed.
+    """
+    obj = state().get(object_id, kind)
+    if obj is None or obj.get("deleted"):
+        raise missing(kind.split(".")[-1], object_id, param)
+    return obj
 
 
 def paginate(items: list[StripeObject], params: dict[str, Any], url: str) -> StripeObject:

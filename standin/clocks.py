@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from flask import Blueprint
 from stripe.params.test_helpers import (
     TestClockAdvanceParams,
     TestClockCreateParams,
@@ -25,10 +26,11 @@ from stripe.params.test_helpers import (
 )
 
 from standin import effects, objects
-from standin.api import bp, endpoint, paginate, refuse_unsupported
+from standin.api import endpoint, find, paginate, refuse_unsupported, state
 from standin.errors import invalid
-from standin.resources import ENDED_STATUSES, find, state
 from standin.state import StripeObject
+
+bp = Blueprint("clocks", __name__, url_prefix="/v1")
 
 KIND = "test_helpers.test_clock"
 
@@ -99,7 +101,7 @@ def _advance_limit(clock: StripeObject) -> int:
     limits = [
         objects.add_interval(clock["frozen_time"], recurring["interval"], 2 * recurring["interval_count"])
         for subscription in state().all("subscription")
-        if subscription["customer"] in customers and subscription["status"] not in ENDED_STATUSES
+        if subscription["customer"] in customers and subscription["status"] not in effects.ENDED_STATUSES
         for item in subscription["items"]["data"]
         if (recurring := item["price"]["recurring"]) is not None
     ]

@@ -11,17 +11,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import stripe
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from standin.server import SKIP_LATENCY
+# The connection faults `StandIn.fail_next` can inject; this client acts them out.
+CONNECTION_FAULTS = ("refused", "reset", "timeout")
+# Set by the in-process client on a request it answers itself with a timeout,
+# so that the stand-in does not make it wait for its `latency` as well.
+SKIP_LATENCY = "standin.skip_latency"
 
-if TYPE_CHECKING:
-    from standin.server import StandIn
+
+class Server(Protocol):
+    """What the client uses of the `StandIn` it calls.
+
+    A protocol rather than the class, so that `server.py` can import this
+    module without this module importing it back.
+    """
+
+    latency: float
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]: ...
+
+    def take_connection_fault(self, method: str, path: str) -> str | None: ...
 
 
 class CaseInsensitiveHeaders(Mapping[str, str]):
@@ -57,7 +72,7 @@ class InProcessHTTPClient(stripe.HTTPClient):
 
     name = "standin-in-process"
 
-    def __init__(self, stand_in: StandIn, timeout: float = 80.0) -> None:
+    def __init__(self, stand_in: Server, timeout: float = 80.0) -> None:
         super().__init__()
         self._stand_in = stand_in
         self._timeout = timeout

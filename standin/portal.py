@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from flask import Blueprint
 from stripe.params.billing_portal import (
     ConfigurationCreateParams,
     ConfigurationListParams,
@@ -21,10 +22,12 @@ from stripe.params.billing_portal import (
 )
 
 from standin import effects, objects
-from standin.api import bp, endpoint, paginate, refuse_unsupported, set_fields, standin
+from standin.api import endpoint, find, paginate, refuse_unsupported, set_fields, standin, state
 from standin.errors import invalid
-from standin.resources import ENDED_STATUSES, find, resolve_discount, state
+from standin.resources import resolve_discount
 from standin.state import StripeObject
+
+bp = Blueprint("portal", __name__, url_prefix="/v1")
 
 # Stripe's limit on features.subscription_update.products.
 MAX_UPDATE_PRODUCTS = 10
@@ -253,7 +256,7 @@ def _flow_subscription(subscription_id: str, customer: StripeObject, param: str)
     subscription = find("subscription", subscription_id, param)
     if subscription["customer"] != customer["id"]:
         raise invalid(f"The subscription {subscription_id} does not belong to the customer {customer['id']}.", param)
-    if subscription["status"] in ENDED_STATUSES:
+    if subscription["status"] in effects.ENDED_STATUSES:
         raise invalid(f"The subscription {subscription_id} has been canceled and can no longer be changed.", param)
     return subscription
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Blueprint
 from stripe.params import (
     CouponCreateParams,
     CouponListParams,
@@ -48,28 +49,11 @@ from stripe.params import (
 from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
 
 from standin import effects, objects
-from standin.api import bp, endpoint, paginate, refuse_unsupported, set_fields, standin
+from standin.api import endpoint, find, paginate, refuse_unsupported, set_fields, standin, state
 from standin.errors import StripeError, invalid, missing
-from standin.state import State, StripeObject
+from standin.state import StripeObject
 
-# Statuses after which a subscription can no longer change.
-ENDED_STATUSES = effects.ENDED_STATUSES
-
-
-def state() -> State:
-    return standin().state
-
-
-def find(kind: str, object_id: str, param: str | None = None) -> StripeObject:
-    """The stored object, or Stripe's "No such <kind>" (404 by URL, 400 by param).
-
-    A deleted object (a customer, which Stripe still retrieves as a stub) is
-    no longer found: it cannot be used or changed.
-    """
-    obj = state().get(object_id, kind)
-    if obj is None or obj.get("deleted"):
-        raise missing(kind.split(".")[-1], object_id, param)
-    return obj
+bp = Blueprint("resources", __name__, url_prefix="/v1")
 
 
 def find_payment_method(pm_id: str, param: str) -> StripeObject:
@@ -647,7 +631,7 @@ def list_subscriptions(params: dict[str, Any]) -> StripeObject:
         if wanted == "all":
             return True
         if wanted == "ended":
-            return status in ENDED_STATUSES
+            return status in effects.ENDED_STATUSES
         return bool(status == wanted)
 
     def clock_matches(clock: str | None) -> bool:
@@ -901,7 +885,7 @@ def cancel_subscription(params: dict[str, Any], subscription_id: str) -> StripeO
     refuse_unsupported(params, {"cancellation_details", "expand"})
     details = params.get("cancellation_details", {})
     refuse_unsupported(details, {"comment", "feedback"}, "cancellation_details")
-    if subscription["status"] in ENDED_STATUSES:
+    if subscription["status"] in effects.ENDED_STATUSES:
         raise missing("subscription", subscription_id)
     with effects.customer_time(state(), subscription["customer"]):
         effects.end_now(subscription)

@@ -19,10 +19,10 @@ from typing import Any
 
 from flask import Flask
 
-from standin import events
-from standin.events import Deliver, Webhooks
-
+from standin import api, clocks, events, pages, portal, resources
 from standin.errors import StripeError
+from standin.events import Deliver, Webhooks
+from standin.http_client import CONNECTION_FAULTS, SKIP_LATENCY, InProcessHTTPClient
 from standin.state import State
 
 
@@ -49,12 +49,6 @@ class _Failure:
     fault: str | None = None
 
 
-# What a client sees when the connection fails (see InProcessHTTPClient).
-# Set by the in-process client on a request it answers itself with a timeout.
-SKIP_LATENCY = "standin.skip_latency"
-CONNECTION_FAULTS = ("refused", "reset", "timeout")
-
-
 class StandIn:
     """A stateful Stripe test double: the API under `/v1`, hosted pages beside it.
 
@@ -78,14 +72,10 @@ class StandIn:
         self.flask_app = self._create_app()
 
     def _create_app(self) -> Flask:
-        # Imported here: the route modules register on blueprints as they load.
-        from standin import clocks, pages, portal, resources  # noqa: F401
-        from standin.api import bp as api_bp
-
         app = Flask("standin", static_folder="static", template_folder="templates")
-        app.extensions["standin"] = self
-        app.register_blueprint(api_bp)
-        app.register_blueprint(pages.bp)
+        api.install(app, self)
+        for blueprint in (resources.bp, clocks.bp, portal.bp, pages.bp):
+            app.register_blueprint(blueprint)
         return app
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -124,8 +114,6 @@ class StandIn:
         """An SDK HTTP client that calls this stand-in in-process (see `http_client.py`).
         An answer slower than `timeout` seconds (see `latency`) is a timeout, as with the
         SDK's own clients (whose default is 80 s)."""
-        from standin.http_client import InProcessHTTPClient
-
         return InProcessHTTPClient(self, timeout)
 
     def record(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str], status: int) -> None:
