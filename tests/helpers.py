@@ -11,7 +11,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from models import User, db
+from billing.models import User, db
 
 BASE_URL = "http://localhost"
 # The offline app's STRIPE_WEBHOOK_SECRET in tests (the stand-in signs its events with it).

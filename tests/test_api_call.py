@@ -3,7 +3,7 @@
 import ast
 import shlex
 
-from api_call import form_pairs, render
+from kit.api_calls import form_pairs, render
 
 PARAMS = {
     "customer": "cus_1",

@@ -168,7 +168,7 @@ def test_cancel_opens_subscription_cancel_and_account_shows_the_date(client, aut
 
 
 def test_account_reads_cancel_at_period_end_too(client, auth, app):
-    from models import Subscription, db
+    from billing.models import Subscription, db
 
     auth.signup()
     auth.subscribe("pro_monthly")
@@ -352,13 +352,13 @@ def test_stripe_unreachable_on_return_keeps_the_page_working(client, auth, stand
 def test_a_malformed_request_is_refused_by_the_standin_as_stripe_would(app, auth):
     """Were a builder to misspell a key, the stand-in answers 400 naming it, and
     the app shows Stripe's message instead of failing."""
-    from billing import BillingError
+    from billing.stripe_api import BillingError
 
     auth.signup()
     auth.subscribe()
     user = auth.user()
     with app.app_context(), pytest.raises(BillingError, match=r"flow_data\[subscription_cancle\]"):
-        app.extensions["billing"].portal_session_url(
+        app.extensions["stripe"].open_portal(
             {
                 "customer": user.customer,
                 "flow_data": {"type": "subscription_cancel", "subscription_cancle": {"subscription": "sub_x"}},  # type: ignore[typeddict-unknown-key]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from catalog import CatalogError, format_amount, load_catalog, parse_catalog
+from billing.catalog import CatalogError, format_amount, load_catalog, parse_catalog
 
 
 def test_the_shipped_catalog_loads():

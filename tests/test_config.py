@@ -2,14 +2,14 @@
 
 import pytest
 
-from config import ConfigError, load_settings
+from billing.settings import ConfigError, load_settings
 
 GOOD = {"STRIPE_SECRET_KEY": "sk_test_abc", "SECRET_KEY": "x" * 32, "APP_BASE_URL": "https://shop.example/"}
 
 
-def test_offline_without_a_key(tmp_path):
+def test_no_key_yet(tmp_path):
     s = load_settings({}, instance_path=tmp_path)
-    assert s.offline and s.stripe_secret_key.startswith("sk_test_")
+    assert s.stripe_secret_key == "" and not s.live_mode
     assert s.app_base_url == "http://127.0.0.1:5000"
     # The generated secret is kept, so sessions survive a restart.
     assert load_settings({}, instance_path=tmp_path).secret_key == s.secret_key
@@ -17,7 +17,7 @@ def test_offline_without_a_key(tmp_path):
 
 def test_test_key(tmp_path):
     s = load_settings(GOOD, instance_path=tmp_path)
-    assert not s.offline and not s.live_mode
+    assert s.stripe_secret_key == "sk_test_abc" and not s.live_mode
     assert s.app_base_url == "https://shop.example"
     assert s.url("/account") == "https://shop.example/account"
     assert s.database_url.startswith("sqlite:///")

@@ -131,7 +131,7 @@ def test_an_answer_slower_than_stripe_timeout_is_a_timeout(subscriber, standin, 
 
 def test_a_request_that_spent_its_time_on_stripe_starts_no_more_calls(app, auth, standin, client):
     auth.signup()  # no Stripe customer yet: Checkout first creates one, then the session
-    app.extensions["billing"].request_seconds = TIMEOUT / 4
+    app.extensions["stripe"].request_seconds = TIMEOUT / 4
     standin.latency = TIMEOUT / 2  # slow, not timed out: the customer is created
     standin.clear_requests()
     response = auth.post("/checkout", lookup_key="pro_monthly")
@@ -140,7 +140,7 @@ def test_a_request_that_spent_its_time_on_stripe_starts_no_more_calls(app, auth,
     page = client.get(local_path(response.headers["Location"])).get_data(as_text=True)
     assert "Stripe is answering too slowly right now. Please try again in a moment." in page
     time.sleep(TIMEOUT / 4)
-    app.extensions["billing"].current_subscription(auth.user().customer)  # the limit ended with the request
+    app.extensions["stripe"].current_subscription(auth.user().customer)  # the limit ended with the request
     standin.recover()
     again = auth.post("/checkout", lookup_key="pro_monthly")
     assert "/_standin/c/pay/" in again.headers["Location"]
@@ -149,7 +149,7 @@ def test_a_request_that_spent_its_time_on_stripe_starts_no_more_calls(app, auth,
 def test_the_gunicorn_worker_timeout_outlasts_the_slowest_request(monkeypatch):
     import runpy
 
-    from billing import slowest_request_seconds
+    from billing.stripe_api import slowest_request_seconds
 
     for stripe_timeout in ("10", "30", "2.5"):
         monkeypatch.setenv("STRIPE_TIMEOUT", stripe_timeout)

@@ -15,8 +15,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from config import OFFLINE_STRIPE_KEY
-from personas import PERSONAS
+from kit.offline import OFFLINE_STRIPE_KEY
+from kit.personas import PERSONAS
 from tests.test_standalone import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,15 +1,22 @@
 """Unit tests of the pure param builders: every flow type and every after_completion type."""
 
+import dataclasses
+
 import pytest
 
-import flows
-from catalog import AfterCompletion
-from eligibility import SubscriptionFacts
+from billing import flows
+from billing.catalog import AfterCompletion
+from billing.eligibility import SubscriptionFacts
 
 RETURN = "https://shop.example/account/return"
-SESSION = flows.Session(customer="cus_1", return_url=RETURN, configuration="bpc_1")
+PRESS = flows.Press(customer="cus_1", return_url=RETURN, configuration="bpc_1")
 SUB = SubscriptionFacts(id="sub_1", item_id="si_1", lookup_key="starter_monthly", status="active")
 REDIRECT = AfterCompletion()
+
+
+def press(ending=REDIRECT, **chosen):
+    """A press of a subscription button by customer cus_1, as a view makes it."""
+    return dataclasses.replace(PRESS, ending=ending, sub=SUB, **chosen)
 
 ENDINGS = {
     "redirect": (AfterCompletion("redirect"), {"type": "redirect", "redirect": {"return_url": RETURN}}),
@@ -26,14 +33,14 @@ ENDINGS = {
 
 FLOWS = {
     "subscription_update_confirm": (
-        lambda ending: flows.update_confirm(SESSION, SUB, ending, price_id="price_pro"),
+        lambda ending: flows.update_confirm(press(ending, price_id="price_pro")),
         {"subscription": "sub_1", "items": [{"id": "si_1", "price": "price_pro"}]},
     ),
-    "subscription_update": (lambda ending: flows.plan_picker(SESSION, SUB, ending), {"subscription": "sub_1"}),
-    "subscription_cancel": (lambda ending: flows.cancel(SESSION, SUB, ending), {"subscription": "sub_1"}),
-    "subscription_pause": (lambda ending: flows.pause(SESSION, SUB, ending), {"subscription": "sub_1"}),
-    "payment_method_update": (lambda ending: flows.payment_method_update(SESSION, ending), None),
-    "customer_update": (lambda ending: flows.customer_update(SESSION, ending), None),
+    "subscription_update": (lambda ending: flows.plan_picker(press(ending)), {"subscription": "sub_1"}),
+    "subscription_cancel": (lambda ending: flows.cancel(press(ending)), {"subscription": "sub_1"}),
+    "subscription_pause": (lambda ending: flows.pause(press(ending)), {"subscription": "sub_1"}),
+    "payment_method_update": (lambda ending: flows.payment_method_update(press(ending)), None),
+    "customer_update": (lambda ending: flows.customer_update(press(ending)), None),
 }
 
 
@@ -55,26 +62,26 @@ def test_every_flow_with_every_after_completion(flow_type, ending_name):
 
 
 def test_plain_portal_without_configuration_or_locale():
-    assert flows.portal_home(flows.Session("cus_1", RETURN)) == {"customer": "cus_1", "return_url": RETURN}
+    assert flows.portal_home(flows.Press("cus_1", RETURN)) == {"customer": "cus_1", "return_url": RETURN}
 
 
 def test_locale_is_passed():
-    assert flows.portal_home(flows.Session("cus_1", RETURN, locale="de"))["locale"] == "de"
+    assert flows.portal_home(flows.Press("cus_1", RETURN, locale="de"))["locale"] == "de"
 
 
 def test_update_confirm_quantity_and_discounts():
-    params = flows.update_confirm(SESSION, SUB, REDIRECT, quantity=5, discount=flows.Discount(promotion_code="promo_1"))
+    params = flows.update_confirm(press(quantity=5, discount=flows.Discount(promotion_code="promo_1")))
     assert params["flow_data"]["subscription_update_confirm"] == {
         "subscription": "sub_1",
         "items": [{"id": "si_1", "quantity": 5}],
         "discounts": [{"promotion_code": "promo_1"}],
     }
-    coupon = flows.update_confirm(SESSION, SUB, REDIRECT, price_id="p", discount=flows.Discount(coupon="c1"))
+    coupon = flows.update_confirm(press(price_id="p", discount=flows.Discount(coupon="c1")))
     assert coupon["flow_data"]["subscription_update_confirm"]["discounts"] == [{"coupon": "c1"}]
 
 
 def test_cancel_with_retention_offer():
-    params = flows.cancel(SESSION, SUB, REDIRECT, retention_coupon="stay-with-us")
+    params = flows.cancel(press(retention_coupon="stay-with-us"))
     assert params["flow_data"]["subscription_cancel"] == {
         "subscription": "sub_1",
         "retention": {"type": "coupon_offer", "coupon_offer": {"coupon": "stay-with-us"}},
@@ -83,7 +90,9 @@ def test_cancel_with_retention_offer():
 
 def test_checkout_uses_flexible_billing_and_returns_with_the_session_id():
     params = flows.checkout_subscription(
-        "cus_1", "price_pro", "https://shop.example/checkout/return", "https://shop.example/", user_id=7
+        flows.Press(
+            "cus_1", "https://shop.example/checkout/return", price_id="price_pro", cancel_url="https://shop.example/", user_id=7
+        )
     )
     assert params == {
         "mode": "subscription",
@@ -94,5 +103,7 @@ def test_checkout_uses_flexible_billing_and_returns_with_the_session_id():
         "success_url": "https://shop.example/checkout/return?checkout_session={CHECKOUT_SESSION_ID}",
         "cancel_url": "https://shop.example/",
     }
-    with_code = flows.checkout_subscription("cus_1", "p", "s", "c", 1, promotion_code="promo_1")
+    with_code = flows.checkout_subscription(
+        flows.Press("cus_1", "s", price_id="p", cancel_url="c", user_id=1, discount=flows.Discount(promotion_code="promo_1"))
+    )
     assert with_code["discounts"] == [{"promotion_code": "promo_1"}]

@@ -131,7 +131,7 @@ def test_form_ids_are_ignored_the_signed_in_users_own_records_are_used(client, a
 def test_prices_outside_the_catalog_are_refused_with_no_stripe_call(app, client, auth, standin, field):
     auth.signup()
     auth.subscribe("starter_monthly")
-    sdk = app.extensions["billing"].client
+    sdk = app.extensions["stripe"].client
     if field == "archived":
         old = sdk.v1.prices.create({"product": "pro", "currency": "usd", "unit_amount": 100, "recurring": {"interval": "month"}})
         sdk.v1.prices.update(old.id, {"active": False})

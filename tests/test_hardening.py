@@ -65,7 +65,7 @@ def test_the_offline_stand_ins_pages_get_the_same_headers(client, auth):
 def test_a_database_outage_is_a_503_page_and_the_site_recovers(app, client, auth):
     from sqlalchemy import text
 
-    from models import db
+    from billing.models import db
 
     auth.signup()
     with app.app_context():

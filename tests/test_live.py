@@ -37,10 +37,10 @@ def live_app(tmp_path):
         }
     )
     with app.app_context():
-        from models import db
+        from billing.models import db
 
         db.create_all()
-        billing = app.extensions["billing"]
+        billing = app.extensions["stripe"]
         billing.ensure_catalog(app.extensions["catalog"])
     return app
 
@@ -96,7 +96,7 @@ def test_setup_doctor_and_personas_against_test_mode(live_app):
         seed = runner.invoke(args=["demo", "seed"])
         assert seed.exit_code == 0, seed.output
         with live_app.app_context():
-            from models import User, db
+            from billing.models import User, db
             from personas import PERSONAS
 
             statuses = {

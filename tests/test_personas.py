@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
-from config import ConfigError
-from personas import PERSONAS
+from billing.settings import ConfigError
+from kit.personas import PERSONAS
 from tests.helpers import csrf_token, database_url
 from tests.test_stripe_account import make_app
 
@@ -117,7 +117,7 @@ def test_reset_removes_what_seed_made_and_nothing_else(seeded, app, auth, standi
     assert f"Removed {len(PERSONAS)} demo personas" in reset.output
     for p in PERSONAS:
         with app.app_context():
-            from models import User, db
+            from billing.models import User, db
 
             assert db.session.scalar(db.select(User).where(User.email == p.email)) is None
     remaining = [c for c in standin.state.all("customer") if not c.get("deleted")]

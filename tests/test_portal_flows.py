@@ -11,9 +11,9 @@ import shlex
 
 import pytest
 
-from api_call import form_pairs
-from catalog import AfterCompletion
-from models import Subscription, db
+from kit.api_calls import form_pairs
+from billing.catalog import AfterCompletion
+from billing.models import Subscription, db
 from tests.helpers import BASE_URL, follow, local_path, database_url
 
 RETURN = f"{BASE_URL}/account/return"
@@ -317,7 +317,7 @@ def test_panels_are_off_when_the_setting_says_so(tmp_path):
 
 
 def test_a_code_for_another_product_is_refused(app, client, auth, standin):
-    sdk = app.extensions["billing"].client
+    sdk = app.extensions["stripe"].client
     sdk.v1.coupons.create({"id": "biz-only", "percent_off": 10, "duration": "once", "applies_to": {"products": ["business"]}})
     sdk.v1.promotion_codes.create({"code": "BIZONLY", "promotion": {"type": "coupon", "coupon": "biz-only"}})
     auth.signup()

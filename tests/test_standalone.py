@@ -74,7 +74,7 @@ def test_app_against_the_standalone_standin(standin_url, tmp_path):
     assert "changed:" not in again.output
     assert "nothing changed" in again.output
     assert again.output.strip().splitlines()[-1] == f"STRIPE_PORTAL_CONFIGURATION={configuration}"
-    app.extensions["billing"].configuration = configuration
+    app.extensions["stripe"].configuration = configuration
 
     client = app.test_client()
     auth = Auth(client, app)

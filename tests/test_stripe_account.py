@@ -11,8 +11,8 @@ import pytest
 from tests.helpers import database_url
 
 from app import create_app
-from catalog import Catalog
-from commands import update_env_file
+from billing.catalog import Catalog
+from ops.commands import update_env_file
 from standin import StandIn
 
 STANDIN_URL = "http://standin.test"
@@ -140,7 +140,7 @@ def test_setup_reactivates_what_was_archived_and_warns_about_changed_coupons(cli
 def test_setup_can_write_the_settings_to_env(tmp_path, monkeypatch, cli, standin):
     env = tmp_path / ".env"
     env.write_text("# mine\nSTRIPE_SECRET_KEY=sk_test_keep\nSTRIPE_PORTAL_CONFIGURATION=bpc_old\n")
-    monkeypatch.setattr("commands.ENV_FILE", env)
+    monkeypatch.setattr("ops.commands.ENV_FILE", env)
     result = cli("stripe", "setup", "--write-env")
     assert result.exit_code == 0, result.output
     assert env.read_text() == (
@@ -239,7 +239,7 @@ def test_the_app_uses_the_configuration_setup_made(tmp_path, standin):
     first.test_cli_runner().invoke(args=["stripe", "setup"])
     # A later start, with no STRIPE_PORTAL_CONFIGURATION, finds it by its metadata.
     later = make_app(tmp_path, standin)
-    assert later.extensions["billing"].configuration == configuration(standin)["id"]
+    assert later.extensions["stripe"].configuration == configuration(standin)["id"]
 
 
 def test_offline_mode_doctor_is_clean(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import Client
 
 from app import create_app
-from models import BillingProfile, StripeEvent, Subscription, User, db
+from billing.models import BillingProfile, StripeEvent, Subscription, User, db
 from standin import StandIn
 from tests.helpers import database_url, follow, local_path
 
@@ -25,7 +25,7 @@ def test_stand_in_events_reach_the_app(app, client, auth, standin):
 
     # The customer cancels from somewhere else (the Dashboard, another device)...
     standin.state.get(sub_id, "subscription")  # exists
-    sdk = app.extensions["billing"].client
+    sdk = app.extensions["stripe"].client
     sdk.v1.subscriptions.cancel(sub_id)
     assert auth.user().subscription.status == "active"  # ...the site has not heard yet
     delivered = standin.deliver_webhooks()
@@ -97,7 +97,7 @@ def mirror(app):
 def make_history(stand_in, apps, customers=28):
     """Customers living a busy month on Stripe's side: cards, plan changes by
     pause/resume, renames, cancellations. Returns how many events it made."""
-    sdk = apps[0].extensions["billing"].client
+    sdk = apps[0].extensions["stripe"].client
     prices = {p["lookup_key"]: p["id"] for p in stand_in.state.all("price") if p["lookup_key"]}
     for n in range(customers):
         email = f"c{n:02d}@example.com"
@@ -127,7 +127,7 @@ def make_history(stand_in, apps, customers=28):
 @pytest.fixture
 def slow_hashing_off(monkeypatch):
     # 48 users' passwords need not be hashed slowly here.
-    monkeypatch.setattr("models.generate_password_hash", lambda password: "plain:" + password)
+    monkeypatch.setattr("billing.models.generate_password_hash", lambda password: "plain:" + password)
 
 
 def test_a_thousand_events_shuffled_and_duplicated_end_in_the_same_mirror(tmp_path, slow_hashing_off):

@@ -18,7 +18,7 @@ from pathlib import Path
 import stripe
 
 from app import create_app
-from models import StripeEvent, User, db
+from billing.models import StripeEvent, User, db
 from tests.helpers import database_url
 from tests.test_standalone import free_port, standin_url  # noqa: F401 - a fixture
 

@@ -10,7 +10,7 @@ import pytest
 import stripe
 
 from app import create_app
-from models import StripeEvent, db
+from billing.models import StripeEvent, db
 from tests.helpers import WEBHOOK_SECRET, database_url
 
 SECRET = WEBHOOK_SECRET

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from personas import PERSONAS
+from kit.personas import PERSONAS
 from tests.e2e.conftest import AXE
 
 PERSONA_NAMES = [persona.name for persona in PERSONAS]

@@ -17,8 +17,6 @@ from urllib.parse import urlsplit
 # Stripe's own API host; any other base (the stand-in) points the SDK elsewhere.
 STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
-# The key the app uses with the in-process stand-in when no key is configured.
-OFFLINE_STRIPE_KEY = "sk_test_offline"
 
 # Where Stripe sends this site's webhook events (the Stripe CLI forwards there too).
 WEBHOOK_PATH = "/stripe/webhook"
@@ -36,6 +34,7 @@ class ConfigError(Exception):
 class Settings:
     """Everything the app needs to know about its environment, validated."""
 
+    # "" until one is set: the site starts, and each Stripe call says billing is not set up.
     stripe_secret_key: str
     stripe_webhook_secret: str | None
     stripe_api_base: str
@@ -44,12 +43,6 @@ class Settings:
     secret_key: str
     database_url: str
     allow_live_mode: bool
-    # Show the "Show the API call" panels beside the buttons.
-    show_api_calls: bool
-    # The header's demo persona menu (signs in without a password): never in live mode.
-    demo_personas: bool
-    # True when no Stripe key is set: the app runs against the in-process stand-in.
-    offline: bool
     # Seconds to wait for one answer from Stripe before giving up (then retried).
     stripe_timeout: float = 10.0
     # Where sign-in attempt counts live: "memory://" (per process) or e.g. "redis://host:6379".
@@ -97,7 +90,7 @@ def _count(env: Mapping[str, str], name: str, highest: int) -> int:
     return int(value)
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def flag(env: Mapping[str, str], name: str) -> bool:
     value = env.get(name, "").strip().lower()
     if value in _TRUE:
         return True
@@ -118,8 +111,9 @@ def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
     return value.rstrip("/")
 
 
-def _offline_secret_key(instance_path: Path) -> str:
-    """A random SECRET_KEY kept in the instance folder, so offline sessions survive restarts."""
+def _local_secret_key(instance_path: Path) -> str:
+    """A random SECRET_KEY kept in the instance folder, for a site on a laptop with no
+    Stripe key yet: sessions survive restarts, and no one has to make one up."""
     path = instance_path / "secret_key"
     if path.exists():
         return path.read_text().strip()
@@ -136,16 +130,12 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
     instance_path = instance_path or Path(__file__).parent / "instance"
 
     key = env.get("STRIPE_SECRET_KEY", "").strip()
-    offline = not key
-    if offline:
-        key = OFFLINE_STRIPE_KEY
-    elif not key.startswith(("sk_test_", "rk_test_", "sk_live_", "rk_live_")):
+    if key and not key.startswith(("sk_test_", "rk_test_", "sk_live_", "rk_live_")):
         raise ConfigError(
-            "STRIPE_SECRET_KEY must be a Stripe secret or restricted key "
-            "(sk_test_..., rk_test_...); leave it empty for offline mode."
+            "STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_test_..., rk_test_...)."
         )
 
-    allow_live = _flag(env, "STRIPE_ALLOW_LIVE_MODE")
+    allow_live = flag(env, "STRIPE_ALLOW_LIVE_MODE")
     if key.startswith(("sk_live_", "rk_live_")) and not allow_live:
         raise ConfigError(
             "STRIPE_SECRET_KEY is a live-mode key. This starter refuses to move real "
@@ -165,12 +155,12 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
 
     secret_key = env.get("SECRET_KEY", "").strip()
     if not secret_key:
-        if not offline:
+        if key:
             raise ConfigError(
                 "SECRET_KEY is required when STRIPE_SECRET_KEY is set: it signs session "
                 'cookies. Make one with: python -c "import secrets; print(secrets.token_hex(32))"'
             )
-        secret_key = _offline_secret_key(instance_path)
+        secret_key = _local_secret_key(instance_path)
     elif len(secret_key) < 16:
         raise ConfigError("SECRET_KEY is too short: use at least 16 random characters.")
 
@@ -180,18 +170,12 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
             f"DATABASE_URL must be a SQLAlchemy URL such as sqlite:///app.sqlite (got {database_url!r})."
         )
 
-    # On by default in offline and test mode; in live mode only when asked for.
     live = key.startswith(("sk_live_", "rk_live_"))
     if live and urlsplit(app_base_url).scheme != "https" and urlsplit(app_base_url).hostname not in LOOPBACK:
         raise ConfigError(
             f"APP_BASE_URL must be https in live mode (got {app_base_url!r}): session cookies "
             "are only marked Secure, and card details only trusted, over https."
         )
-    show_api_calls = _flag(env, "SHOW_API_CALLS") if env.get("SHOW_API_CALLS", "").strip() else not live
-
-    demo_personas = _flag(env, "DEMO_PERSONAS") if env.get("DEMO_PERSONAS", "").strip() else not live
-    if demo_personas and live:
-        raise ConfigError("DEMO_PERSONAS must be off in live mode: its menu signs in without a password.")
 
     return Settings(
         stripe_secret_key=key,
@@ -202,10 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         secret_key=secret_key,
         database_url=database_url,
         allow_live_mode=allow_live,
-        show_api_calls=show_api_calls,
-        demo_personas=demo_personas,
         stripe_timeout=_seconds(env, "STRIPE_TIMEOUT", 10.0),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         trusted_proxies=_count(env, "TRUSTED_PROXIES", 5),
-        offline=offline,
     )

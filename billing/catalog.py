@@ -1,7 +1,7 @@
 """The merchant's plan catalog: loaded from `catalog.toml`, checked, read-only.
 
 The pricing page renders from this with zero Stripe calls. Prices are named by
-Stripe lookup keys; `billing.price_id()` turns a key into Stripe's price id only
+Stripe lookup keys; `StripeAPI.price_id()` turns a key into Stripe's price id only
 when a button is pressed.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 
 DEFAULT_PATH = Path(__file__).parent / "catalog.toml"
@@ -17,17 +18,6 @@ INTERVALS = ("month", "year")
 # Stripe's customer-portal configuration lists at most 10 products.
 MAX_PRODUCTS = 10
 
-# The buttons that open a portal step, as named in catalog.toml's [portal.after_completion].
-FLOW_BUTTONS = (
-    "switch_plan",
-    "change_interval",
-    "change_quantity",
-    "plan_picker",
-    "cancel",
-    "pause",
-    "update_payment_method",
-    "update_details",
-)
 AFTER_COMPLETION_TYPES = ("redirect", "hosted_confirmation", "portal_homepage")
 CANCEL_MODES = ("at_period_end", "immediately")
 
@@ -139,8 +129,9 @@ def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
-def parse_catalog(data: dict[str, Any]) -> Catalog:
-    """Build a Catalog from the parsed TOML, refusing anything ambiguous."""
+def parse_catalog(data: dict[str, Any], buttons: Collection[str] = ()) -> Catalog:
+    """Build a Catalog from the parsed TOML, refusing anything ambiguous.
+    `buttons`: the keys [portal.after_completion] may name (billing.buttons declares them)."""
     currency = _require(data, "currency", str, "catalog").lower()
     raw_products = data.get("products")
     if not isinstance(raw_products, list) or not raw_products:
@@ -187,7 +178,7 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
     if len({p.id for p in products}) != len(products):
         raise CatalogError("catalog: product ids must be unique.")
     coupons = tuple(_parse_coupon(raw) for raw in data.get("coupons", []))
-    portal = _parse_portal(data.get("portal", {}), {c.id for c in coupons})
+    portal = _parse_portal(data.get("portal", {}), {c.id for c in coupons}, buttons)
     return Catalog(currency=currency, products=tuple(products), coupons=coupons, portal=portal)
 
 
@@ -207,7 +198,7 @@ def _parse_coupon(raw: dict[str, Any]) -> Coupon:
     return Coupon(coupon_id, str(raw.get("name", coupon_id)), percent_off, duration, months, codes)
 
 
-def _parse_portal(raw: dict[str, Any], coupon_ids: set[str]) -> PortalSettings:
+def _parse_portal(raw: dict[str, Any], coupon_ids: set[str], buttons: Collection[str]) -> PortalSettings:
     cancel_mode = str(raw.get("cancel_mode", "at_period_end"))
     if cancel_mode not in CANCEL_MODES:
         raise CatalogError(f"portal: cancel_mode must be one of {CANCEL_MODES}.")
@@ -216,8 +207,8 @@ def _parse_portal(raw: dict[str, Any], coupon_ids: set[str]) -> PortalSettings:
         raise CatalogError(f"portal: retention_coupon {retention!r} is not one of the [[coupons]].")
     endings: dict[str, AfterCompletion] = {}
     for button, value in raw.get("after_completion", {}).items():
-        if button not in FLOW_BUTTONS:
-            raise CatalogError(f"portal.after_completion: unknown button {button!r}; buttons are {FLOW_BUTTONS}.")
+        if buttons and button not in buttons:
+            raise CatalogError(f"portal.after_completion: unknown button {button!r}; buttons are {tuple(buttons)}.")
         spec = {"type": value} if isinstance(value, str) else value
         if not isinstance(spec, dict) or spec.get("type") not in AFTER_COMPLETION_TYPES:
             raise CatalogError(f"portal.after_completion.{button}: type must be one of {AFTER_COMPLETION_TYPES}.")
@@ -228,10 +219,10 @@ def _parse_portal(raw: dict[str, Any], coupon_ids: set[str]) -> PortalSettings:
     return PortalSettings(cancel_mode, bool(raw.get("allow_pause", True)), retention, endings)
 
 
-def load_catalog(path: Path = DEFAULT_PATH) -> Catalog:
+def load_catalog(path: Path = DEFAULT_PATH, buttons: Collection[str] = ()) -> Catalog:
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise CatalogError(f"cannot read {path}: {e}") from e
-    return parse_catalog(data)
+    return parse_catalog(data, buttons)

@@ -1,7 +1,7 @@
 """Persistence: users and the local mirror of their Stripe subscription.
 
 Pages read these rows only; Stripe is asked on a button press and when a flow
-brings the customer back (see `billing.fetch_subscription`).
+brings the customer back, and on a webhook (see `billing.mirror`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import dataclasses
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+import click
+from flask.cli import with_appcontext
 from flask_login import UserMixin
 from flask_migrate import stamp, upgrade
 from flask_sqlalchemy import SQLAlchemy
@@ -17,10 +19,10 @@ from sqlalchemy import JSON, ForeignKey, String, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from eligibility import LIVE_STATUSES, SubscriptionFacts
+from billing.eligibility import LIVE_STATUSES, SubscriptionFacts
 
 if TYPE_CHECKING:
-    from billing import CustomerSnapshot, SubscriptionSnapshot
+    from billing.snapshots import CustomerSnapshot, SubscriptionSnapshot
 
 
 class Base(DeclarativeBase):
@@ -43,7 +45,7 @@ class User(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     # One Stripe customer per user, created the first time a button needs it.
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    # The language chosen for Stripe's pages (one of billing.PORTAL_LOCALES), or
+    # The language chosen for Stripe's pages (one of stripe_api.PORTAL_LOCALES), or
     # None to follow the browser's Accept-Language.
     locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -195,3 +197,11 @@ def upgrade_schema() -> None:
     if tables.has_table("users") and not tables.has_table("alembic_version"):
         stamp(revision=FIRST_REVISION)
     upgrade()
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Create or upgrade the database tables (safe to run again; same as `flask db upgrade`)."""
+    upgrade_schema()
+    click.echo("Database ready.")

@@ -1,10 +1,11 @@
 """Offline mode: with no STRIPE_SECRET_KEY, Stripe is the project's stand-in,
-running inside this process. This is the only module of the app that knows the
-stand-in exists; everything else talks to it through the real Stripe SDK.
+running inside this process. This is the only module that knows the stand-in
+exists; the site talks to it through the real Stripe SDK, as to Stripe.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -17,12 +18,16 @@ from sqlalchemy import select, update
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
-from billing import Billing
-from catalog import Catalog
-from config import WEBHOOK_PATH, Settings
-import personas
-from models import Subscription, User, db, upgrade_schema
+from billing.catalog import Catalog
+from billing.models import Subscription, User, db, upgrade_schema
+from billing.settings import WEBHOOK_PATH, Settings
+from billing.stripe_api import StripeAPI
+from kit import personas
+from ops.setup import ensure_catalog
 from standin import StandIn
+
+# The key the site uses with the in-process stand-in (no secret: it opens nothing real).
+OFFLINE_STRIPE_KEY = "sk_test_offline"
 
 # The stand-in's API and hosted pages are served by this same process under this path.
 STANDIN_PATH = "/_standin"
@@ -33,14 +38,15 @@ WEBHOOK_DELAY_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
 
-def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = None) -> None:
+def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
     """Mount the stand-in, point the SDK at it, make sure the catalog exists
-    there, and seed the demo user.
+    there (as `flask stripe setup` would), and seed the demo user and personas.
 
     The stand-in keeps its state in the instance folder beside the SQLite
     database, so a demo survives restarts; tests run it in memory.
     """
     persist = not app.testing if persist is None else persist
+    settings: Settings = app.extensions["settings"]
     state_file = Path(app.instance_path) / "standin-state.json" if persist else None
     fresh = state_file is None or not state_file.exists()
     if state_file is not None:
@@ -50,17 +56,20 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
     standin_pages = with_headers(standin.wsgi_app, app.extensions["security_headers"])
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin_pages})  # type: ignore[method-assign]
     app.extensions["standin"] = standin
-    app.extensions["demo_account"] = (DEMO_EMAIL, DEMO_PASSWORD)
+    app.jinja_env.globals["demo_account"] = (DEMO_EMAIL, DEMO_PASSWORD)
     # The stand-in signs the events it sends with this secret, as Stripe does with an endpoint's.
     secret = settings.stripe_webhook_secret or "whsec_offline_" + secrets.token_hex(16)
-    app.extensions["webhook_secret"] = secret
+    settings = app.extensions["settings"] = dataclasses.replace(
+        settings, stripe_secret_key=OFFLINE_STRIPE_KEY, stripe_webhook_secret=secret
+    )
     send_webhooks_to_app(app, standin, secret)
 
-    billing = Billing(settings, http_client=standin.http_client(timeout=settings.stripe_timeout))
+    api = StripeAPI(settings, http_client=standin.http_client(timeout=settings.stripe_timeout))
     catalog: Catalog = app.extensions["catalog"]
-    billing.ensure_catalog(catalog, return_url=settings.url("/account"))
-    billing.load_portal_features()
-    app.extensions["billing"] = billing
+    ensure_catalog(api, catalog, return_url=settings.url("/account"))
+    api.served_by = "the offline stand-in inside this process (offline mode: no STRIPE_SECRET_KEY)"
+    api.load_portal_features()
+    app.extensions["stripe"] = api
 
     with app.app_context():
         upgrade_schema()
@@ -74,9 +83,9 @@ def start_offline_mode(app: Flask, settings: Settings, persist: bool | None = No
             demo.set_password(DEMO_PASSWORD)
             db.session.add(demo)
         db.session.commit()
-        if not app.testing and settings.demo_personas:
+        if not app.testing and seed_personas:
             # Every persona in the header's menu, ready on the first start (a no-op after).
-            for _ in personas.seed(billing, catalog):
+            for _ in personas.seed(api, catalog):
                 pass
     if not app.testing:
         keep_delivering_webhooks(standin)

@@ -1,6 +1,6 @@
 """`flask stripe doctor`: is the Stripe account ready for this site? Pure rules.
 
-`billing.account_facts()` reads what the account has; the functions here
+`ops.facts.account_facts()` reads what the account has; the functions here
 compare that with the settings and the catalog and explain each problem in
 plain words, with its fix. The portal fails in confusing ways when its
 configuration does not match the site (a price it does not list, a flow it
@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from billing import STRIPE_API_VERSION, AccountFacts, ConfigurationFacts
-from catalog import MAX_PRODUCTS, Catalog
-from config import WEBHOOK_PATH, Settings
+from billing.catalog import MAX_PRODUCTS, Catalog
+from billing.settings import WEBHOOK_PATH, Settings
+from billing.stripe_api import STRIPE_API_VERSION
+from ops.facts import AccountFacts, ConfigurationFacts
 
 SETUP = "Run `flask --app app stripe setup`."
 
@@ -37,8 +38,16 @@ def examine(settings: Settings, catalog: Catalog, facts: AccountFacts) -> list[F
 
 
 def _key(settings: Settings, facts: AccountFacts) -> list[Finding]:
-    if settings.offline:
-        found = Finding(True, "No STRIPE_SECRET_KEY: offline mode, against the built-in Stripe stand-in.")
+    if not settings.stripe_secret_key:
+        return [
+            Finding(
+                False,
+                "STRIPE_SECRET_KEY is not set: every button says billing is not set up.",
+                "Copy .env.example to .env and put your test key (Dashboard > Developers > API keys) there.",
+            )
+        ]
+    if facts.served_by:
+        found = Finding(True, f"Stripe is simulated by {facts.served_by}.")
     elif settings.live_mode:
         found = Finding(True, "STRIPE_SECRET_KEY is a live-mode key (allowed by STRIPE_ALLOW_LIVE_MODE): real charges.")
     else:
@@ -189,8 +198,6 @@ def _products(catalog: Catalog, facts: AccountFacts, config: ConfigurationFacts)
 def _webhook_secret(settings: Settings) -> Finding:
     if settings.stripe_webhook_secret:
         return Finding(True, "STRIPE_WEBHOOK_SECRET is set.")
-    if settings.offline:
-        return Finding(True, "No STRIPE_WEBHOOK_SECRET needed offline.")
     return Finding(
         False,
         "STRIPE_WEBHOOK_SECRET is not set: the site cannot check that events come from Stripe.",

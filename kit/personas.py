@@ -16,15 +16,14 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from flask import Blueprint, flash, redirect, request, url_for
-from flask.typing import ResponseReturnValue
-from flask_login import login_user
 from sqlalchemy import select
 
-from billing import PERSONA_CLOCK_PREFIX, Billing
-from catalog import Catalog, Price
-import sync
-from models import User, db, save_subscription
+from billing import mirror
+from billing.catalog import Catalog, Price
+from billing.models import User, db, save_subscription
+from billing.stripe_api import StripeAPI
+from kit import demo_stripe
+from kit.demo_stripe import PERSONA_CLOCK_PREFIX
 
 DAY = 24 * 60 * 60
 
@@ -92,17 +91,17 @@ def plan_price(catalog: Catalog, p: Persona) -> Price | None:
     return None
 
 
-def _user(p: Persona) -> User | None:
+def user_of(p: Persona) -> User | None:
     return db.session.scalar(select(User).where(User.email == p.email))
 
 
-def seed(billing: Billing, catalog: Catalog) -> Iterator[tuple[Persona, bool]]:
+def seed(api: StripeAPI, catalog: Catalog) -> Iterator[tuple[Persona, bool]]:
     """Make every persona that is missing or half-made; yield (persona, made now)."""
     for p in PERSONAS:
         price = plan_price(catalog, p)
         if p.plan is not None and price is None:
             continue  # the catalog has no plan of this kind (e.g. no per-seat product)
-        user = _user(p)
+        user = user_of(p)
         if user is not None and user.stripe_customer_id and (price is None or user.subscription is not None):
             yield p, False
             continue
@@ -112,53 +111,53 @@ def seed(billing: Billing, catalog: Catalog) -> Iterator[tuple[Persona, bool]]:
             user.set_password(secrets.token_urlsafe(32))
             db.session.add(user)
         else:
-            _remove_from_stripe(billing, p)  # a half-made persona starts over
-        _make(billing, user, p, price)
+            _remove_from_stripe(api, p)  # a half-made persona starts over
+        _make(api, user, p, price)
         yield p, True
 
 
-def _make(billing: Billing, user: User, p: Persona, price: Price | None) -> None:
+def _make(api: StripeAPI, user: User, p: Persona, price: Price | None) -> None:
     clock = None
     if p.then == "end_trial":
-        clock = billing.create_test_clock(PERSONA_CLOCK_PREFIX + p.name)
-    user.stripe_customer_id = billing.create_persona_customer(
+        clock = demo_stripe.create_test_clock(api, PERSONA_CLOCK_PREFIX + p.name)
+    user.stripe_customer_id = demo_stripe.create_persona_customer(api, 
         p.email, f"{p.name} (demo)", p.key, p.payment_method, test_clock=clock[0] if clock else None
     )
     db.session.commit()  # a persona half-made by a failure below is made again by the next seed
     if price is None:
-        sync.refresh_profile(billing, user)
+        mirror.refresh_profile(api, user)
         db.session.commit()
         return
-    snap = billing.create_persona_subscription(
+    snap = demo_stripe.create_persona_subscription(api, 
         user.stripe_customer_id, price.lookup_key, p.quantity, p.trial_days, p.cancel_at_period_end
     )
     if p.then == "pause":
-        snap = billing.pause_subscription(snap.id)
+        snap = demo_stripe.pause_subscription(api, snap.id)
     elif p.then == "cancel":
-        snap = billing.cancel_subscription(snap.id)
+        snap = demo_stripe.cancel_subscription(api, snap.id)
     elif p.then == "end_trial" and clock is not None:
         clock_id, now = clock
         # Past the trial's end and the hour Stripe waits before charging the first invoice.
-        billing.advance_test_clock(clock_id, now + (p.trial_days or 0) * DAY + DAY)
-        snap = billing.current_subscription(user.stripe_customer_id) or snap
+        demo_stripe.advance_test_clock(api, clock_id, now + (p.trial_days or 0) * DAY + DAY)
+        snap = api.current_subscription(user.stripe_customer_id) or snap
     save_subscription(user, snap)
-    sync.refresh_profile(billing, user)
+    mirror.refresh_profile(api, user)
     db.session.commit()
 
 
-def _remove_from_stripe(billing: Billing, p: Persona) -> None:
-    for clock_id in billing.persona_test_clocks(PERSONA_CLOCK_PREFIX + p.name):
-        billing.delete_test_clock(clock_id)  # and the customers on it
-    for customer_id in billing.persona_customers(p.email, p.key):
-        billing.delete_customer(customer_id)
+def _remove_from_stripe(api: StripeAPI, p: Persona) -> None:
+    for clock_id in demo_stripe.persona_test_clocks(api, PERSONA_CLOCK_PREFIX + p.name):
+        demo_stripe.delete_test_clock(api, clock_id)  # and the customers on it
+    for customer_id in demo_stripe.persona_customers(api, p.email, p.key):
+        demo_stripe.delete_customer(api, customer_id)
 
 
-def reset(billing: Billing) -> int:
+def reset(api: StripeAPI) -> int:
     """Remove every persona's Stripe customers, test clocks and user; return how many users went."""
     removed = 0
     for p in PERSONAS:
-        _remove_from_stripe(billing, p)
-        user = _user(p)
+        _remove_from_stripe(api, p)
+        user = user_of(p)
         if user is not None:
             db.session.delete(user)
             removed += 1
@@ -166,28 +165,6 @@ def reset(billing: Billing) -> int:
     return removed
 
 
-# --- the persona menu in the header --------------------------------------------------
-
-bp = Blueprint("demo", __name__)
-
-
-@bp.post("/demo/persona")
-def switch() -> ResponseReturnValue:
-    """Sign in as a persona in one click (offline and test mode only; CSRF-checked)."""
-    p = persona(request.form.get("persona", ""))
-    if p is None:
-        flash("There is no such demo persona.", "error")
-        return redirect(url_for("pricing"), 303)
-    user = _user(p)
-    if user is None:
-        flash("That persona does not exist yet: run `flask --app app demo seed`.", "error")
-        return redirect(url_for("pricing"), 303)
-    login_user(user)
-    flash(f"Signed in as {p.name}: {p.summary}", "success")
-    return redirect(url_for("account"), 303)
-
-
 def menu(catalog: Catalog) -> list[Persona]:
     """The personas the header menu offers (those this catalog can make)."""
     return [p for p in PERSONAS if p.plan is None or plan_price(catalog, p) is not None]
-

@@ -21,8 +21,9 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from billing import Billing, EventFacts
-from models import StripeEvent, User, db, save_profile, save_subscription
+from billing.models import StripeEvent, User, db, save_profile, save_subscription
+from billing.snapshots import EventFacts
+from billing.stripe_api import StripeAPI
 
 log = logging.getLogger(__name__)
 
@@ -46,25 +47,25 @@ HANDLED_EVENTS = frozenset(
 Outcome = Literal["applied", "duplicate", "ignored"]
 
 
-def refresh(billing: Billing, user: User) -> bool:
+def refresh(api: StripeAPI, user: User) -> bool:
     """Read the user's subscription and billing details from Stripe into the
     mirror (not committed). Returns whether the subscription changed."""
     if user.stripe_customer_id is None:
         return False
-    changed = save_subscription(user, billing.current_subscription(user.stripe_customer_id))
-    refresh_profile(billing, user)
+    changed = save_subscription(user, api.current_subscription(user.stripe_customer_id))
+    refresh_profile(api, user)
     return changed
 
 
-def refresh_profile(billing: Billing, user: User) -> None:
+def refresh_profile(api: StripeAPI, user: User) -> None:
     """Read the user's billing details and default card into the mirror (not committed)."""
     if user.stripe_customer_id is not None:
-        profile = billing.customer(user.stripe_customer_id)
+        profile = api.customer(user.stripe_customer_id)
         if profile is not None:
             save_profile(user, profile)
 
 
-def apply_event(billing: Billing, event: EventFacts) -> Outcome:
+def apply_event(api: StripeAPI, event: EventFacts) -> Outcome:
     """Apply one verified event, exactly once, in one transaction.
 
     The event id is recorded in the same transaction as the changes it
@@ -87,7 +88,7 @@ def apply_event(billing: Billing, event: EventFacts) -> Outcome:
     try:
         user = _customer_owner(event.customer)
         if user is not None:
-            refresh(billing, user)
+            refresh(api, user)
         db.session.commit()
     except BaseException:
         db.session.rollback()

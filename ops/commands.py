@@ -1,10 +1,8 @@
-"""Command-line tasks, run as `flask --app app <command>`:
+"""The merchant's commands, run as `flask --app app stripe <command>`:
 
-  init-db              create the database tables
-  stripe setup         make the Stripe account match catalog.toml (idempotent)
-  stripe doctor        check the account against the site, each problem with its fix
-  stripe resync        repair the local mirror of subscriptions from Stripe
-  demo seed / reset    demo customers in varied states (test mode and offline only)
+  setup    make the Stripe account match billing/catalog.toml (idempotent)
+  doctor   check the account against the site, each problem with its fix
+  resync   repair the local mirror of subscriptions from Stripe
 """
 
 from __future__ import annotations
@@ -17,31 +15,24 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-import doctor
-import personas
-import sync
-from billing import Billing, BillingError
-from catalog import Catalog
-from config import Settings
-from models import User, db, upgrade_schema
+from billing import mirror
+from billing.catalog import Catalog
+from billing.models import User, db
+from billing.settings import Settings
+from billing.stripe_api import BillingError, StripeAPI
+from ops import doctor
+from ops.facts import account_facts
+from ops.setup import ensure_catalog
 
-ENV_FILE = Path(__file__).parent / ".env"
-
-
-@click.command("init-db")
-@with_appcontext
-def init_db_command() -> None:
-    """Create or upgrade the database tables (safe to run again; same as `flask db upgrade`)."""
-    upgrade_schema()
-    click.echo("Database ready.")
+ENV_FILE = Path(__file__).parent.parent / ".env"
 
 
 stripe_cli = AppGroup("stripe", help="Prepare and check the Stripe account this site uses.")
 
 
-def _app_parts() -> tuple[Settings, Catalog, Billing]:
+def _app_parts() -> tuple[Settings, Catalog, StripeAPI]:
     ext = current_app.extensions
-    return ext["settings"], ext["catalog"], ext["billing"]
+    return ext["settings"], ext["catalog"], ext["stripe"]
 
 
 @stripe_cli.command("setup")
@@ -50,12 +41,12 @@ def setup_command(write_env: bool) -> None:
     """Create or update the catalog's products, prices, coupons and promotion
     codes, and a portal configuration offering every flow the site opens.
     A second run changes nothing and says so."""
-    settings, catalog, billing = _app_parts()
+    settings, catalog, api = _app_parts()
     try:
-        report = billing.ensure_catalog(catalog, return_url=settings.url("/account"))
+        report = ensure_catalog(api, catalog, return_url=settings.url("/account"))
     except BillingError as e:
         raise click.ClickException(str(e)) from e
-    mode = "offline stand-in" if settings.offline else "live mode" if settings.live_mode else "test mode"
+    mode = api.served_by or ("live mode" if settings.live_mode else "test mode")
     click.echo(f"Stripe account ({mode}):")
     for change in report.changes:
         click.echo(f"  changed: {change}")
@@ -95,8 +86,8 @@ def update_env_file(path: Path, values: dict[str, str]) -> None:
 @stripe_cli.command("doctor")
 def doctor_command() -> None:
     """Check the Stripe account against the site; exit 1 if anything is wrong."""
-    settings, catalog, billing = _app_parts()
-    findings = doctor.examine(settings, catalog, billing.account_facts(catalog))
+    settings, catalog, api = _app_parts()
+    findings = doctor.examine(settings, catalog, account_facts(api, catalog))
     for finding in findings:
         if finding.ok:
             click.echo(f"  ok       {finding.what}")
@@ -115,7 +106,7 @@ def doctor_command() -> None:
 def resync_command(customer: str | None) -> None:
     """Repair the local mirror from Stripe: each user's subscription, billing
     details and card (after missed webhooks, or a restored database backup)."""
-    _, _, billing = _app_parts()
+    _, _, api = _app_parts()
     query = select(User).where(User.stripe_customer_id.is_not(None)).order_by(User.id)
     if customer is not None:
         query = query.where(User.stripe_customer_id == customer)
@@ -125,7 +116,7 @@ def resync_command(customer: str | None) -> None:
     failures = 0
     for user in users:
         try:
-            changed = sync.refresh(billing, user)
+            changed = mirror.refresh(api, user)
             db.session.commit()
         except BillingError as e:
             db.session.rollback()
@@ -136,36 +127,3 @@ def resync_command(customer: str | None) -> None:
     click.echo(f"Resynced {len(users) - failures} of {len(users)} customers from Stripe.")
     if failures:
         raise SystemExit(1)
-
-
-demo_cli = AppGroup("demo", help="Demo customers in varied states (test mode and offline only).")
-
-
-@demo_cli.command("seed")
-def seed_command() -> None:
-    """Create the demo personas that are missing (safe to run again)."""
-    settings, catalog, billing = _app_parts()
-    _refuse_live(settings)
-    try:
-        for persona, made in personas.seed(billing, catalog):
-            click.echo(f"  {'created' if made else 'exists '}  {persona.email:34} {persona.summary}")
-    except BillingError as e:
-        raise click.ClickException(str(e)) from e
-    click.echo("Sign in as any of them with the persona menu in the site's header.")
-
-
-@demo_cli.command("reset")
-def reset_command() -> None:
-    """Remove the demo personas: their users, Stripe customers and test clocks."""
-    settings, _, billing = _app_parts()
-    _refuse_live(settings)
-    try:
-        removed = personas.reset(billing)
-    except BillingError as e:
-        raise click.ClickException(str(e)) from e
-    click.echo(f"Removed {removed} demo persona{'s' if removed != 1 else ''} and their Stripe customers.")
-
-
-def _refuse_live(settings: Settings) -> None:
-    if settings.live_mode:
-        raise click.ClickException("Demo personas are for test mode and offline only, never a live-mode account.")

@@ -17,9 +17,9 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 
-from catalog import Catalog
-from forms import SignInForm, SignUpForm
-from models import User, db
+from billing.catalog import Catalog
+from billing.forms import SignInForm, SignUpForm
+from billing.models import User, db
 
 bp = Blueprint("auth", __name__)
 # Sign-in and sign-up attempts per client address (guessing passwords, mass sign-ups),
@@ -69,8 +69,8 @@ def _after_sign_in() -> ResponseReturnValue:
     """Continue to the plan picked before signing in, else to the account page."""
     plan = session.pop(PENDING_PLAN, None)
     if plan:
-        return redirect(url_for("pricing", plan=plan), 303)
-    return redirect(url_for("account"), 303)
+        return redirect(url_for("pages.pricing", plan=plan), 303)
+    return redirect(url_for("pages.account"), 303)
 
 
 def find_user(email: str) -> User | None:
@@ -82,7 +82,7 @@ def find_user(email: str) -> User | None:
 def signup() -> ResponseReturnValue:
     """Create an account; the Stripe customer is created later, when first needed."""
     if current_user.is_authenticated:
-        return redirect(url_for("account"))
+        return redirect(url_for("pages.account"))
     _remember_plan()
     form = SignUpForm()
     if form.validate_on_submit():
@@ -107,7 +107,7 @@ def signup() -> ResponseReturnValue:
 def signin() -> ResponseReturnValue:
     """Sign in with email and password."""
     if current_user.is_authenticated:
-        return redirect(url_for("account"))
+        return redirect(url_for("pages.account"))
     _remember_plan()
     form = SignInForm()
     if form.validate_on_submit():
@@ -128,4 +128,4 @@ def signout() -> ResponseReturnValue:
     """Sign out (POST with CSRF, so another site cannot sign you out)."""
     logout_user()
     flash("You are signed out.", "info")
-    return redirect(url_for("pricing"), 303)
+    return redirect(url_for("pages.pricing"), 303)

@@ -1,0 +1,225 @@
+"""Which buttons a customer sees, and why the others are hidden: pure rules.
+
+One rule per button, from the local subscription mirror and the portal
+configuration's features to a `Choice` (each button names its rule in
+`billing.buttons`). Pages show the allowed buttons; a POST for a button that
+is not allowed is refused with the same reason, before any Stripe call.
+Showing only buttons that can succeed keeps customers off Stripe's error pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from billing.catalog import Price, Product
+
+# Statuses in which a subscription still exists and can be canceled.
+LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "paused"})
+# Statuses in which the plan can change (Stripe refuses updates to paused
+# subscriptions; a past-due one should settle its invoice first).
+CHANGEABLE_STATUSES = frozenset({"trialing", "active"})
+
+# Why plan changes are refused, per status that does not allow them.
+_NO_CHANGE_REASONS = {
+    "past_due": "Your last payment failed: update your payment method first.",
+    "unpaid": "Your subscription is unpaid: update your payment method first.",
+    "paused": "Your subscription is paused: resume it first.",
+    "incomplete": "Your first payment is not complete yet: finish it from Manage billing.",
+    "incomplete_expired": "Your subscription never started: choose a plan to subscribe.",
+    "canceled": "Your subscription has ended: choose a plan to subscribe again.",
+}
+
+
+@dataclass(frozen=True)
+class SubscriptionFacts:
+    """The parts of the local subscription mirror the rules and builders need."""
+
+    id: str
+    item_id: str
+    lookup_key: str | None
+    status: str
+    item_count: int = 1
+    quantity: int = 1
+    billing_mode: str = "flexible"
+    cancel_at: datetime | None = None  # a scheduled cancellation, whichever field Stripe used
+
+
+@dataclass(frozen=True)
+class PortalFeatures:
+    """What the Stripe portal configuration in use allows (see StripeAPI.portal_features)."""
+
+    subscription_update: bool = True
+    subscription_cancel: bool = True
+    cancel_mode: str = "at_period_end"  # or "immediately"
+    subscription_pause: bool = False
+    payment_method_update: bool = True
+    customer_update: bool = True
+    # Products (ids) whose quantity the portal lets customers change.
+    adjustable_quantity: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Choice:
+    allowed: bool
+    # The button's label when it depends on the facts ("Cancel now"); "" keeps the registry's.
+    label: str
+    # Why it is not allowed, or (when allowed) what pressing it will do.
+    note: str = ""
+
+
+class NotEligible(Exception):
+    """A button that cannot succeed was pressed; the message says why."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What every rule reads: the customer's current subscription (None if they
+    never had one), its catalog product (None if not in the catalog), what the
+    portal configuration allows, and whether a Stripe customer exists yet."""
+
+    sub: SubscriptionFacts | None
+    features: PortalFeatures
+    product: Product | None = None
+    has_customer: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.sub is not None and self.sub.status in LIVE_STATUSES
+
+
+# A rule: one button's answer for these facts. Each button names its rule in
+# `billing.buttons.BUTTONS`; a refused Choice always says why.
+Rule = Callable[[Facts], Choice]
+
+
+def _yes(note: str = "", label: str = "") -> Choice:
+    return Choice(True, label, note)
+
+
+def _no(reason: str, label: str = "") -> Choice:
+    return Choice(False, label, reason)
+
+
+def subscribe(f: Facts) -> Choice:
+    return _no("You already have a subscription: change plan instead.") if f.live else _yes()
+
+
+def manage_billing(f: Facts) -> Choice:
+    """Open to anyone with a Stripe customer, a canceled one too (invoices)."""
+    return _yes("Invoices, payment methods and more") if f.has_customer else _no("You have no billing history yet.")
+
+
+def update_payment_method(f: Facts) -> Choice:
+    return _portal_feature(f.features.payment_method_update, f.has_customer)
+
+
+def update_details(f: Facts) -> Choice:
+    return _portal_feature(f.features.customer_update, f.has_customer)
+
+
+def _portal_feature(enabled: bool, has_customer: bool) -> Choice:
+    if not enabled:
+        return _no("This is turned off in the billing portal's settings.")
+    if not has_customer:
+        return _no("You have no billing account yet: choose a plan first.")
+    return _yes()
+
+
+def _not_live(f: Facts) -> str:
+    """Why a subscription button can't be used at all, or "" if it has a live subscription."""
+    if f.live:
+        return ""
+    return _NO_CHANGE_REASONS.get(f.sub.status if f.sub else "", "You have no subscription yet: choose a plan.")
+
+
+def _plan_change_refusal(f: Facts) -> str:
+    """Why the plan can't change (switch, interval, seats, plan picker), or ""."""
+    if reason := _not_live(f):
+        return reason
+    assert f.sub is not None
+    if f.sub.status not in CHANGEABLE_STATUSES:
+        return _NO_CHANGE_REASONS[f.sub.status]
+    if f.sub.item_count != 1:
+        return "Subscriptions with several items can only be changed by our team."
+    if not f.features.subscription_update:
+        return "Plan changes are turned off in the billing portal's settings."
+    return ""
+
+
+def switch_plan(f: Facts) -> Choice:
+    return _no(reason) if (reason := _plan_change_refusal(f)) else _yes()
+
+
+def plan_picker(f: Facts) -> Choice:
+    return _no(reason) if (reason := _plan_change_refusal(f)) else _yes()
+
+
+def change_interval(f: Facts) -> Choice:
+    if reason := _plan_change_refusal(f):
+        return _no(reason)
+    assert f.sub is not None
+    product = f.product
+    current = next((p for p in product.prices.values() if p.lookup_key == f.sub.lookup_key), None) if product else None
+    other = [p for p in product.prices.values() if p != current] if product and current else []
+    if not other:
+        return _no("Your plan has no other billing interval.")
+    return _yes(label=f"Switch to {other[0].interval}ly billing")
+
+
+def change_quantity(f: Facts) -> Choice:
+    if reason := _plan_change_refusal(f):
+        return _no(reason)
+    product = f.product
+    if product is None or product.seats is None or product.id not in f.features.adjustable_quantity:
+        return _no("Your plan is not priced per seat.")
+    return _yes(f"{product.seats.min} to {product.seats.max} seats")
+
+
+def cancel(f: Facts) -> Choice:
+    immediately = f.features.cancel_mode == "immediately"
+    label = "Cancel now" if immediately else "Cancel at period end"
+    if reason := _not_live(f):
+        return _no(reason, label)
+    assert f.sub is not None
+    if not f.features.subscription_cancel:
+        return _no("Cancellation is turned off in the billing portal's settings.", label)
+    if f.sub.cancel_at is not None:
+        return _no("Your subscription is already set to cancel.", label)
+    note = "Access ends immediately." if immediately else "You keep access until the end of the paid period."
+    return _yes(note, label)
+
+
+def pause(f: Facts) -> Choice:
+    if reason := _not_live(f):
+        return _no(reason)
+    assert f.sub is not None
+    if f.sub.status == "paused":
+        return _no("Your subscription is paused already.")
+    if not f.features.subscription_pause:
+        return _no("Pausing is turned off in the billing portal's settings.")
+    if f.sub.billing_mode != "flexible":
+        return _no("Only subscriptions in flexible billing mode can be paused.")
+    if f.sub.status not in CHANGEABLE_STATUSES:
+        return _no(_NO_CHANGE_REASONS[f.sub.status])
+    if f.sub.cancel_at is not None:
+        return _no("Your subscription is set to cancel.")
+    return _yes("No charges while paused; resume any time.")
+
+
+def resume(f: Facts) -> Choice:
+    if reason := _not_live(f):
+        return _no(reason)
+    assert f.sub is not None
+    return _yes() if f.sub.status == "paused" else _no("Your subscription is not paused.")
+
+
+def check_plan_change(sub: SubscriptionFacts, new_price: Price, quantity: int | None = None) -> None:
+    """Raise NotEligible unless `sub` can move to `new_price` (and `quantity`)."""
+    if sub.status not in CHANGEABLE_STATUSES:
+        raise NotEligible(_NO_CHANGE_REASONS.get(sub.status, "This subscription cannot change plan."))
+    if sub.item_count != 1:
+        raise NotEligible("Subscriptions with several items can only be changed by our team.")
+    if sub.lookup_key == new_price.lookup_key and (quantity is None or quantity == sub.quantity):
+        raise NotEligible("You are already on this plan." if quantity is None else "You already have this many seats.")

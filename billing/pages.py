@@ -1,0 +1,166 @@
+"""The pages: pricing and account, and where Stripe sends customers back.
+
+Pages read only the local database and the catalog: no Stripe call per view.
+Stripe is asked when a customer comes back from one of its pages (the mirror
+is refreshed once, so the page is right before any webhook arrives).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from billing import current, mirror, presenters
+from billing.accounts import login_required
+from billing.buttons import BUTTON, BUTTONS, PROMO, choices, promo_code
+from billing.catalog import Price
+from billing.eligibility import NotEligible, check_plan_change
+from billing.errors import refuse
+from billing.forms import LocaleForm, SeatsForm
+from billing.models import User, db, save_subscription
+from billing.stripe_api import PORTAL_LOCALES, BillingError
+
+bp = Blueprint("pages", __name__)
+PROMO_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass(frozen=True)
+class ButtonView:
+    """One allowed button as the account page shows it."""
+
+    key: str
+    label: str
+    note: str
+    section: str
+    style: str
+
+
+@bp.route("/")
+@bp.route("/pricing", endpoint="pricing_alias")
+def pricing() -> ResponseReturnValue:
+    """The merchant's own pricing page, rendered from the catalog: no Stripe call."""
+    if "promo" in request.args:
+        # A campaign link: keep the code for the buttons, through sign-up or sign-in.
+        code = request.args["promo"].strip()
+        if PROMO_FORMAT.fullmatch(code):
+            session[PROMO] = code
+        else:
+            session.pop(PROMO, None)
+    interval = request.args.get("interval", "month")
+    if interval not in ("month", "year"):
+        interval = "month"
+    catalog = current.catalog()
+    picked = catalog.price(request.args.get("plan", ""))
+    if picked is not None:
+        interval = picked.interval
+    u = current.user_or_none()
+    return render_template(
+        "pricing.html",
+        cards=[plan_card(p.prices[interval], u, picked) for p in catalog.products if interval in p.prices],
+        interval=interval,
+        picked_name=presenters.price_name(catalog, picked) if picked else None,
+        yearly_saving=presenters.yearly_saving(catalog),
+        promo=promo_code(),
+    )
+
+
+def plan_card(price: Price, u: User | None, picked: Price | None) -> dict[str, Any]:
+    """What one price card shows, and which button it has (see billing.buttons)."""
+    product = current.catalog().product(price.product_id)
+    name = product.name if product else price.lookup_key
+    card: dict[str, Any] = {"product": product, "price": price, "picked": picked == price, "button": None}
+    sub = u.subscription if u else None
+    if u is None:
+        return card | {"action": "signup", "label": "Get started"}
+    if sub is None or not sub.is_live:
+        return card | {"action": "button", "button": BUTTON["subscribe"], "label": f"Subscribe to {name}"}
+    if sub.lookup_key == price.lookup_key:
+        return card | {"action": "current", "label": "Current plan"}
+    try:
+        check_plan_change(sub.facts(), price)
+    except NotEligible as e:
+        return card | {"action": "unavailable", "label": "Not available", "reason": str(e)}
+    return card | {"action": "button", "button": BUTTON["switch_plan"], "label": f"Switch to {name}"}
+
+
+@bp.route("/account")
+@login_required
+def account() -> ResponseReturnValue:
+    """The customer's plan, status and dates, from the local mirror: no Stripe call."""
+    u = current.user()
+    sub = u.subscription
+    catalog = current.catalog()
+    price = catalog.price(sub.lookup_key) if sub and sub.lookup_key else None
+    allowed = choices(u)
+    views = [
+        ButtonView(b.key, allowed[b.key].label, allowed[b.key].note, b.section, b.style)
+        for b in BUTTONS
+        if b.section and allowed[b.key].allowed
+    ]
+    return render_template(
+        "account.html",
+        subscription=sub,
+        profile=u.profile,
+        address=presenters.address(u.profile.address) if u.profile else None,
+        product=catalog.product(price.product_id) if price else None,
+        coupon=catalog.coupon(sub.discount_coupon) if sub and sub.discount_coupon else None,
+        buttons=views,
+        choices=allowed,
+        seats_form=SeatsForm(quantity=sub.quantity if sub else 1),
+        locale_form=LocaleForm(locale=u.locale or ""),
+        locales=PORTAL_LOCALES,
+    )
+
+
+@bp.post("/account/locale")
+@login_required
+def set_locale() -> ResponseReturnValue:
+    """The language of Stripe's pages for this user ("" follows the browser)."""
+    form = LocaleForm()
+    if not form.validate() or (form.locale.data and form.locale.data not in PORTAL_LOCALES):
+        return refuse("Choose one of the listed languages.")
+    current.user().locale = form.locale.data or None
+    db.session.commit()
+    flash("Language saved.", "success")
+    return redirect(url_for("pages.account"), 303)
+
+
+@bp.route("/checkout/return")
+@login_required
+def checkout_return() -> ResponseReturnValue:
+    """Checkout's success_url: read the new subscription once, then show the account."""
+    u = current.user()
+    session_id = request.args.get("checkout_session", "")
+    if not session_id.startswith("cs_") or u.stripe_customer_id is None:
+        return redirect(url_for("pages.account"), 303)
+    api = current.stripe_api()
+    try:
+        changed = save_subscription(u, api.checkout_subscription(session_id, u.stripe_customer_id))
+        mirror.refresh_profile(api, u)  # the card just entered on Checkout
+        db.session.commit()
+        if changed:
+            flash("Thank you! Your subscription is active.", "success")
+    except BillingError as e:
+        flash(f"Your payment went through, but we could not load it yet: {e}", "error")
+    return redirect(url_for("pages.account"), 303)
+
+
+@bp.route("/account/return")
+@login_required
+def account_return() -> ResponseReturnValue:
+    """Where every portal flow sends the customer back: refresh the subscription
+    and billing details from Stripe once, so the page is right before any
+    webhook arrives."""
+    try:
+        changed = mirror.refresh(current.stripe_api(), current.user())
+        db.session.commit()
+        if changed:
+            flash("Your subscription is updated.", "success")
+    except BillingError as e:
+        db.session.rollback()
+        flash(f"We could not refresh your subscription: {e}", "error")
+    return redirect(url_for("pages.account"), 303)

@@ -1,0 +1,135 @@
+"""What the site keeps of Stripe's objects, as plain values, and how they are
+read from the SDK's objects (which `billing.stripe_api` fetches). The mirror
+(`billing.models`) stores these values; nothing else reads Stripe's shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: billing.stripe_api is the one module that calls Stripe
+    import stripe
+
+@dataclass(frozen=True)
+class SubscriptionSnapshot:
+    """What the local mirror keeps of a Stripe subscription (see models.Subscription)."""
+
+    id: str
+    customer: str
+    status: str
+    item_id: str
+    item_count: int
+    price_id: str
+    lookup_key: str | None
+    interval: str | None
+    amount: int | None
+    currency: str | None
+    quantity: int
+    current_period_end: datetime | None
+    cancel_at: datetime | None
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    ended_at: datetime | None
+    billing_mode: str
+    # The coupon of the discount in force, if any (the catalog names it).
+    discount_coupon: str | None
+
+
+@dataclass(frozen=True)
+class CustomerSnapshot:
+    """What the local mirror keeps of a Stripe customer (see models.BillingProfile)."""
+
+    name: str | None
+    email: str | None
+    address: dict[str, str | None] | None
+    card_brand: str | None
+    card_last4: str | None
+    card_exp_month: int | None
+    card_exp_year: int | None
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What the site needs of a verified event: which customer it is about."""
+
+    id: str
+    type: str
+    customer: str | None
+
+
+def customer_snapshot(customer: stripe.Customer) -> CustomerSnapshot:
+    """Needs `invoice_settings.default_payment_method` expanded."""
+    pm = customer.invoice_settings.default_payment_method if customer.invoice_settings else None
+    card = None if pm is None or isinstance(pm, str) else pm.card
+    address = customer.address.to_dict() if customer.address else None
+    return CustomerSnapshot(
+        name=customer.name,
+        email=customer.email,
+        address=address if address and any(address.values()) else None,
+        card_brand=card.brand if card else None,
+        card_last4=card.last4 if card else None,
+        card_exp_month=card.exp_month if card else None,
+        card_exp_year=card.exp_year if card else None,
+    )
+
+
+def _time(ts: int | None) -> datetime | None:
+    """Stripe's Unix timestamps as naive UTC datetimes, as the database stores them."""
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).replace(tzinfo=None)
+
+
+def snapshot(sub: stripe.Subscription) -> SubscriptionSnapshot:
+    """Read the fields the pages show. In this API version the billing period
+    lives on the subscription *item*, not on the subscription."""
+    item = sub.items.data[0]
+    price = item.price
+    customer = sub.customer if isinstance(sub.customer, str) else sub.customer.id
+    return SubscriptionSnapshot(
+        id=sub.id,
+        customer=customer,
+        status=sub.status,
+        item_id=item.id,
+        item_count=len(sub.items.data),
+        price_id=price.id,
+        lookup_key=price.lookup_key,
+        interval=price.recurring.interval if price.recurring else None,
+        amount=price.unit_amount,
+        currency=price.currency,
+        quantity=item.quantity or 1,
+        current_period_end=_time(item.current_period_end),
+        cancel_at=_time(sub.cancel_at),
+        cancel_at_period_end=sub.cancel_at_period_end,
+        canceled_at=_time(sub.canceled_at),
+        ended_at=_time(sub.ended_at),
+        billing_mode=sub.billing_mode.type if sub.billing_mode else "classic",
+        discount_coupon=_discount_coupon(sub),
+    )
+
+
+def _discount_coupon(sub: stripe.Subscription) -> str | None:
+    """The coupon of the first discount in force (needs `discounts` expanded)."""
+    for discount in sub.discounts or []:
+        if not isinstance(discount, str) and discount.source and discount.source.coupon:
+            coupon = discount.source.coupon
+            return coupon if isinstance(coupon, str) else coupon.id
+    return None
+
+
+def event_facts(event: stripe.Event) -> EventFacts:
+    """Which customer an event is about, whatever kind of object it carries."""
+    return EventFacts(id=event.id, type=event.type, customer=_event_customer(event))
+
+
+def _event_customer(event: stripe.Event) -> str | None:
+    data = getattr(event, "data", None)
+    obj = getattr(data, "object", None)
+    if getattr(obj, "object", None) == "customer":
+        return str(getattr(obj, "id", "")) or None
+    customer = getattr(obj, "customer", None)
+    if customer is None:
+        # payment_method.detached: the card no longer names its customer.
+        customer = getattr(getattr(data, "previous_attributes", None), "customer", None)
+    if isinstance(customer, str):
+        return customer
+    return str(customer.id) if customer is not None and hasattr(customer, "id") else None

@@ -1,0 +1,407 @@
+"""The one module through which the running site calls Stripe, and the only
+module of the core that imports `stripe`.
+
+Views hand it params built by `flows` and get back plain values (a URL, an id,
+a `SubscriptionSnapshot`). Any Stripe failure comes out as one exception type,
+`BillingError`, whose message is safe to show a customer. The merchant's tools
+(`ops/`) reuse its client for `flask stripe setup` and `doctor`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import stripe
+
+from billing.eligibility import PortalFeatures
+from billing.snapshots import CustomerSnapshot, EventFacts, SubscriptionSnapshot, customer_snapshot, event_facts, snapshot
+
+if TYPE_CHECKING:
+    from stripe.params.billing_portal import SessionCreateParams as PortalSessionParams
+    from stripe.params.checkout import SessionCreateParams as CheckoutSessionParams
+    from stripe.params import SubscriptionResumeParams
+
+    from billing.catalog import Catalog
+    from billing.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The API version this code is written against. Pinning it means Stripe answers
+# in the shapes this code reads, whatever the account's default version is.
+STRIPE_API_VERSION = "2026-10-28.endive"
+# A Stripe SDK upgrade changes the version it pins and the shape of the typed
+# params: fail loudly, so the upgrade is a deliberate change, not a surprise.
+if stripe.api_version != STRIPE_API_VERSION:
+    raise RuntimeError(
+        f"stripe SDK {stripe.VERSION} pins API version {stripe.api_version}, "
+        f"but this code is written for {STRIPE_API_VERSION}."
+    )
+
+# How old a webhook's signature may be: older deliveries are refused as replays.
+WEBHOOK_TOLERANCE_SECONDS = 300
+# How long a lookup key -> price id answer is reused before asking Stripe again
+# (a key can move to a new price when the merchant changes an amount).
+PRICE_CACHE_SECONDS = 300
+# Statuses after which a subscription is over; another one may have replaced it.
+FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
+# Marks the portal configuration this app manages, so a rerun finds it.
+CONFIG_MARKER = "portal-deep-links-starter"
+DEFAULT_CONFIGURATION = "being the account's default"
+
+
+def _portal_locales() -> tuple[str, ...]:
+    """The portal locales this SDK version lists (its `locale` Literal), without "auto"."""
+    annotation = stripe.params.billing_portal.SessionCreateParams.__annotations__["locale"]
+    (inner,) = typing.get_args(annotation)  # NotRequired[ForwardRef("Literal[...]|str")]
+    namespace = vars(sys.modules[stripe.params.billing_portal.SessionCreateParams.__module__])
+    resolved = eval(inner.__forward_arg__, namespace) if isinstance(inner, typing.ForwardRef) else inner
+    literals = [arg for arg in typing.get_args(resolved) if typing.get_origin(arg) is typing.Literal]
+    return tuple(locale for lit in literals for locale in typing.get_args(lit) if locale != "auto")
+
+
+# The locales a portal session may be opened in (e.g. "de", "pt-BR").
+PORTAL_LOCALES = _portal_locales()
+
+
+class BillingError(Exception):
+    """A Stripe call failed; `str(error)` is a message a customer can act on."""
+
+
+def _user_message(error: stripe.StripeError) -> str:
+    """Turn a Stripe exception into words for the customer; log the details."""
+    log.warning(
+        "Stripe call failed: %s (status=%s, code=%s, request_id=%s): %s",
+        type(error).__name__,
+        error.http_status,
+        error.code,
+        error.request_id,
+        error.user_message,
+    )
+    if isinstance(error, stripe.CardError):
+        return f"Your card was declined: {error.user_message}"
+    if isinstance(error, (stripe.AuthenticationError, stripe.PermissionError)):
+        log.error("Stripe refused the API key: check STRIPE_SECRET_KEY.")
+        return "Billing is not available right now because of a problem on our side. Please try again later."
+    if isinstance(error, stripe.RateLimitError):
+        return "Stripe is busy right now. Nothing was changed; please try again in a moment."
+    if isinstance(error, stripe.APIConnectionError):
+        return "We could not reach Stripe. Nothing was changed; please try again in a moment."
+    if isinstance(error, stripe.InvalidRequestError):
+        return f"Stripe could not open this step: {error.user_message}"
+    return "Stripe had a problem handling this request. Nothing was changed; please try again."
+
+
+# Each Stripe call is retried this many times on a timeout, a dropped connection or a 5xx,
+# with the same Idempotency-Key (so Stripe applies a POST once).
+STRIPE_NETWORK_RETRIES = 2
+
+
+def stripe_call_seconds(stripe_timeout: float) -> float:
+    """The longest one Stripe call can take: every attempt timing out, plus the SDK's
+    waits between attempts (0.5 s, then 1 s)."""
+    delay, most = float(stripe.HTTPClient.INITIAL_DELAY), float(stripe.HTTPClient.MAX_DELAY)
+    waits = sum(min(delay * (1 << n), most) for n in range(STRIPE_NETWORK_RETRIES))
+    return stripe_timeout * (1 + STRIPE_NETWORK_RETRIES) + waits
+
+
+def slowest_request_seconds(stripe_timeout: float) -> float:
+    """The longest a request can wait on Stripe: no call starts after one call's worst
+    case (see stripe_errors), so at most two calls' worth. 63 s with the default 10 s."""
+    return 2 * stripe_call_seconds(stripe_timeout)
+
+
+# When the current request stops starting Stripe calls (see StripeAPI.start_request): a
+# button whose first call was slow gives up instead of holding a server worker for
+# several calls' worth of timeouts. Unset (no limit) outside requests, e.g. in commands.
+_give_up_at: ContextVar[float | None] = ContextVar("stripe_give_up_at", default=None)
+TOO_SLOW = "Stripe is answering too slowly right now. Please try again in a moment."
+
+
+NOT_CONFIGURED = "Billing is not set up on this site yet. Please try again later."
+
+
+@contextmanager
+def stripe_errors(doing: str, configured: bool = True) -> Iterator[None]:
+    """Turn any Stripe failure inside the block into a BillingError; refuse to start a
+    call once the request has spent its time on Stripe, or when no key is set."""
+    if not configured:
+        log.error("Could not %s: STRIPE_SECRET_KEY is not set. See `flask stripe doctor`.", doing)
+        raise BillingError(NOT_CONFIGURED)
+    give_up_at = _give_up_at.get()
+    if give_up_at is not None and time.monotonic() > give_up_at:
+        log.warning("Did not %s: this request already waited too long for Stripe", doing)
+        raise BillingError(TOO_SLOW)
+    try:
+        yield
+    except stripe.StripeError as e:
+        log.info("Stripe failed while trying to %s", doing)
+        raise BillingError(_user_message(e)) from e
+
+
+
+def portal_features_of(config: stripe.billing_portal.Configuration) -> PortalFeatures:
+    f = config.features
+    return PortalFeatures(
+        subscription_update=f.subscription_update.enabled,
+        subscription_cancel=f.subscription_cancel.enabled,
+        cancel_mode=f.subscription_cancel.mode,
+        subscription_pause=bool(f.subscription_pause and f.subscription_pause.enabled),
+        payment_method_update=f.payment_method_update.enabled,
+        customer_update=f.customer_update.enabled,
+        adjustable_quantity=frozenset(
+            p.product for p in (f.subscription_update.products or []) if p.adjustable_quantity and p.adjustable_quantity.enabled
+        ),
+    )
+
+
+class WebhookRefused(Exception):
+    """A webhook request that is not a genuine, fresh Stripe event."""
+
+
+
+class StripeAPI:
+    """One StripeClient for the whole app, and the calls the running site makes.
+
+    Without STRIPE_SECRET_KEY the site still starts (pages read only the local
+    database) and each call fails softly with a BillingError that says so."""
+
+    def __init__(self, settings: Settings, http_client: stripe.HTTPClient | None = None) -> None:
+        self.configured = bool(settings.stripe_secret_key)
+        # Who answers instead of Stripe itself, if anyone (a stand-in); shown by the tools.
+        self.served_by: str | None = None
+        # The portal configuration sessions are created with: STRIPE_PORTAL_CONFIGURATION,
+        # else the one `flask stripe setup` made, else None (the account's default).
+        self.configuration = settings.stripe_portal_configuration
+        self._configured = settings.stripe_portal_configuration
+        self._prices: dict[str, tuple[str, float]] = {}
+        self._features = PortalFeatures()
+        # Seconds a request may spend on Stripe before it starts no more calls.
+        self.request_seconds = stripe_call_seconds(settings.stripe_timeout)
+        self.client = stripe.StripeClient(
+            settings.stripe_secret_key or "sk_test_not_configured",
+            stripe_version=STRIPE_API_VERSION,
+            base_addresses={"api": settings.stripe_api_base},
+            # StripeClient retries nothing by default. Retries are safe: the SDK
+            # sends the same Idempotency-Key with each, so Stripe applies a POST once.
+            max_network_retries=STRIPE_NETWORK_RETRIES,
+            # A Stripe that does not answer within STRIPE_TIMEOUT is treated as down
+            # (and retried), rather than holding the customer's request for 80 s.
+            http_client=http_client or stripe.new_default_http_client(timeout=settings.stripe_timeout),
+        )
+
+    @classmethod
+    def connect(cls, settings: Settings, catalog: Catalog, http_client: stripe.HTTPClient | None = None) -> StripeAPI:
+        """The client, with what the pages need read once at start: the portal
+        configuration's features (for eligibility) and the catalog's price ids."""
+        api = cls(settings, http_client)
+        if not api.configured:
+            log.info("STRIPE_SECRET_KEY is not set: pages work, buttons say billing is not set up.")
+            return api
+        try:
+            api.load_portal_features()
+            api.load_prices([p.lookup_key for p in catalog.prices])
+        except BillingError as e:
+            log.warning("Could not read the portal configuration or prices at start: %s", e)
+        return api
+
+    def calling(self, doing: str) -> typing.ContextManager[None]:
+        """`with api.calling("do something"):` around SDK calls: see stripe_errors."""
+        return stripe_errors(doing, self.configured)
+
+    def start_request(self) -> Token[float | None]:
+        """A customer's request begins: once one call's worst case (every attempt timing
+        out) has passed, it starts no more Stripe calls, so no request waits longer than
+        slowest_request_seconds (and a server's worker timeout can be set above it).
+        Pass the answer to `end_request` when the request ends."""
+        return _give_up_at.set(time.monotonic() + self.request_seconds)
+
+    @staticmethod
+    def end_request(token: Token[float | None]) -> None:
+        try:
+            _give_up_at.reset(token)
+        except ValueError:  # ended in another context than it started: no limit from here
+            _give_up_at.set(None)
+
+    def create_customer(self, email: str, user_id: int, idempotency_key: str) -> str:
+        """Create the user's Stripe customer. The key must be unique to this user
+        (not just its id, which a reset database hands out again): a double click
+        then makes one customer, not two."""
+        with self.calling("create a customer"):
+            customer = self.client.v1.customers.create(
+                {"email": email, "metadata": {"user_id": str(user_id)}},
+                {"idempotency_key": idempotency_key},
+            )
+        return customer.id
+
+    def price_id(self, lookup_key: str) -> str:
+        """Stripe's id of the active price with this lookup key (cached briefly).
+
+        Lookup keys let the catalog name prices the same way in test mode, live
+        mode and offline, where Stripe's generated ids all differ.
+        """
+        cached = self._prices.get(lookup_key)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        with self.calling("find a price"):
+            prices = self.client.v1.prices.list({"lookup_keys": [lookup_key], "active": True, "limit": 1})
+        if not prices.data:
+            log.error("No active Stripe price has lookup key %r: run the Stripe setup.", lookup_key)
+            raise BillingError("This plan is not available right now. Please try again later.")
+        self.remember_price(lookup_key, prices.data[0].id)
+        return prices.data[0].id
+
+    def remember_price(self, lookup_key: str, price_id: str) -> None:
+        self._prices[lookup_key] = (price_id, time.monotonic() + PRICE_CACHE_SECONDS)
+
+    def use_configuration(self, configuration: str) -> None:
+        """Sessions use this portal configuration, unless STRIPE_PORTAL_CONFIGURATION names one."""
+        self.configuration = self._configured or configuration
+
+    def known_price_id(self, lookup_key: str) -> str | None:
+        """The cached price id, without asking Stripe (for pages, which make no calls)."""
+        cached = self._prices.get(lookup_key)
+        return cached[0] if cached else None
+
+    def load_prices(self, lookup_keys: list[str]) -> None:
+        """Resolve many lookup keys at once (at start), so pages can show price ids."""
+        with self.calling("find the catalog's prices"):
+            for start in range(0, len(lookup_keys), 10):  # Stripe takes 10 lookup keys a call
+                found = self.client.v1.prices.list(
+                    {"lookup_keys": lookup_keys[start : start + 10], "active": True, "limit": 100}
+                )
+                for price in found.data:
+                    if price.lookup_key:
+                        self.remember_price(price.lookup_key, price.id)
+
+    def portal_features(self) -> PortalFeatures:
+        """What the portal configuration allows, as read at start (or defaults)."""
+        return self._features
+
+    def load_portal_features(self) -> PortalFeatures:
+        """Read the portal configuration in use from Stripe, for the eligibility rules.
+
+        Without STRIPE_PORTAL_CONFIGURATION, the one `flask stripe setup` made is
+        used (found by its metadata), else the account's default configuration.
+        """
+        with self.calling("read the portal configuration"):
+            found = self.configuration_in_use()
+        if found is not None:
+            config, found_by = found
+            if found_by != DEFAULT_CONFIGURATION:
+                self.configuration = config.id
+            self._features = portal_features_of(config)
+        return self._features
+
+    def configuration_in_use(self) -> tuple[stripe.billing_portal.Configuration, str] | None:
+        """The portal configuration sessions are created with, and how it was found."""
+        if self._configured:
+            return self.client.v1.billing_portal.configurations.retrieve(self._configured), "STRIPE_PORTAL_CONFIGURATION"
+        managed = self.managed_configuration()
+        if managed is not None:
+            return managed, "its metadata (flask stripe setup made it)"
+        defaults = self.client.v1.billing_portal.configurations.list({"is_default": True, "limit": 1})
+        return (defaults.data[0], DEFAULT_CONFIGURATION) if defaults.data else None
+
+    def promotion_code_id(self, code: str, product_id: str) -> str:
+        """The id (promo_...) of an active promotion code that applies to this product.
+
+        Checked before use, so a customer with a stale or mistyped code gets a
+        clear message here instead of an error on Stripe's page.
+        """
+        with self.calling("check the promotion code"):
+            found = self.client.v1.promotion_codes.list(
+                {"code": code, "active": True, "limit": 1, "expand": ["data.promotion.coupon"]}
+            )
+        promo = found.data[0] if found.data else None
+        coupon = promo.promotion.coupon if promo else None
+        if promo is None or not isinstance(coupon, stripe.Coupon) or not coupon.valid:
+            raise BillingError(f"The code {code} is not valid or has expired.")
+        if promo.expires_at is not None and promo.expires_at <= time.time():
+            raise BillingError(f"The code {code} has expired.")
+        with self.calling("check the promotion code"):
+            # A coupon's `applies_to` is only returned when asked for, and only if it is set.
+            full = self.client.v1.coupons.retrieve(coupon.id, {"expand": ["applies_to"]})
+        applies_to = getattr(full, "applies_to", None)
+        if applies_to is not None and product_id not in (applies_to.products or []):
+            raise BillingError(f"The code {code} does not apply to this plan.")
+        return promo.id
+
+    def resume_subscription(self, subscription_id: str, params: SubscriptionResumeParams) -> SubscriptionSnapshot:
+        """Resume a paused subscription (the portal has no resume step)."""
+        with self.calling("resume your subscription"):
+            return snapshot(self.client.v1.subscriptions.resume(subscription_id, params))
+
+    def open_portal(self, params: PortalSessionParams) -> str:
+        """Create a portal session. Sessions are short-lived: one per click, never cached."""
+        with self.calling("open the customer portal"):
+            session = self.client.v1.billing_portal.sessions.create(params)
+        return session.url
+
+    def open_checkout(self, params: CheckoutSessionParams) -> str:
+        """Create a Checkout Session for a first subscription; its URL, one per click."""
+        with self.calling("start Checkout"):
+            session = self.client.v1.checkout.sessions.create(params)
+        if session.url is None:
+            raise BillingError("Stripe did not return a Checkout page. Please try again.")
+        return session.url
+
+    def checkout_subscription(self, session_id: str, customer: str) -> SubscriptionSnapshot | None:
+        """The subscription a completed Checkout Session created for this customer."""
+        with self.calling("read the Checkout result"):
+            session = self.client.v1.checkout.sessions.retrieve(
+                session_id, {"expand": ["subscription", "subscription.discounts"]}
+            )
+        session_customer = session.customer if isinstance(session.customer, str) else None
+        # The session id comes from the URL: ignore a session of another customer.
+        if session_customer != customer or not isinstance(session.subscription, stripe.Subscription):
+            return None
+        return snapshot(session.subscription)
+
+    def verify_event(self, payload: bytes, signature: str | None, secret: str) -> EventFacts:
+        """Check the Stripe-Signature header (an HMAC of the timestamp and the
+        body with the endpoint's secret) and that it is at most 5 minutes old,
+        so a captured request cannot be replayed later."""
+        try:
+            event = self.client.construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+        except stripe.SignatureVerificationError as e:
+            raise WebhookRefused(f"Bad signature: {e.user_message or e}") from e
+        except ValueError as e:
+            raise WebhookRefused("The body is not a Stripe event.") from e
+        return event_facts(event)
+
+    def customer(self, customer: str) -> CustomerSnapshot | None:
+        """The customer's billing details and default card (None once deleted)."""
+        with self.calling("read your billing details"):
+            found = self.client.v1.customers.retrieve(customer, {"expand": ["invoice_settings.default_payment_method"]})
+        if getattr(found, "deleted", False):
+            return None
+        return customer_snapshot(found)
+
+    def current_subscription(self, customer: str) -> SubscriptionSnapshot | None:
+        """The subscription the pages should show: the newest one that is not
+        over, else the newest one (so a canceled customer sees that it ended)."""
+        with self.calling("read your subscription"):
+            subs = self.client.v1.subscriptions.list(
+                {"customer": customer, "status": "all", "limit": 10, "expand": ["data.discounts"]}
+            )
+        ordered = sorted(subs.data, key=lambda s: s.created, reverse=True)
+        live = [s for s in ordered if s.status not in FINAL_STATUSES]
+        chosen = (live or ordered)[:1]
+        return snapshot(chosen[0]) if chosen else None
+
+
+    def managed_configuration(self) -> stripe.billing_portal.Configuration | None:
+        """The portal configuration `flask stripe setup` made (found by its metadata)."""
+        configurations = self.client.v1.billing_portal.configurations.list({"active": True, "limit": 100})
+        for config in configurations.auto_paging_iter():
+            if config.metadata and config.metadata.to_dict().get("managed_by") == CONFIG_MARKER:
+                return config
+        return None

@@ -1,0 +1,83 @@
+"""The demo and teaching kit, plugged into the site by one line in app.py.
+
+- Offline mode: with no STRIPE_SECRET_KEY, Stripe is the project's stand-in,
+  running inside this process (offline.py).
+- Demo personas: customers in every state, a header menu that signs in as any
+  of them, `flask demo seed` / `reset` (personas.py, commands.py).
+- "Show the API call" panels beside each button (panels.py, api_calls.py).
+
+It adds to the core's pages only through their slots (see
+billing.presenters.slot). Delete kit/ and its line in app.py, and the site
+works on its own with a Stripe key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import login_user
+
+from billing.settings import ConfigError, Settings, flag
+from kit import offline, panels, personas
+from kit.commands import demo_cli
+
+bp = Blueprint("kit", __name__, template_folder="templates", static_folder="static", static_url_path="/kit/static")
+
+
+@dataclass(frozen=True)
+class KitSettings:
+    # No STRIPE_SECRET_KEY: the stand-in plays Stripe in-process.
+    offline: bool
+    # "Show the API call" panels: on in offline and test mode, off in live mode unless SHOW_API_CALLS.
+    show_api_calls: bool
+    # The header's persona menu signs in without a password: never in live mode.
+    demo_personas: bool
+
+
+def load_kit_settings(environment: dict[str, str], settings: Settings) -> KitSettings:
+    live = settings.live_mode
+    show_api_calls = flag(environment, "SHOW_API_CALLS") if environment.get("SHOW_API_CALLS", "").strip() else not live
+    demo_personas = flag(environment, "DEMO_PERSONAS") if environment.get("DEMO_PERSONAS", "").strip() else not live
+    if demo_personas and live:
+        raise ConfigError("DEMO_PERSONAS must be off in live mode: its menu signs in without a password.")
+    return KitSettings(not settings.stripe_secret_key, show_api_calls, demo_personas)
+
+
+def init_app(app: Flask) -> None:
+    kit = app.extensions["kit"] = load_kit_settings(app.extensions["environment"], app.extensions["settings"])
+    app.register_blueprint(bp)
+    app.cli.add_command(demo_cli)
+    app.add_template_global(panels.api_call)
+    app.add_template_global(lambda: personas.menu(app.extensions["catalog"]), "personas")
+    slots = app.extensions.setdefault("slots", {})
+    slots.setdefault("head", []).append("kit/_head.html")
+    if kit.show_api_calls:
+        slots.setdefault("button", []).append("kit/_api_panel.html")
+    if kit.demo_personas:
+        slots.setdefault("header", []).append("kit/_personas.html")
+    if kit.offline:
+        slots.setdefault("banner", []).append("kit/_banner.html")
+        slots.setdefault("signin", []).append("kit/_demo_account.html")
+        # Last: offline mode seeds the demo at start, and the stand-in's webhooks for it
+        # arrive at the site's webhook route while it does.
+        offline.start(app, seed_personas=kit.demo_personas)
+
+
+@bp.post("/demo/persona")
+def switch_persona() -> ResponseReturnValue:
+    """Sign in as a persona in one click (offline and test mode only; CSRF-checked)."""
+    if not current_app.extensions["kit"].demo_personas:
+        abort(404)
+    p = personas.persona(request.form.get("persona", ""))
+    if p is None:
+        flash("There is no such demo persona.", "error")
+        return redirect(url_for("pages.pricing"), 303)
+    user = personas.user_of(p)
+    if user is None:
+        flash("That persona does not exist yet: run `flask --app app demo seed`.", "error")
+        return redirect(url_for("pages.pricing"), 303)
+    login_user(user)
+    flash(f"Signed in as {p.name}: {p.summary}", "success")
+    return redirect(url_for("pages.account"), 303)
