@@ -1,17 +1,19 @@
-"""Fixtures for the app's tests: an app in offline mode (the stand-in in memory),
-its test client, the stand-in itself, and `auth` to sign users up and subscribe them.
-
-Offline mode is the real wiring: the app talks to the stand-in through the
-Stripe SDK, so `standin.requests` shows exactly what Stripe would receive.
-"""
+"""Fixtures shared by every part's tests. Each part's conftest.py says what
+`app` is: the core's and ops' tests run the site with a test key against the
+in-process Stripe stand-in; the kit's run it in offline mode."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 import stripe
 
 from app import create_app
-from tests.helpers import BASE_URL, WEBHOOK_SECRET, Auth, database_url
+from billing.models import upgrade_schema
+from ops.setup import ensure_catalog
+from tests.helpers import LIVE_KEY, Auth, database_url, free_port
 
 
 @pytest.fixture(autouse=True)
@@ -28,31 +30,44 @@ def app_settings():
 
 
 @pytest.fixture
-def app(tmp_path, app_settings):
-    return create_app(
-        {
-            "TESTING": True,
-            "APP_BASE_URL": BASE_URL,
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "DATABASE_URL": database_url(tmp_path, "test"),
-            **app_settings,
-        }
-    )
-
-
-@pytest.fixture
 def client(app):
     return app.test_client()
 
 
 @pytest.fixture
-def standin(app):
-    s = app.extensions["standin"]
-    s.clear_requests()
-    return s
+def auth(client, app):
+    return Auth(client, app)
 
 
 @pytest.fixture
-def auth(client, app):
-    return Auth(client, app)
+def standin_url():
+    """The stand-in as its own server on a loopback port (`python -m standin`)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "standin", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.strip() == f"Stripe stand-in listening on http://127.0.0.1:{port}", process.stderr.read()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def live_app(tmp_path):
+    """The site against Stripe's test mode, its catalog set up there (idempotently)."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "STRIPE_SECRET_KEY": LIVE_KEY,
+            "APP_BASE_URL": "http://127.0.0.1:5000",
+            "SECRET_KEY": "live-test-secret-key-0123456789",
+            "DATABASE_URL": database_url(tmp_path, "live"),
+        }
+    )
+    with app.app_context():
+        upgrade_schema()
+        ensure_catalog(app.extensions["stripe"], app.extensions["catalog"])
+    return app

@@ -1,21 +1,40 @@
-"""Helpers for the app's tests: sign in, press buttons, follow Stripe's redirects."""
+"""Helpers for the app's tests: a database per test, a Stripe stand-in set up as
+`flask stripe setup` leaves an account, sign in, press buttons, follow Stripe's
+redirects."""
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import uuid
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-import os
-import uuid
-
+import pytest
 import sqlalchemy as sa
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.test import Client
 
-from billing.models import User, db
+from app import create_app
+from billing.catalog import load_catalog
+from billing.models import User, db, upgrade_schema
+from billing.settings import WEBHOOK_PATH, load_settings
+from billing.stripe_api import StripeAPI
+from ops.setup import ensure_catalog
+from standin import StandIn
 
 BASE_URL = "http://localhost"
-# The offline app's STRIPE_WEBHOOK_SECRET in tests (the stand-in signs its events with it).
+# The test app's STRIPE_WEBHOOK_SECRET (the stand-in signs its events with it).
 WEBHOOK_SECRET = "whsec_test_webhooks_0123456789"
+# The test key the core tests use; the stand-in takes any sk_test_ key.
+TEST_KEY = "sk_test_core_tests"
+# Where the tests' stand-in serves Checkout and the portal: beside the site, under this path.
+STANDIN_PATH = "/_standin"
+SECRET_KEY = "test-secret-key-not-for-production"
+# The live tests (-m live) run against Stripe's test mode, and only with a test key.
+LIVE_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+LIVE = pytest.mark.skipif(not LIVE_KEY.startswith("sk_test_"), reason="needs STRIPE_SECRET_KEY=sk_test_...")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -39,6 +58,53 @@ def database_url(tmp_path, name="app"):
         _schemas[key] = schema
     separator = "&" if "?" in TEST_DATABASE_URL else "?"
     return f"{TEST_DATABASE_URL}{separator}options=-csearch_path%3D{_schemas[key]}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepared_standin(public_url: str = BASE_URL + STANDIN_PATH) -> StandIn:
+    """A Stripe stand-in in memory, its account set up as `flask stripe setup` leaves it."""
+    standin = StandIn(public_url=public_url)
+    settings = load_settings({"STRIPE_SECRET_KEY": TEST_KEY, "SECRET_KEY": SECRET_KEY})
+    ensure_catalog(StripeAPI(settings, http_client=standin.http_client()), load_catalog(), BASE_URL + "/account")
+    standin.clear_requests()
+    return standin
+
+
+def core_app(tmp_path, standin: StandIn | None = None, name: str = "app", **settings):
+    """The site with a test key, its Stripe SDK pointed at `standin` through the
+    STRIPE_HTTP_CLIENT seam (in-process, no socket), as a fork without the demo kit
+    runs it. The stand-in's hosted pages answer under /_standin, as a browser would
+    reach Stripe's, and its webhooks queue until `standin.deliver_webhooks()`."""
+    standin = standin or prepared_standin()
+    timeout = float(settings.get("STRIPE_TIMEOUT", 10))
+    app = create_app(
+        {
+            "TESTING": True,
+            "APP_BASE_URL": BASE_URL,
+            "SECRET_KEY": SECRET_KEY,
+            "STRIPE_SECRET_KEY": TEST_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "DATABASE_URL": database_url(tmp_path, name),
+            "STRIPE_HTTP_CLIENT": standin.http_client(timeout=timeout),
+            **settings,
+        }
+    )
+    with app.app_context():
+        upgrade_schema()
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin.wsgi_app})
+    webhooks = Client(app)
+    standin.configure_webhooks(
+        WEBHOOK_SECRET,
+        deliver=lambda body, headers: webhooks.post(WEBHOOK_PATH, data=body, headers=headers).status_code,
+        mode="queued",
+    )
+    app.extensions["test_standin"] = standin
+    return app
 
 
 def csrf_token(client, path="/signin"):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_standalone import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

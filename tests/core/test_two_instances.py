@@ -20,9 +20,9 @@ import stripe
 from app import create_app
 from billing.models import StripeEvent, User, db
 from tests.helpers import database_url
-from tests.test_standalone import free_port, standin_url  # noqa: F401 - a fixture
+from tests.helpers import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_two_instances"
 
 

@@ -240,17 +240,3 @@ def test_the_app_uses_the_configuration_setup_made(tmp_path, standin):
     # A later start, with no STRIPE_PORTAL_CONFIGURATION, finds it by its metadata.
     later = make_app(tmp_path, standin)
     assert later.extensions["stripe"].configuration == configuration(standin)["id"]
-
-
-def test_offline_mode_doctor_is_clean(tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "APP_BASE_URL": "http://localhost",
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "DATABASE_URL": database_url(tmp_path, "app"),
-        }
-    )
-    doctor = app.test_cli_runner().invoke(args=["stripe", "doctor"])
-    assert doctor.exit_code == 0, doctor.output
-    assert "offline mode" in doctor.output

@@ -15,7 +15,7 @@ import pytest
 from app import create_app
 from tests.helpers import BASE_URL, Auth, database_url, local_path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 PORTAL = "/v1/billing_portal/sessions"
 TIMEOUT = 0.2  # STRIPE_TIMEOUT here, so a timeout is quick to reach

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
-from tests.helpers import BASE_URL, WEBHOOK_SECRET, Auth, csrf_token, database_url
+from tests.helpers import BASE_URL, Auth, core_app, csrf_token
 
 FIELDS = ["lookup_key", "quantity", "locale", "email", "password", "confirm", "persona", "plan", "promo", "csrf_token", "choice", "next"]
 ODD = st.one_of(
@@ -22,15 +21,7 @@ ODD = st.one_of(
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
-    app = create_app(
-        {
-            "TESTING": True,
-            "APP_BASE_URL": BASE_URL,
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "DATABASE_URL": database_url(tmp, "fuzz"),
-        }
-    )
+    app = core_app(tmp, name="fuzz")
     client = app.test_client()
     auth = Auth(client, app)
     auth.signup()

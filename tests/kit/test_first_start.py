@@ -17,9 +17,9 @@ from pathlib import Path
 
 from kit.offline import OFFLINE_STRIPE_KEY
 from kit.personas import PERSONAS
-from tests.test_standalone import free_port
+from tests.helpers import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(instance: Path, port: int, log: Path) -> subprocess.Popen[bytes]:

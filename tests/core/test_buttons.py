@@ -300,7 +300,7 @@ def test_a_checkout_session_of_another_customer_is_ignored(client, auth, app):
     auth.post("/checkout", lookup_key="pro_monthly")
     auth.signout()
     auth.signup(email="bob@example.com")
-    ada_session = next(iter(app.extensions["standin"].state.all("checkout.session")))["id"]
+    ada_session = next(iter(app.extensions["test_standin"].state.all("checkout.session")))["id"]
     client.get(f"/checkout/return?checkout_session={ada_session}")
     assert auth.user("bob@example.com").subscription is None
 

@@ -4,9 +4,6 @@ pointed at it as at Stripe (a test key and STRIPE_API_BASE), prepared by
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import urllib.request
 from urllib.error import HTTPError
 
@@ -14,27 +11,6 @@ import pytest
 
 from app import create_app
 from tests.helpers import Auth, database_url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def standin_url():
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "standin", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        line = process.stdout.readline()
-        assert line.strip() == f"Stripe stand-in listening on http://127.0.0.1:{port}", process.stderr.read()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

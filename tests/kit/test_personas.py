@@ -8,8 +8,7 @@ import pytest
 from app import create_app
 from billing.settings import ConfigError
 from kit.personas import PERSONAS
-from tests.helpers import csrf_token, database_url
-from tests.test_stripe_account import make_app
+from tests.helpers import core_app, csrf_token, database_url
 
 # What each persona's subscription looks like once seeded: (status, lookup key, quantity, cancel scheduled).
 EXPECTED = {
@@ -145,10 +144,9 @@ def test_no_persona_menu_when_switched_off(tmp_path):
 
 
 def test_personas_are_refused_in_live_mode(tmp_path, monkeypatch):
-    from standin import StandIn
-
+    live = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_ALLOW_LIVE_MODE": "true"}
     with pytest.raises(ConfigError, match="DEMO_PERSONAS must be off in live mode"):
-        make_app(tmp_path, StandIn(public_url="http://standin.test"), STRIPE_SECRET_KEY="sk_live_x", STRIPE_ALLOW_LIVE_MODE="true", DEMO_PERSONAS="on")
-    app = make_app(tmp_path, StandIn(public_url="http://standin.test"), STRIPE_SECRET_KEY="sk_live_x", STRIPE_ALLOW_LIVE_MODE="true")
+        core_app(tmp_path, **live, DEMO_PERSONAS="on")
+    app = core_app(tmp_path, **live)
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code != 0 and "never a live-mode account" in result.output

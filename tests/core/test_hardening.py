@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.helpers import csrf_token
-from tests.test_stripe_account import make_app
+from standin import StandIn
+from tests.helpers import Auth, core_app, csrf_token
 
 PAGES = ["/", "/pricing?interval=year", "/signin", "/signup", "/no-such-page"]
 
@@ -49,19 +49,6 @@ def test_error_answers_are_pages_with_the_security_headers_too(app, client, auth
         assert response.mimetype == "text/html" and "<h1>" in response.get_data(as_text=True), name
 
 
-def test_the_offline_stand_ins_pages_get_the_same_headers(client, auth):
-    from tests.helpers import local_path
-
-    auth.signup()
-    auth.subscribe("pro_monthly")
-    portal = local_path(auth.post("/account/billing").headers["Location"])
-    confirm = local_path(auth.post("/account/switch-plan", lookup_key="business_monthly").headers["Location"])
-    for path in (portal, confirm, "/_standin/p/session/bps_nope", "/_standin/v1/customers"):
-        response = client.get(path)
-        assert_security_headers(response)
-        assert "<script" not in response.get_data(as_text=True) and "style=" not in response.get_data(as_text=True)
-
-
 def test_a_database_outage_is_a_503_page_and_the_site_recovers(app, client, auth):
     from sqlalchemy import text
 
@@ -91,21 +78,14 @@ def test_pages_have_no_inline_script_or_style(client, auth):
 
 
 def test_form_action_allows_a_stand_in_on_its_own_port(tmp_path):
-    from standin import StandIn
-
-    app = make_app(tmp_path, StandIn(public_url="http://standin.test"), STRIPE_API_BASE="http://127.0.0.1:12111")
+    app = core_app(tmp_path, STRIPE_API_BASE="http://127.0.0.1:12111")
     csp = app.test_client().get("/").headers["Content-Security-Policy"]
     assert "http://127.0.0.1:12111" in csp
 
 
 @pytest.mark.parametrize("base, secure", [("http://127.0.0.1:5000", False), ("https://shop.example", True)])
 def test_session_cookie_flags(tmp_path, base, secure):
-    from app import create_app
-    from tests.helpers import database_url
-
-    app = create_app(
-        {"TESTING": True, "APP_BASE_URL": base, "SECRET_KEY": "test-secret-key-not-for-production", "DATABASE_URL": database_url(tmp_path)}
-    )
+    app = core_app(tmp_path, APP_BASE_URL=base)
     client = app.test_client()
     cookie = client.get("/signin").headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -148,19 +128,8 @@ def test_one_account_is_protected_from_guesses_spread_over_many_addresses(client
 
 
 def test_forwarded_addresses_are_ignored_unless_a_proxy_is_trusted(tmp_path):
-    from app import create_app
-    from tests.helpers import database_url
-
     def app_with(proxies):
-        return create_app(
-            {
-                "TESTING": True,
-                "APP_BASE_URL": "https://shop.example",
-                "SECRET_KEY": "test-secret-key-not-for-production",
-                "DATABASE_URL": database_url(tmp_path, f"proxies{proxies}"),
-                "TRUSTED_PROXIES": str(proxies),
-            }
-        )
+        return core_app(tmp_path, name=f"proxies{proxies}", APP_BASE_URL="https://shop.example", TRUSTED_PROXIES=str(proxies))
 
     # No trusted proxy: a client making up X-Forwarded-For still counts as one address.
     client = app_with(0).test_client()
@@ -177,13 +146,10 @@ def test_forwarded_addresses_are_ignored_unless_a_proxy_is_trusted(tmp_path):
 
 
 def test_the_stripe_key_and_webhook_secret_never_reach_a_page_or_a_log(tmp_path, caplog):
-    from standin import StandIn
-    from tests.helpers import Auth
-
     # Made up, and built here so no secret scanner takes it for a committed key.
     key, whsec = "sk_test_" + "NEVERSHOWN" * 3, "whsec_" + "NEVERSHOWN" * 2
     stand_in = StandIn(public_url="http://standin.test")
-    app = make_app(tmp_path, stand_in, STRIPE_SECRET_KEY=key, STRIPE_WEBHOOK_SECRET=whsec)
+    app = core_app(tmp_path, stand_in, STRIPE_SECRET_KEY=key, STRIPE_WEBHOOK_SECRET=whsec)
     caplog.set_level(logging.DEBUG)
     logging.getLogger("stripe").setLevel(logging.DEBUG)
     runner = app.test_cli_runner()

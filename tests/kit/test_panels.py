@@ -1,0 +1,60 @@
+"""The "Show the API call" panels: each shows exactly the params its button
+sends (both are made by the button's own builder), and the key never."""
+
+from __future__ import annotations
+
+import html
+import re
+import shlex
+
+import pytest
+
+from app import create_app
+from billing.buttons import BUTTON
+from kit.api_calls import form_pairs
+from tests.helpers import BASE_URL, Auth, database_url
+
+PANELLED = ("cancel", "pause", "plan_picker", "change_interval", "update_details", "manage_billing")
+
+
+def portal_sessions(standin):
+    return [r for r in standin.requests if r.method == "POST" and r.path == "/v1/billing_portal/sessions"]
+
+
+def panel_pairs(page, marker):
+    """The first curl panel after `marker` in the page, as (name, value) pairs."""
+    start = page.index(marker)
+    curl = html.unescape(re.search(r"<pre><code>(curl .*?)</code></pre>", page[start:], re.S).group(1))
+    words = shlex.split(curl.replace("\\\n", " "))
+    return [tuple(words[i + 1].split("=", 1)) for i, w in enumerate(words) if w == "--data-urlencode"]
+
+
+@pytest.mark.parametrize("button, route", [(b, BUTTON[b].route) for b in PANELLED])
+def test_the_panel_shows_exactly_what_the_button_sends(client, auth, standin, button, route):
+    auth.signup()
+    auth.subscribe("pro_monthly")
+    page = client.get("/account").get_data(as_text=True)
+    shown = panel_pairs(page, f'action="{route}"')
+    standin.clear_requests()
+    auth.post(route)
+    [sent] = portal_sessions(standin)
+    assert shown == form_pairs(sent.params)
+    assert "sk_test" not in page and "$STRIPE_SECRET_KEY" in page
+
+
+def test_the_pricing_panel_matches_the_switch(client, auth, standin):
+    auth.signup()
+    auth.subscribe("starter_monthly")
+    shown = panel_pairs(client.get("/").get_data(as_text=True), 'value="pro_monthly"')
+    standin.clear_requests()
+    auth.post("/account/switch-plan", lookup_key="pro_monthly")
+    [sent] = portal_sessions(standin)
+    assert shown == form_pairs(sent.params)
+
+
+def test_panels_are_off_when_the_setting_says_so(tmp_path):
+    app = create_app({"TESTING": True, "APP_BASE_URL": BASE_URL, "SECRET_KEY": "x" * 32, "SHOW_API_CALLS": "false",
+                      "DATABASE_URL": database_url(tmp_path, "a")})
+    client = app.test_client()
+    Auth(client, app).signup()
+    assert "Show the API call" not in client.get("/").get_data(as_text=True)
