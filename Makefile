@@ -1,11 +1,11 @@
 # Two commands for a fresh machine (see README):
 #   make run    install into .venv and start the site (offline mode without a Stripe key)
-#   make test   install the test tools too, then type-check and run the test suite
+#   make test   install the test tools too, then lint, type-check and run the test suite
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check standin load
+.PHONY: run test check fork-check standin load
 
 run: $(VENV)/.installed
 	$(BIN)/flask --app app init-db
@@ -16,11 +16,20 @@ test: $(VENV)/.installed-dev check
 
 # The checks themselves, with nothing installed: what .ci/run runs with networking off.
 # With TEST_DATABASE_URL=postgresql+psycopg://... set (CI sets it), the suite runs on
-# SQLite and then again on that PostgreSQL server.
+# SQLite and then again on that PostgreSQL server. Last, the fork check.
 check:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	env -u TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "== again on PostgreSQL: $$TEST_DATABASE_URL"; $(BIN)/pytest; fi
+	bash scripts/fork_check.sh
+
+# What README's "Make it yours" tells a forker to do (delete the demo kit), done in a
+# copy of this tree; then mypy, the core and ops tests, and the site started with a test
+# key against the stand-in, serving its pricing page.
+fork-check: $(VENV)/.installed-dev
+	bash scripts/fork_check.sh
 
 # The stand-in on its own port, for pointing the app (or curl) at it.
 standin: $(VENV)/.installed

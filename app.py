@@ -23,7 +23,7 @@ from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-import kit
+import kit  # the demo kit, plugged in at the end of create_app
 import ops
 from billing import accounts, buttons, errors, pages, presenters, web, webhook
 from billing.catalog import load_catalog
@@ -46,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # instance/ keeps the SQLite file and a local SECRET_KEY; INSTANCE_PATH moves it.
     instance = str(source.get("INSTANCE_PATH") or Path(__file__).parent / "instance")
     app = Flask(__name__, instance_path=instance)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)  # SQLite can't make its folder
     environment = {k: v for k, v in source.items() if isinstance(v, str)}
     settings = load_settings(environment, instance_path=Path(app.instance_path))
     app.config.update({k: v for k, v in source.items() if not isinstance(v, str)})
@@ -93,7 +94,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # The Stripe client, with what pages need read once at start (pages make no Stripe calls).
     app.extensions["stripe"] = StripeAPI.connect(settings, catalog, app.config.get("STRIPE_HTTP_CLIENT"))
 
-    # The demo kit: offline mode, demo personas, "Show the API call" panels. To remove it,
-    # delete kit/ and this line.
-    kit.init_app(app)
+    kit.init_app(app)  # the demo kit (offline mode, personas, API-call panels): see README, "Make it yours"
     return app

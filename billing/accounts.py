@@ -7,11 +7,12 @@ this is no open redirect) and the visitor lands back on that plan afterwards.
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
+import flask_login
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-import flask_login
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
@@ -34,6 +35,7 @@ ATTEMPTS_PER_ACCOUNT = "20 per hour"
 def _attempted_account() -> str:
     """The rate-limit key for one account: the email being signed in to."""
     return "account:" + request.form.get("email", "").strip().lower()[:254]
+
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.signin"

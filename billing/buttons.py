@@ -135,27 +135,87 @@ def resume() -> ResponseReturnValue:
 
 # The order is the order on the account page.
 BUTTONS = (
-    Button("subscribe", "/checkout", "Subscribe", eligibility.subscribe, flows.checkout_subscription,
-           send=StripeAPI.open_checkout, section="", style="primary", choose=_catalog_plan, takes_promo=True,
-           comes_back_to="pages.checkout_return", back="pages.pricing"),
-    Button("switch_plan", "/account/switch-plan", "Change plan", eligibility.switch_plan, flows.update_confirm,
-           section="", style="primary", choose=_catalog_plan, check=_plan_change, takes_promo=True,
-           back="pages.pricing"),
-    Button("resume", "/account/resume", "Resume subscription", eligibility.resume, flows.resume,
-           section="", style="primary", view=resume),
-    Button("change_interval", "/account/change-interval", "Change billing interval", eligibility.change_interval,
-           flows.update_confirm, check=_other_interval, takes_promo=True),
-    Button("change_quantity", "/account/seats", "Change seats", eligibility.change_quantity, flows.update_confirm,
-           check=_seats),
+    Button(
+        "subscribe",
+        "/checkout",
+        "Subscribe",
+        eligibility.subscribe,
+        flows.checkout_subscription,
+        send=StripeAPI.open_checkout,
+        section="",
+        style="primary",
+        choose=_catalog_plan,
+        takes_promo=True,
+        comes_back_to="pages.checkout_return",
+        back="pages.pricing",
+    ),
+    Button(
+        "switch_plan",
+        "/account/switch-plan",
+        "Change plan",
+        eligibility.switch_plan,
+        flows.update_confirm,
+        section="",
+        style="primary",
+        choose=_catalog_plan,
+        check=_plan_change,
+        takes_promo=True,
+        back="pages.pricing",
+    ),
+    Button(
+        "resume",
+        "/account/resume",
+        "Resume subscription",
+        eligibility.resume,
+        flows.resume,
+        section="",
+        style="primary",
+        view=resume,
+    ),
+    Button(
+        "change_interval",
+        "/account/change-interval",
+        "Change billing interval",
+        eligibility.change_interval,
+        flows.update_confirm,
+        check=_other_interval,
+        takes_promo=True,
+    ),
+    Button(
+        "change_quantity",
+        "/account/seats",
+        "Change seats",
+        eligibility.change_quantity,
+        flows.update_confirm,
+        check=_seats,
+    ),
     Button("plan_picker", "/account/plans", "Browse plans in the portal", eligibility.plan_picker, flows.plan_picker),
     Button("pause", "/account/pause", "Pause subscription", eligibility.pause, flows.pause),
     Button("cancel", "/account/cancel", "Cancel subscription", eligibility.cancel, flows.cancel, style="danger"),
-    Button("update_payment_method", "/account/payment-method", "Update payment method",
-           eligibility.update_payment_method, flows.payment_method_update, section="billing"),
-    Button("update_details", "/account/details", "Update billing details", eligibility.update_details,
-           flows.customer_update, section="billing"),
-    Button("manage_billing", "/account/billing", "Manage billing", eligibility.manage_billing, flows.portal_home,
-           section="billing"),
+    Button(
+        "update_payment_method",
+        "/account/payment-method",
+        "Update payment method",
+        eligibility.update_payment_method,
+        flows.payment_method_update,
+        section="billing",
+    ),
+    Button(
+        "update_details",
+        "/account/details",
+        "Update billing details",
+        eligibility.update_details,
+        flows.customer_update,
+        section="billing",
+    ),
+    Button(
+        "manage_billing",
+        "/account/billing",
+        "Manage billing",
+        eligibility.manage_billing,
+        flows.portal_home,
+        section="billing",
+    ),
 )
 BUTTON = {b.key: b for b in BUTTONS}
 # The buttons whose step ends where catalog.toml's [portal.after_completion] says.
@@ -167,7 +227,9 @@ def choices(u: User) -> dict[str, Choice]:
     sub = u.subscription
     price = current.catalog().price(sub.lookup_key) if sub and sub.lookup_key else None
     product = current.catalog().product(price.product_id) if price else None
-    facts = Facts(sub.facts() if sub else None, current.stripe_api().portal_features(), product, u.stripe_customer_id is not None)
+    facts = Facts(
+        sub.facts() if sub else None, current.stripe_api().portal_features(), product, u.stripe_customer_id is not None
+    )
     return decide(facts)
 
 
@@ -187,7 +249,11 @@ def portal_locale(u: User) -> str | None:
 
 
 def press_for(
-    u: User, button: Button, chosen: Chosen, customer: str, price_id: str | None = None,
+    u: User,
+    button: Button,
+    chosen: Chosen,
+    customer: str,
+    price_id: str | None = None,
     discount: flows.Discount | None = None,
 ) -> flows.Press:
     """What `button`'s builder gets for this user and choice (the ids come from Stripe)."""

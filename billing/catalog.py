@@ -8,9 +8,9 @@ when a button is pressed.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Collection
 from typing import Any
 
 DEFAULT_PATH = Path(__file__).parent / "catalog.toml"
@@ -161,7 +161,9 @@ def parse_catalog(data: dict[str, Any], buttons: Collection[str] = ()) -> Catalo
         seats = None
         if "seats" in raw:
             raw_seats = _require(raw, "seats", dict, where)
-            seats = Seats(_require(raw_seats, "min", int, f"{where} seats"), _require(raw_seats, "max", int, f"{where} seats"))
+            seats = Seats(
+                _require(raw_seats, "min", int, f"{where} seats"), _require(raw_seats, "max", int, f"{where} seats")
+            )
             if not 1 <= seats.min <= seats.max:
                 raise CatalogError(f"{where}: seats need 1 <= min <= max.")
         products.append(

@@ -106,7 +106,7 @@ def _flow(p: Press, flow: FlowData) -> PortalSessionParams:
 
 
 def portal_home(p: Press) -> PortalSessionParams:
-    """"Manage billing": the portal's home page (invoices, payment methods, everything)."""
+    """ "Manage billing": the portal's home page (invoices, payment methods, everything)."""
     return _session(p)
 
 
@@ -136,7 +136,7 @@ def update_confirm(p: Press) -> PortalSessionParams:
 
 
 def plan_picker(p: Press) -> PortalSessionParams:
-    """"Browse plans": the portal's own plan picker, for the products its configuration lists."""
+    """ "Browse plans": the portal's own plan picker, for the products its configuration lists."""
     return _flow(p, {"type": "subscription_update", "subscription_update": {"subscription": p.subscription.id}})
 
 

@@ -11,9 +11,7 @@ PASSWORD_MIN = 8
 
 class SignUpForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField(
-        "Password", validators=[DataRequired(), Length(min=PASSWORD_MIN, max=128)]
-    )
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=PASSWORD_MIN, max=128)])
     confirm = PasswordField(
         "Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords do not match.")]
     )

@@ -7,7 +7,7 @@ brings the customer back, and on a webhook (see `billing.mirror`).
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -34,7 +34,7 @@ db = SQLAlchemy(model_class=Base)
 
 def utcnow() -> datetime:
     """Naive UTC, as every datetime column stores (SQLite keeps no time zone)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class User(UserMixin, Base):

@@ -1,5 +1,5 @@
 """Ready-to-show values for the templates: money and dates, status labels,
-addresses, and the slots where a plug-in (such as a demo kit) adds to a page.
+addresses, and the slots where a plug-in adds to a page.
 
 Templates decide nothing: which buttons exist comes from `buttons` and
 `eligibility`; this only formats what the views hand over.

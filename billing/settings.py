@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 # Stripe's own API host; any other base (the stand-in) points the SDK elsewhere.
@@ -65,7 +65,7 @@ class Settings:
 
 
 def origin(url: str) -> str:
-    """"http://host:port" of a URL."""
+    """ "http://host:port" of a URL."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -103,9 +103,7 @@ def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "").strip() or default
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            f"{name} must be an absolute http(s) URL such as {default!r} (got {value!r})."
-        )
+        raise ConfigError(f"{name} must be an absolute http(s) URL such as {default!r} (got {value!r}).")
     if parts.query or parts.fragment:
         raise ConfigError(f"{name} must not have a query or fragment (got {value!r}).")
     return value.rstrip("/")
@@ -131,9 +129,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
 
     key = env.get("STRIPE_SECRET_KEY", "").strip()
     if key and not key.startswith(("sk_test_", "rk_test_", "sk_live_", "rk_live_")):
-        raise ConfigError(
-            "STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_test_..., rk_test_...)."
-        )
+        raise ConfigError("STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_test_..., rk_test_...).")
 
     allow_live = flag(env, "STRIPE_ALLOW_LIVE_MODE")
     if key.startswith(("sk_live_", "rk_live_")) and not allow_live:
@@ -166,9 +162,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
 
     database_url = env.get("DATABASE_URL", "").strip() or f"sqlite:///{instance_path / 'app.sqlite'}"
     if "://" not in database_url:
-        raise ConfigError(
-            f"DATABASE_URL must be a SQLAlchemy URL such as sqlite:///app.sqlite (got {database_url!r})."
-        )
+        raise ConfigError(f"DATABASE_URL must be a SQLAlchemy URL such as sqlite:///app.sqlite (got {database_url!r}).")
 
     live = key.startswith(("sk_live_", "rk_live_"))
     if live and urlsplit(app_base_url).scheme != "https" and urlsplit(app_base_url).hostname not in LOOPBACK:

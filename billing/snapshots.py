@@ -5,11 +5,14 @@ read from the SDK's objects (which `billing.stripe_api` fetches). The mirror
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from billing.eligibility import PortalFeatures
 
 if TYPE_CHECKING:  # types only: billing.stripe_api is the one module that calls Stripe
     import stripe
+
 
 @dataclass(frozen=True)
 class SubscriptionSnapshot:
@@ -76,7 +79,7 @@ def customer_snapshot(customer: stripe.Customer) -> CustomerSnapshot:
 
 def _time(ts: int | None) -> datetime | None:
     """Stripe's Unix timestamps as naive UTC datetimes, as the database stores them."""
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).replace(tzinfo=None)
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
 
 
 def snapshot(sub: stripe.Subscription) -> SubscriptionSnapshot:
@@ -133,3 +136,20 @@ def _event_customer(event: stripe.Event) -> str | None:
     if isinstance(customer, str):
         return customer
     return str(customer.id) if customer is not None and hasattr(customer, "id") else None
+
+
+def portal_features_of(config: stripe.billing_portal.Configuration) -> PortalFeatures:
+    f = config.features
+    return PortalFeatures(
+        subscription_update=f.subscription_update.enabled,
+        subscription_cancel=f.subscription_cancel.enabled,
+        cancel_mode=f.subscription_cancel.mode,
+        subscription_pause=bool(f.subscription_pause and f.subscription_pause.enabled),
+        payment_method_update=f.payment_method_update.enabled,
+        customer_update=f.customer_update.enabled,
+        adjustable_quantity=frozenset(
+            p.product
+            for p in (f.subscription_update.products or [])
+            if p.adjustable_quantity and p.adjustable_quantity.enabled
+        ),
+    )

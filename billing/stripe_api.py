@@ -16,18 +16,25 @@ import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import stripe
 
 from billing.eligibility import PortalFeatures
-from billing.snapshots import CustomerSnapshot, EventFacts, SubscriptionSnapshot, customer_snapshot, event_facts, snapshot
+from billing.snapshots import (
+    CustomerSnapshot,
+    EventFacts,
+    SubscriptionSnapshot,
+    customer_snapshot,
+    event_facts,
+    portal_features_of,
+    snapshot,
+)
 
 if TYPE_CHECKING:
+    from stripe.params import SubscriptionResumeParams
     from stripe.params.billing_portal import SessionCreateParams as PortalSessionParams
     from stripe.params.checkout import SessionCreateParams as CheckoutSessionParams
-    from stripe.params import SubscriptionResumeParams
 
     from billing.catalog import Catalog
     from billing.settings import Settings
@@ -146,25 +153,8 @@ def stripe_errors(doing: str, configured: bool = True) -> Iterator[None]:
         raise BillingError(_user_message(e)) from e
 
 
-
-def portal_features_of(config: stripe.billing_portal.Configuration) -> PortalFeatures:
-    f = config.features
-    return PortalFeatures(
-        subscription_update=f.subscription_update.enabled,
-        subscription_cancel=f.subscription_cancel.enabled,
-        cancel_mode=f.subscription_cancel.mode,
-        subscription_pause=bool(f.subscription_pause and f.subscription_pause.enabled),
-        payment_method_update=f.payment_method_update.enabled,
-        customer_update=f.customer_update.enabled,
-        adjustable_quantity=frozenset(
-            p.product for p in (f.subscription_update.products or []) if p.adjustable_quantity and p.adjustable_quantity.enabled
-        ),
-    )
-
-
 class WebhookRefused(Exception):
     """A webhook request that is not a genuine, fresh Stripe event."""
-
 
 
 class StripeAPI:
@@ -303,7 +293,9 @@ class StripeAPI:
     def configuration_in_use(self) -> tuple[stripe.billing_portal.Configuration, str] | None:
         """The portal configuration sessions are created with, and how it was found."""
         if self._configured:
-            return self.client.v1.billing_portal.configurations.retrieve(self._configured), "STRIPE_PORTAL_CONFIGURATION"
+            return self.client.v1.billing_portal.configurations.retrieve(
+                self._configured
+            ), "STRIPE_PORTAL_CONFIGURATION"
         managed = self.managed_configuration()
         if managed is not None:
             return managed, "its metadata (flask stripe setup made it)"
@@ -396,7 +388,6 @@ class StripeAPI:
         live = [s for s in ordered if s.status not in FINAL_STATUSES]
         chosen = (live or ordered)[:1]
         return snapshot(chosen[0]) if chosen else None
-
 
     def managed_configuration(self) -> stripe.billing_portal.Configuration | None:
         """The portal configuration `flask stripe setup` made (found by its metadata)."""

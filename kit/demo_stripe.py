@@ -18,7 +18,8 @@ PERSONA_MARKER = "demo_persona"
 PERSONA_CLOCK_PREFIX = "Demo persona: "
 
 
-def create_persona_customer(api: StripeAPI, email: str, name: str, persona: str, payment_method: str, test_clock: str | None = None
+def create_persona_customer(
+    api: StripeAPI, email: str, name: str, persona: str, payment_method: str, test_clock: str | None = None
 ) -> str:
     """A customer marked as a demo persona, paying with one of Stripe's test
     payment methods (e.g. "pm_card_visa", or "pm_card_chargeCustomerFail",
@@ -33,7 +34,13 @@ def create_persona_customer(api: StripeAPI, email: str, name: str, persona: str,
     return customer.id
 
 
-def create_persona_subscription(api: StripeAPI, customer: str, lookup_key: str, quantity: int = 1, trial_days: int | None = None, cancel_at_period_end: bool = False
+def create_persona_subscription(
+    api: StripeAPI,
+    customer: str,
+    lookup_key: str,
+    quantity: int = 1,
+    trial_days: int | None = None,
+    cancel_at_period_end: bool = False,
 ) -> SubscriptionSnapshot:
     """A subscription made directly (no Checkout), in flexible billing mode like Checkout's."""
     params: SubscriptionCreateParams = {
@@ -85,7 +92,9 @@ def persona_customers(api: StripeAPI, email: str, persona: str) -> list[str]:
     """Ids of the customers with this email that were made for this persona."""
     with api.calling("find demo customers"):
         found = api.client.v1.customers.list({"email": email, "limit": 100})
-        return [c.id for c in found.auto_paging_iter() if c.metadata and c.metadata.to_dict().get(PERSONA_MARKER) == persona]
+        return [
+            c.id for c in found.auto_paging_iter() if c.metadata and c.metadata.to_dict().get(PERSONA_MARKER) == persona
+        ]
 
 
 def persona_test_clocks(api: StripeAPI, name: str) -> list[str]:

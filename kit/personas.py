@@ -57,7 +57,9 @@ PERSONAS = (
     Persona("yearly", "Yusuf", "Yearly plan, active.", plan="first", interval="year"),
     Persona("seats", "Sasha", "Per-seat plan with 5 seats.", plan="seats", quantity=5),
     Persona("trialing", "Tara", "In a 14-day free trial.", plan="highlighted", trial_days=14),
-    Persona("cancel-scheduled", "Carlos", "Cancels at the end of the period.", plan="highlighted", cancel_at_period_end=True),
+    Persona(
+        "cancel-scheduled", "Carlos", "Cancels at the end of the period.", plan="highlighted", cancel_at_period_end=True
+    ),
     Persona(
         "past-due",
         "Priya",
@@ -120,16 +122,16 @@ def _make(api: StripeAPI, user: User, p: Persona, price: Price | None) -> None:
     clock = None
     if p.then == "end_trial":
         clock = demo_stripe.create_test_clock(api, PERSONA_CLOCK_PREFIX + p.name)
-    user.stripe_customer_id = demo_stripe.create_persona_customer(api, 
-        p.email, f"{p.name} (demo)", p.key, p.payment_method, test_clock=clock[0] if clock else None
+    user.stripe_customer_id = demo_stripe.create_persona_customer(
+        api, p.email, f"{p.name} (demo)", p.key, p.payment_method, test_clock=clock[0] if clock else None
     )
     db.session.commit()  # a persona half-made by a failure below is made again by the next seed
     if price is None:
         mirror.refresh_profile(api, user)
         db.session.commit()
         return
-    snap = demo_stripe.create_persona_subscription(api, 
-        user.stripe_customer_id, price.lookup_key, p.quantity, p.trial_days, p.cancel_at_period_end
+    snap = demo_stripe.create_persona_subscription(
+        api, user.stripe_customer_id, price.lookup_key, p.quantity, p.trial_days, p.cancel_at_period_end
     )
     if p.then == "pause":
         snap = demo_stripe.pause_subscription(api, snap.id)

@@ -1,8 +1,8 @@
 """The merchant's commands, run as `flask --app app stripe <command>`:
 
-  setup    make the Stripe account match billing/catalog.toml (idempotent)
-  doctor   check the account against the site, each problem with its fix
-  resync   repair the local mirror of subscriptions from Stripe
+setup    make the Stripe account match billing/catalog.toml (idempotent)
+doctor   check the account against the site, each problem with its fix
+resync   repair the local mirror of subscriptions from Stripe
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from billing import mirror

@@ -209,5 +209,7 @@ def _webhook_secret(settings: Settings) -> Finding:
 def _base_url(settings: Settings) -> Finding:
     parts = urlsplit(settings.app_base_url)
     if settings.live_mode and parts.scheme != "https":
-        return Finding(False, f"APP_BASE_URL is {settings.app_base_url}: live mode needs https.", "Serve the site over https.")
+        return Finding(
+            False, f"APP_BASE_URL is {settings.app_base_url}: live mode needs https.", "Serve the site over https."
+        )
     return Finding(True, f"APP_BASE_URL is {settings.app_base_url}: Stripe sends customers back there.")

@@ -11,7 +11,8 @@ import stripe
 
 from billing.catalog import Catalog
 from billing.eligibility import PortalFeatures
-from billing.stripe_api import StripeAPI, portal_features_of
+from billing.snapshots import portal_features_of
+from billing.stripe_api import StripeAPI
 
 
 @dataclass(frozen=True)

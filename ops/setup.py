@@ -98,7 +98,7 @@ def ensure_catalog(api: StripeAPI, catalog: Catalog, return_url: str | None = No
         managed = api.managed_configuration()
         report.configuration = _ensure_configuration(client, managed, catalog, products, return_url, report)
     for entry in products:
-        for lookup_key, price_id in zip(_lookup_keys(catalog, entry["product"]), entry.get("prices", [])):
+        for lookup_key, price_id in zip(_lookup_keys(catalog, entry["product"]), entry.get("prices", []), strict=True):
             api.remember_price(lookup_key, price_id)
     api.use_configuration(report.configuration)
     return report
@@ -107,6 +107,7 @@ def ensure_catalog(api: StripeAPI, catalog: Catalog, return_url: str | None = No
 def _lookup_keys(catalog: Catalog, product_id: str) -> list[str]:
     product = catalog.product(product_id)
     return [price.lookup_key for price in product.prices.values()] if product else []
+
 
 def _ensure_product(
     client: StripeClient, product: Product, report: SetupReport
@@ -117,7 +118,15 @@ def _ensure_product(
         client.v1.products.create({"id": product.id, "name": product.name, "description": description})
         report.changes.append(f"Created product {product.id} ({product.name}).")
     else:
-        stale = [name for name, ok in [("name", existing.name == product.name), ("description", existing.description == description), ("active", existing.active)] if not ok]
+        stale = [
+            name
+            for name, ok in [
+                ("name", existing.name == product.name),
+                ("description", existing.description == description),
+                ("active", existing.active),
+            ]
+            if not ok
+        ]
         if stale:
             client.v1.products.update(product.id, {"name": product.name, "description": description, "active": True})
             report.changes.append(f"Updated product {product.id}: {', '.join(stale)}.")
@@ -129,6 +138,7 @@ def _ensure_product(
     if product.seats:
         entry["adjustable_quantity"] = {"enabled": True, "minimum": product.seats.min, "maximum": product.seats.max}
     return entry
+
 
 def _ensure_price(client: StripeClient, price: Price, report: SetupReport) -> str:
     """The id of the price with this lookup key and the catalog's terms.
@@ -157,6 +167,7 @@ def _ensure_price(client: StripeClient, price: Price, report: SetupReport) -> st
             )
     return price_id
 
+
 def _create_price(client: StripeClient, price: Price) -> str:
     return client.v1.prices.create(
         {
@@ -170,6 +181,7 @@ def _create_price(client: StripeClient, price: Price) -> str:
         }
     ).id
 
+
 def _ensure_coupon(client: StripeClient, coupon: Coupon, report: SetupReport) -> None:
     """Coupons can't change once made (only their name): a different one in
     Stripe is reported, for the merchant to give the catalog's a new id."""
@@ -179,27 +191,42 @@ def _ensure_coupon(client: StripeClient, coupon: Coupon, report: SetupReport) ->
             "id": coupon.id,
             "name": coupon.name,
             "percent_off": coupon.percent_off,
-            "duration": "forever" if coupon.duration == "forever" else "once" if coupon.duration == "once" else "repeating",
+            "duration": "forever"
+            if coupon.duration == "forever"
+            else "once"
+            if coupon.duration == "once"
+            else "repeating",
         }
         if coupon.duration_in_months:
             params["duration_in_months"] = coupon.duration_in_months
         client.v1.coupons.create(params)
         report.changes.append(f"Created coupon {coupon.id} ({coupon.name}).")
     else:
-        terms = {"percent_off": coupon.percent_off, "duration": coupon.duration, "duration_in_months": coupon.duration_in_months}
-        differ = [f"{name} is {getattr(existing, name, None)!r} in Stripe, {value!r} in the catalog" for name, value in terms.items() if getattr(existing, name, None) != value]
+        terms = {
+            "percent_off": coupon.percent_off,
+            "duration": coupon.duration,
+            "duration_in_months": coupon.duration_in_months,
+        }
+        differ = [
+            f"{name} is {getattr(existing, name, None)!r} in Stripe, {value!r} in the catalog"
+            for name, value in terms.items()
+            if getattr(existing, name, None) != value
+        ]
         if differ:
             report.warnings.append(
                 f"Coupon {coupon.id}: {'; '.join(differ)}. Stripe can't change a coupon's terms: "
                 "give the catalog's coupon a new id and run setup again."
             )
         if not existing.valid:
-            report.warnings.append(f"Coupon {coupon.id} is no longer valid in Stripe (expired or used up): give it a new id.")
+            report.warnings.append(
+                f"Coupon {coupon.id} is no longer valid in Stripe (expired or used up): give it a new id."
+            )
         if existing.name != coupon.name:
             client.v1.coupons.update(coupon.id, {"name": coupon.name})
             report.changes.append(f"Renamed coupon {coupon.id} to {coupon.name!r}.")
     for code in coupon.promotion_codes:
         _ensure_promotion_code(client, code, coupon.id, report)
+
 
 def _ensure_promotion_code(client: StripeClient, code: str, coupon_id: str, report: SetupReport) -> None:
     found = client.v1.promotion_codes.list({"code": code, "limit": 1}).data
@@ -216,6 +243,7 @@ def _ensure_promotion_code(client: StripeClient, code: str, coupon_id: str, repo
     elif not promo.active:
         client.v1.promotion_codes.update(promo.id, {"active": True})
         report.changes.append(f"Reactivated promotion code {code}.")
+
 
 def _ensure_configuration(
     client: StripeClient,
@@ -243,6 +271,7 @@ def _ensure_configuration(
         report.changes.append(f"Updated portal configuration {managed.id} to match the catalog.")
     return managed.id
 
+
 def _portal_features_params(
     catalog: Catalog, products: list[ConfigurationCreateParamsFeaturesSubscriptionUpdateProduct]
 ) -> ConfigurationCreateParamsFeatures:
@@ -266,6 +295,7 @@ def _portal_features_params(
             "products": products,
         },
     }
+
 
 def _retrieve_or_none(retrieve: Callable[[str], T], object_id: str) -> T | None:
     try:

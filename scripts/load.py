@@ -107,17 +107,33 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         standin = subprocess.Popen(
-            [python, "-m", "standin", "--port", str(standin_port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [python, "-m", "standin", "--port", str(standin_port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         processes.append(standin)
         wait_for(standin_port, standin, "the stand-in")
         for command in (["init-db"], ["stripe", "setup"], ["demo", "seed"]):
-            subprocess.run([python, "-m", "flask", "--app", "app", *command], cwd=ROOT, env=env, check=True, capture_output=True)
+            subprocess.run(
+                [python, "-m", "flask", "--app", "app", *command], cwd=ROOT, env=env, check=True, capture_output=True
+            )
         site = subprocess.Popen(
             # The project's gunicorn.conf.py (4 threads a worker, timeouts), on a loopback port.
-            [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", str(args.workers),
-             "--bind", f"127.0.0.1:{site_port}", "app:create_app()"],
-            cwd=ROOT, env=env,
+            [
+                python,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--workers",
+                str(args.workers),
+                "--bind",
+                f"127.0.0.1:{site_port}",
+                "app:create_app()",
+            ],
+            cwd=ROOT,
+            env=env,
         )
         processes.append(site)
         wait_for(site_port, site, "gunicorn")
@@ -185,7 +201,8 @@ def run(port: int, connections: int, seconds: float, workers: int) -> None:
         if not t:
             continue
         q = statistics.quantiles(t, n=100) if len(t) > 1 else [t[0]] * 99
-        print(f"{route:10} {len(t):9d} {len(t) / took:8.1f} {q[49] * 1000:8.1f} {q[94] * 1000:8.1f} {q[98] * 1000:8.1f} {t[-1] * 1000:8.1f}")
+        ms = [q[49] * 1000, q[94] * 1000, q[98] * 1000, t[-1] * 1000]
+        print(f"{route:10} {len(t):9d} {len(t) / took:8.1f} " + " ".join(f"{m:8.1f}" for m in ms))
     print(f"total      {total:9d} {total / took:8.1f}   errors: {len(errors)}")
     for error in sorted(set(errors))[:10]:
         print("  ", error)

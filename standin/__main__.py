@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--public-url", help="where browsers reach it (default http://HOST:PORT)")
     parser.add_argument("--state-file", help="JSON file keeping objects across restarts")
     parser.add_argument("--webhook-url", help="send signed events here, e.g. http://127.0.0.1:5000/stripe/webhook")
-    parser.add_argument("--webhook-secret", help="the whsec_... secret to sign them with (the app's STRIPE_WEBHOOK_SECRET)")
+    parser.add_argument(
+        "--webhook-secret", help="the whsec_... secret to sign them with (the app's STRIPE_WEBHOOK_SECRET)"
+    )
     args = parser.parse_args(argv)
     if bool(args.webhook_url) != bool(args.webhook_secret):
         parser.error("--webhook-url and --webhook-secret go together")

@@ -435,7 +435,10 @@ def _paid_invoice(state: State, subscription: StripeObject, billing_reason: str,
 def _leave_open(invoice: StripeObject, attempted: bool) -> None:
     """Make a new invoice unpaid: finalized and open, after one failed attempt if `attempted`."""
     invoice.update(
-        status="open", amount_paid=0, amount_remaining=invoice["amount_due"], attempted=attempted,
+        status="open",
+        amount_paid=0,
+        amount_remaining=invoice["amount_due"],
+        attempted=attempted,
         attempt_count=1 if attempted else 0,
     )
     invoice["status_transitions"]["paid_at"] = None

@@ -59,9 +59,10 @@ def changes(before: dict[str, StripeObject], after: dict[str, StripeObject]) -> 
                 found.append(_event("invoice.paid", obj))
             elif obj["status"] == "open" and obj.get("attempted") and not obj.get("amount_paid") and old is None:
                 found.append(_event("invoice.payment_failed", obj))
-        elif kind == "checkout.session":
-            if obj["status"] == "complete" and (old is None or old["status"] != "complete"):
-                found.append(_event("checkout.session.completed", obj))
+        elif (
+            kind == "checkout.session" and obj["status"] == "complete" and (old is None or old["status"] != "complete")
+        ):
+            found.append(_event("checkout.session.completed", obj))
     return found
 
 

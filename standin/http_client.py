@@ -90,9 +90,7 @@ class InProcessHTTPClient(stripe.HTTPClient):
         parts = urlsplit(url)
         fault = self._stand_in.take_connection_fault(method.upper(), parts.path)
         if fault == "refused":
-            raise connection_error(
-                "Could not connect to Stripe: connection refused (injected by the stand-in)."
-            )
+            raise connection_error("Could not connect to Stripe: connection refused (injected by the stand-in).")
         too_slow = fault == "timeout" or self._stand_in.latency > self._timeout
         response = self._client.open(
             parts.path,
@@ -109,9 +107,7 @@ class InProcessHTTPClient(stripe.HTTPClient):
                 f"Request to Stripe timed out after {self._timeout:g} s (the stand-in's answer was slower)."
             )
         if fault == "reset":
-            raise connection_error(
-                "Connection to Stripe reset before the answer arrived (injected by the stand-in)."
-            )
+            raise connection_error("Connection to Stripe reset before the answer arrived (injected by the stand-in).")
         return response.get_data(as_text=True), response.status_code, CaseInsensitiveHeaders(response.headers.items())
 
     def close(self) -> None:

@@ -17,15 +17,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
 from standin.state import StripeObject
 
-_FIXTURES: dict[str, StripeObject] = json.loads(
-    resources.files("standin").joinpath("fixtures.json").read_text()
-)["resources"]
+_FIXTURES: dict[str, StripeObject] = json.loads(resources.files("standin").joinpath("fixtures.json").read_text())[
+    "resources"
+]
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -71,7 +71,7 @@ def add_interval(start: int, interval: str, count: int = 1) -> int:
     """`start` moved on by `count` days/weeks/months/years, as billing periods are."""
     if interval in ("day", "week"):
         return start + count * (86400 if interval == "day" else 7 * 86400)
-    moment = datetime.fromtimestamp(start, tz=timezone.utc)
+    moment = datetime.fromtimestamp(start, tz=UTC)
     months = count * (12 if interval == "year" else 1)
     year, month = divmod(moment.month - 1 + months, 12)
     year += moment.year
@@ -139,9 +139,7 @@ def plan_for(item_price: StripeObject) -> StripeObject:
     return plan
 
 
-def subscription_item(
-    subscription_id: str, item_price: StripeObject, quantity: int, period_start: int
-) -> StripeObject:
+def subscription_item(subscription_id: str, item_price: StripeObject, quantity: int, period_start: int) -> StripeObject:
     """An item; its billing period lives here, not on the subscription, in current API versions."""
     item = blank("subscription_item", "si_")
     interval = item_price["recurring"] or {"interval": "month", "interval_count": 1}
@@ -151,9 +149,7 @@ def subscription_item(
         plan=plan_for(item_price),
         quantity=quantity,
         current_period_start=period_start,
-        current_period_end=add_interval(
-            period_start, interval["interval"], interval["interval_count"]
-        ),
+        current_period_end=add_interval(period_start, interval["interval"], interval["interval_count"]),
     )
     return item
 
@@ -273,7 +269,7 @@ def paid_invoice(
         [coupon for _, coupon in discounts],
     )
     lines = []
-    for item, line_discounts in zip(items, per_line):
+    for item, line_discounts in zip(items, per_line, strict=True):
         line = copy.deepcopy(_FIXTURES["line_item"])
         amount = amount_of(item)
         product_name = item["price"]["nickname"] or item["price"]["product"]
@@ -287,9 +283,11 @@ def paid_invoice(
             quantity=item["quantity"],
             subscription=sub["id"],
             period={"start": item["current_period_start"], "end": item["current_period_end"]},
-            discounts=[discount["id"] for (discount, _), off in zip(discounts, line_discounts) if off],
+            discounts=[discount["id"] for (discount, _), off in zip(discounts, line_discounts, strict=True) if off],
             discount_amounts=[
-                {"amount": off, "discount": discount["id"]} for (discount, _), off in zip(discounts, line_discounts) if off
+                {"amount": off, "discount": discount["id"]}
+                for (discount, _), off in zip(discounts, line_discounts, strict=True)
+                if off
             ],
             pricing={
                 "price_details": {"price": item["price"]["id"], "product": item["price"]["product"]},
@@ -310,7 +308,7 @@ def paid_invoice(
         )
         lines.append(line)
     subtotal = sum(line["amount"] for line in lines)
-    totals = [sum(column) for column in zip(*per_line)] if per_line else []
+    totals = [sum(column) for column in zip(*per_line, strict=True)] if per_line else []
     total = subtotal - sum(totals)
     paid_at = now()
     invoice.update(
@@ -330,7 +328,8 @@ def paid_invoice(
         total_excluding_tax=total,
         discounts=[discount["id"] for discount, _ in discounts],
         total_discount_amounts=[
-            {"amount": amount, "discount": discount["id"]} for (discount, _), amount in zip(discounts, totals)
+            {"amount": amount, "discount": discount["id"]}
+            for (discount, _), amount in zip(discounts, totals, strict=False)
         ],
         attempted=True,
         attempt_count=1,
@@ -376,7 +375,7 @@ def card_payment_method(number: str, customer_id: str) -> StripeObject:
     pm = blank("payment_method", "pm_")
     details = TEST_CARDS[number]
     # Valid for three years from now, also in a test clock's time.
-    expiry = datetime.fromtimestamp(max(now(), int(time.time())), tz=timezone.utc)
+    expiry = datetime.fromtimestamp(max(now(), int(time.time())), tz=UTC)
     pm["customer"] = customer_id
     pm["card"].update(
         brand=details["brand"],

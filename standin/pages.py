@@ -12,8 +12,7 @@ for deep links, the subscription named in its `flow`. Anything else is a 404.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -27,7 +26,13 @@ bp = Blueprint("pages", __name__)
 
 ENDED_STATUSES = ("canceled", "incomplete_expired")
 # Steps the home page links to; each needs its feature enabled in the configuration.
-HOME_ACTIONS = ("subscription_update", "subscription_cancel", "subscription_pause", "payment_method_update", "customer_update")
+HOME_ACTIONS = (
+    "subscription_update",
+    "subscription_cancel",
+    "subscription_pause",
+    "payment_method_update",
+    "customer_update",
+)
 
 
 def _state() -> State:
@@ -54,7 +59,7 @@ def money(amount: int | None, currency: str = "usd") -> str:
 def date(timestamp: int | None) -> str:
     if timestamp is None:
         return "—"
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%d %b %Y")
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%d %b %Y")
 
 
 # -- Checkout ---------------------------------------------------------------

@@ -138,7 +138,12 @@ def _update_product(product: dict[str, Any], param: str) -> StripeObject:
 
 # -- Sessions ---------------------------------------------------------------
 
-FLOW_TYPES_WITH_SUBSCRIPTION = ("subscription_cancel", "subscription_pause", "subscription_update", "subscription_update_confirm")
+FLOW_TYPES_WITH_SUBSCRIPTION = (
+    "subscription_cancel",
+    "subscription_pause",
+    "subscription_update",
+    "subscription_update_confirm",
+)
 
 
 @bp.post("/billing_portal/sessions")
@@ -183,9 +188,7 @@ def _flow(flow_data: dict[str, Any], customer: StripeObject, configuration: Stri
     flow_type = flow_data["type"]
     for other in FLOW_TYPES_WITH_SUBSCRIPTION:
         if other in flow_data and other != flow_type:
-            raise invalid(
-                f"flow_data[{other}] can only be set when flow_data[type] is {other}.", f"flow_data[{other}]"
-            )
+            raise invalid(f"flow_data[{other}] can only be set when flow_data[type] is {other}.", f"flow_data[{other}]")
     flow: StripeObject = {
         "after_completion": _after_completion(flow_data.get("after_completion", {"type": "portal_homepage"})),
         "customer_update": None,

@@ -153,7 +153,9 @@ def update_customer(params: dict[str, Any], customer_id: str) -> StripeObject:
     settings = params.get("invoice_settings", {})
     refuse_unsupported(settings, {"default_payment_method"}, "invoice_settings")
     if settings.get("default_payment_method"):
-        attached_payment_method(settings["default_payment_method"], customer_id, "invoice_settings[default_payment_method]")
+        attached_payment_method(
+            settings["default_payment_method"], customer_id, "invoice_settings[default_payment_method]"
+        )
     set_fields(customer, params, _CUSTOMER_FIELDS | {"invoice_settings"})
     return customer
 
@@ -372,7 +374,17 @@ def list_prices(params: dict[str, Any]) -> StripeObject:
 @bp.post("/coupons")
 @endpoint(CouponCreateParams)
 def create_coupon(params: dict[str, Any]) -> StripeObject:
-    fields = {"amount_off", "currency", "duration", "duration_in_months", "max_redemptions", "metadata", "name", "percent_off", "redeem_by"}
+    fields = {
+        "amount_off",
+        "currency",
+        "duration",
+        "duration_in_months",
+        "max_redemptions",
+        "metadata",
+        "name",
+        "percent_off",
+        "redeem_by",
+    }
     refuse_unsupported(params, fields | {"applies_to", "expand", "id"})
     if ("percent_off" in params) == ("amount_off" in params):
         raise invalid("Must provide one of percent_off or amount_off.", "percent_off")
@@ -450,10 +462,13 @@ def update_promotion_code(params: dict[str, Any], promotion_code_id: str) -> Str
     """Turn a code off or on (`active`) or change its metadata; its terms are fixed once made."""
     code = find("promotion_code", promotion_code_id)
     refuse_unsupported(params, {"active", "expand", "metadata"})
-    if params.get("active") and not code["active"]:
-        # As at creation, only one active code may use a given code.
-        if any(other["code"] == code["code"] and other["active"] for other in state().all("promotion_code")):
-            raise invalid("An active promotion code with `code: " + code["code"] + "` already exists.", "active")
+    # As at creation, only one active code may use a given code.
+    if (
+        params.get("active")
+        and not code["active"]
+        and any(other["code"] == code["code"] and other["active"] for other in state().all("promotion_code"))
+    ):
+        raise invalid("An active promotion code with `code: " + code["code"] + "` already exists.", "active")
     set_fields(code, params, {"active", "metadata"})
     return code
 
@@ -473,9 +488,7 @@ def list_promotion_codes(params: dict[str, Any]) -> StripeObject:
     return paginate(codes, params, "/v1/promotion_codes")
 
 
-def resolve_discount(
-    discount: dict[str, str], param: str, products: list[str]
-) -> tuple[StripeObject, str | None]:
+def resolve_discount(discount: dict[str, str], param: str, products: list[str]) -> tuple[StripeObject, str | None]:
     """The coupon behind a `{coupon}` or `{promotion_code}` discount, and the code's id.
 
     Refuses, as Stripe does when the discount is given, a code that is
@@ -490,8 +503,14 @@ def resolve_discount(
         if code["expires_at"] is not None and code["expires_at"] <= objects.now():
             raise invalid(f"This promotion code has expired: {code['code']}", code_param)
         if code["max_redemptions"] is not None and code["times_redeemed"] >= code["max_redemptions"]:
-            raise invalid(f"This promotion code has been redeemed the maximum number of times: {code['code']}", code_param)
-        coupon, code_id, name = find("coupon", code["promotion"]["coupon"]), code["id"], f"promotion code {code['code']}"
+            raise invalid(
+                f"This promotion code has been redeemed the maximum number of times: {code['code']}", code_param
+            )
+        coupon, code_id, name = (
+            find("coupon", code["promotion"]["coupon"]),
+            code["id"],
+            f"promotion code {code['code']}",
+        )
     elif discount.get("coupon"):
         code_param = f"{param}[coupon]"
         coupon, code_id = find("coupon", discount["coupon"], code_param), None
@@ -520,13 +539,23 @@ def coupon_valid(coupon: StripeObject) -> bool:
 
 # -- Checkout sessions ------------------------------------------------------
 
-_CHECKOUT_FIELDS = {"allow_promotion_codes", "cancel_url", "client_reference_id", "customer_email", "locale", "metadata", "success_url"}
+_CHECKOUT_FIELDS = {
+    "allow_promotion_codes",
+    "cancel_url",
+    "client_reference_id",
+    "customer_email",
+    "locale",
+    "metadata",
+    "success_url",
+}
 
 
 @bp.post("/checkout/sessions")
 @endpoint(SessionCreateParams)
 def create_checkout_session(params: dict[str, Any]) -> StripeObject:
-    refuse_unsupported(params, _CHECKOUT_FIELDS | {"customer", "discounts", "expand", "line_items", "mode", "subscription_data"})
+    refuse_unsupported(
+        params, _CHECKOUT_FIELDS | {"customer", "discounts", "expand", "line_items", "mode", "subscription_data"}
+    )
     if params.get("mode") != "subscription":
         raise invalid("The Stripe stand-in only implements Checkout in subscription mode.", "mode")
     if "success_url" not in params:
@@ -552,8 +581,10 @@ def create_checkout_session(params: dict[str, Any]) -> StripeObject:
         coupon, code = resolve_discount(discount, f"discounts[{index}]", products)
         coupons.append(coupon)
         session["discounts"].append({"coupon": None if code else coupon["id"], "promotion_code": code})
-    per_item = objects.discount_amounts([(item["amount_subtotal"], item["price"]["product"]) for item in items], coupons)
-    for item, amounts in zip(items, per_item):
+    per_item = objects.discount_amounts(
+        [(item["amount_subtotal"], item["price"]["product"]) for item in items], coupons
+    )
+    for item, amounts in zip(items, per_item, strict=True):
         item["amount_discount"] = sum(amounts)
         item["amount_total"] = item["amount_subtotal"] - item["amount_discount"]
     subtotal = sum(item["amount_subtotal"] for item in items)
@@ -740,8 +771,17 @@ def create_subscription(params: dict[str, Any]) -> StripeObject:
     refuse_unsupported(
         params,
         {
-            "billing_mode", "cancel_at_period_end", "customer", "default_payment_method", "discounts", "expand",
-            "items", "metadata", "payment_behavior", "trial_end", "trial_period_days",
+            "billing_mode",
+            "cancel_at_period_end",
+            "customer",
+            "default_payment_method",
+            "discounts",
+            "expand",
+            "items",
+            "metadata",
+            "payment_behavior",
+            "trial_end",
+            "trial_period_days",
         },
     )
     refuse_unsupported(params.get("billing_mode", {}), {"type"}, "billing_mode")
@@ -752,7 +792,9 @@ def create_subscription(params: dict[str, Any]) -> StripeObject:
         raise invalid("Missing required param: items.", "items")
     behavior = params.get("payment_behavior", "allow_incomplete")
     if behavior == "pending_if_incomplete":
-        raise invalid("The Stripe stand-in does not implement payment_behavior=pending_if_incomplete.", "payment_behavior")
+        raise invalid(
+            "The Stripe stand-in does not implement payment_behavior=pending_if_incomplete.", "payment_behavior"
+        )
     prices = [_subscription_price(item, f"items[{index}]") for index, item in enumerate(params["items"])]
     pm_id = params.get("default_payment_method")
     if pm_id is not None:
@@ -837,7 +879,9 @@ def update_subscription(params: dict[str, Any], subscription_id: str) -> StripeO
         raise invalid("You may only specify one of these parameters: cancel_at, cancel_at_period_end.", "cancel_at")
     with effects.customer_time(state(), subscription["customer"]):
         if "default_payment_method" in params:
-            pm = attached_payment_method(params["default_payment_method"], subscription["customer"], "default_payment_method")
+            pm = attached_payment_method(
+                params["default_payment_method"], subscription["customer"], "default_payment_method"
+            )
             subscription["default_payment_method"] = pm["id"]
         if params.get("cancel_at_period_end"):
             effects.schedule_cancel(subscription, effects.period_end(subscription), at_period_end=True)

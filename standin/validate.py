@@ -110,7 +110,7 @@ def _fields(params_type: type) -> dict[str, tuple[Any, bool]]:
         if _REQUEST_OPTIONS.get(name) is annotation:
             continue
         resolved = _resolve(annotation, module.__dict__, f"{params_type.__name__}.{name}")
-        required: frozenset[str] = getattr(params_type, "__required_keys__")
+        required: frozenset[str] = getattr(params_type, "__required_keys__")  # noqa: B009 - not in `type`'s stubs
         fields[name] = (_unwrap_required(resolved), name in required)
     return fields
 
@@ -183,14 +183,10 @@ def _check_typeddict(value: Any, params_type: type, path: Path) -> dict[str, Any
     fields = _fields(params_type)
     for key in value:
         if key not in fields:
-            raise ParamError(
-                bracket((*path, key)), f"Received unknown parameter: {bracket((*path, key))}"
-            )
+            raise ParamError(bracket((*path, key)), f"Received unknown parameter: {bracket((*path, key))}")
     for key, (_, required) in fields.items():
         if required and key not in value:
-            raise ParamError(
-                bracket((*path, key)), f"Missing required param: {bracket((*path, key))}."
-            )
+            raise ParamError(bracket((*path, key)), f"Missing required param: {bracket((*path, key))}.")
     return {key: _check(item, fields[key][0], (*path, key)) for key, item in value.items()}
 
 
@@ -221,7 +217,7 @@ def _check_union(value: Any, members: tuple[Any, ...], path: Path) -> Any:
 
 
 def _raise_best(errors: list[ParamError], value: Any, members: list[Any]) -> typing.NoReturn:
-    for error, member in zip(errors, members):
+    for error, member in zip(errors, members, strict=False):
         container = _is_typeddict(member) or typing.get_origin(member) in (dict, list)
         if container == isinstance(value, (dict, list)):
             raise error
@@ -236,9 +232,7 @@ def _wire(literal: Any) -> str:
 def _check_list(value: Any, item_type: Any, path: Path) -> list[Any]:
     if isinstance(value, dict):
         # `decode` keeps a level as a dict when its indices are not 0..n-1.
-        raise ParamError(
-            bracket(path), f"Invalid array: {bracket(path)} indices must be 0, 1, 2, ... in order."
-        )
+        raise ParamError(bracket(path), f"Invalid array: {bracket(path)} indices must be 0, 1, 2, ... in order.")
     if not isinstance(value, list):
         raise ParamError(bracket(path), f"Invalid array: {bracket(path)} must be a list.")
     return [_check(item, item_type, (*path, index)) for index, item in enumerate(value)]

@@ -44,7 +44,10 @@ def standin_url():
     """The stand-in as its own server on a loopback port (`python -m standin`)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "standin", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "standin", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = process.stdout.readline()

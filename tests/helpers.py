@@ -134,12 +134,16 @@ class Auth:
         self.app = app
         self.email = None  # who is signed in
 
-
     def signup(self, email="ada@example.com", password="correct horse", query=""):
         self.email = email
         return self.client.post(
             "/signup" + query,
-            data={"csrf_token": csrf_token(self.client, "/signup"), "email": email, "password": password, "confirm": password},
+            data={
+                "csrf_token": csrf_token(self.client, "/signup"),
+                "email": email,
+                "password": password,
+                "confirm": password,
+            },
         )
 
     def signin(self, email="ada@example.com", password="correct horse"):
@@ -178,5 +182,3 @@ class Auth:
                 if sub is None
                 else SimpleNamespace(**{c.key: getattr(sub, c.key) for c in sub.__table__.columns}),
             )
-
-

@@ -319,7 +319,9 @@ def test_a_checkout_session_of_another_customer_is_ignored(client, auth, app):
 def test_stripe_errors_become_a_message(client, auth, standin, status, error_type, shown):
     auth.signup()
     auth.subscribe("starter_monthly")
-    standin.fail_next("POST", "/v1/billing_portal/sessions", status=status, error_type=error_type, message="No such thing", count=5)
+    standin.fail_next(
+        "POST", "/v1/billing_portal/sessions", status=status, error_type=error_type, message="No such thing", count=5
+    )
     response = auth.post("/account/switch-plan", lookup_key="pro_monthly")
     assert response.status_code == 303 and response.headers["Location"] == "/"
     page = client.get("/").get_data(as_text=True)
@@ -331,7 +333,9 @@ def test_a_5xx_is_retried_with_the_same_idempotency_key(auth, standin):
     auth.signup()
     auth.subscribe("starter_monthly")
     standin.clear_requests()
-    standin.fail_next("POST", "/v1/billing_portal/sessions", status=503, error_type="api_error", message="down", count=1)
+    standin.fail_next(
+        "POST", "/v1/billing_portal/sessions", status=503, error_type="api_error", message="down", count=1
+    )
     response = auth.post("/account/cancel")
     assert response.status_code == 303 and "/p/session/" in response.headers["Location"]
     attempts = stripe_calls(standin, "POST", "/v1/billing_portal/sessions")

@@ -26,7 +26,10 @@ def _catalog(**product):
         (_catalog(prices={"week": {"lookup_key": "a_w", "amount": 1}}), "interval"),
         (_catalog(prices={"month": {"lookup_key": "a_m", "amount": 0}}), "positive"),
         (_catalog(prices={"month": {"lookup_key": "a_m", "amount": "9"}}), "amount"),
-        (_catalog(prices={"month": {"lookup_key": "k", "amount": 1}, "year": {"lookup_key": "k", "amount": 9}}), "twice"),
+        (
+            _catalog(prices={"month": {"lookup_key": "k", "amount": 1}, "year": {"lookup_key": "k", "amount": 9}}),
+            "twice",
+        ),
         ({"currency": "usd", "products": [_catalog()["products"][0]] * 11}, "at most 10"),
     ],
 )

@@ -55,7 +55,9 @@ def test_live_mode_needs_https_except_on_this_machine(tmp_path):
 
 
 def test_live_mode_only_when_allowed(tmp_path):
-    s = load_settings({**GOOD, "STRIPE_SECRET_KEY": "sk_live_abc", "STRIPE_ALLOW_LIVE_MODE": "true"}, instance_path=tmp_path)
+    s = load_settings(
+        {**GOOD, "STRIPE_SECRET_KEY": "sk_live_abc", "STRIPE_ALLOW_LIVE_MODE": "true"}, instance_path=tmp_path
+    )
     assert s.live_mode
 
 

@@ -4,8 +4,8 @@ from datetime import datetime
 
 import pytest
 
-from billing.catalog import load_catalog
 from billing import buttons
+from billing.catalog import load_catalog
 from billing.eligibility import Facts, NotEligible, PortalFeatures, SubscriptionFacts, check_plan_change
 
 CATALOG = load_catalog()
@@ -14,6 +14,8 @@ CATALOG = load_catalog()
 def decide(sub, features, product, has_customer):
     """Every button's rule (as the registry declares it) for these facts."""
     return buttons.decide(Facts(sub, features, product, has_customer))
+
+
 PRO = CATALOG.product("pro")
 BUSINESS = CATALOG.product("business")
 FEATURES = PortalFeatures(subscription_pause=True, adjustable_quantity=frozenset({"business"}))

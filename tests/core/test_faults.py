@@ -73,7 +73,9 @@ def test_a_stripe_outage_is_a_message_pages_still_work_and_a_retry_succeeds(subs
 @pytest.mark.parametrize("should_retry, attempts", [(None, 1), ("true", 2), ("false", 1)])
 def test_429_is_retried_only_when_stripe_says_so(subscriber, standin, client, should_retry, attempts):
     headers = {"Stripe-Should-Retry": should_retry} if should_retry else None
-    standin.fail_next("POST", PORTAL, status=429, error_type="invalid_request_error", code="rate_limit", headers=headers)
+    standin.fail_next(
+        "POST", PORTAL, status=429, error_type="invalid_request_error", code="rate_limit", headers=headers
+    )
     response = subscriber.post("/account/billing")
     assert len(portal_posts(standin)) == attempts
     if attempts == 1:

@@ -18,6 +18,7 @@ def press(ending=REDIRECT, **chosen):
     """A press of a subscription button by customer cus_1, as a view makes it."""
     return dataclasses.replace(PRESS, ending=ending, sub=SUB, **chosen)
 
+
 ENDINGS = {
     "redirect": (AfterCompletion("redirect"), {"type": "redirect", "redirect": {"return_url": RETURN}}),
     "hosted_confirmation": (
@@ -91,7 +92,11 @@ def test_cancel_with_retention_offer():
 def test_checkout_uses_flexible_billing_and_returns_with_the_session_id():
     params = flows.checkout_subscription(
         flows.Press(
-            "cus_1", "https://shop.example/checkout/return", price_id="price_pro", cancel_url="https://shop.example/", user_id=7
+            "cus_1",
+            "https://shop.example/checkout/return",
+            price_id="price_pro",
+            cancel_url="https://shop.example/",
+            user_id=7,
         )
     )
     assert params == {
@@ -104,6 +109,8 @@ def test_checkout_uses_flexible_billing_and_returns_with_the_session_id():
         "cancel_url": "https://shop.example/",
     }
     with_code = flows.checkout_subscription(
-        flows.Press("cus_1", "s", price_id="p", cancel_url="c", user_id=1, discount=flows.Discount(promotion_code="promo_1"))
+        flows.Press(
+            "cus_1", "s", price_id="p", cancel_url="c", user_id=1, discount=flows.Discount(promotion_code="promo_1")
+        )
     )
     assert with_code["discounts"] == [{"promotion_code": "promo_1"}]

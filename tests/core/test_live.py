@@ -13,8 +13,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from tests.helpers import LIVE
-from tests.helpers import Auth
+from tests.helpers import LIVE, LIVE_KEY, Auth
 
 pytestmark = [pytest.mark.live, LIVE]
 
@@ -29,7 +28,7 @@ def test_buttons_open_stripe_pages(live_app):
     assert checkout.headers["Location"].startswith("https://checkout.stripe.com/")
 
     customer = auth.user().customer
-    sdk = stripe.StripeClient(KEY, stripe_version="2026-10-28.endive")
+    sdk = stripe.StripeClient(LIVE_KEY, stripe_version="2026-10-28.endive")
     try:
         # Stand in for the customer paying on Checkout: subscribe with a test card.
         pm = sdk.v1.payment_methods.attach("pm_card_visa", {"customer": customer})

@@ -21,8 +21,27 @@ BUTTONS = {
     "plan_picker": ("/account/plans", {}, "subscription_update", None, "pro_monthly"),
     "cancel": ("/account/cancel", {}, "subscription_cancel", {"choice": "decline"}, "pro_monthly"),
     "pause": ("/account/pause", {}, "subscription_pause", {}, "pro_monthly"),
-    "update_payment_method": ("/account/payment-method", {}, "payment_method_update", {"card": "5555555555554444"}, "pro_monthly"),
-    "update_details": ("/account/details", {}, "customer_update", {"name": "Ada L", "email": "ada@example.com", "line1": "1 Main St", "city": "London", "postal_code": "N1", "country": "GB"}, "pro_monthly"),
+    "update_payment_method": (
+        "/account/payment-method",
+        {},
+        "payment_method_update",
+        {"card": "5555555555554444"},
+        "pro_monthly",
+    ),
+    "update_details": (
+        "/account/details",
+        {},
+        "customer_update",
+        {
+            "name": "Ada L",
+            "email": "ada@example.com",
+            "line1": "1 Main St",
+            "city": "London",
+            "postal_code": "N1",
+            "country": "GB",
+        },
+        "pro_monthly",
+    ),
 }
 ENDINGS = {
     "redirect": AfterCompletion("redirect"),
@@ -67,7 +86,10 @@ def test_every_flow_with_every_after_completion(app, client, auth, standin, butt
         assert flow[flow_type]["subscription"] == user.subscription.stripe_subscription_id
     expected_after = {
         "redirect": {"type": "redirect", "redirect": {"return_url": RETURN}},
-        "hosted_confirmation": {"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": "All done, thank you!"}},
+        "hosted_confirmation": {
+            "type": "hosted_confirmation",
+            "hosted_confirmation": {"custom_message": "All done, thank you!"},
+        },
         "portal_homepage": {"type": "portal_homepage"},
     }[ending_name]
     assert flow["after_completion"] == expected_after
@@ -243,7 +265,11 @@ def test_portal_locale_from_the_browser_then_from_the_user_choice(client, auth, 
     auth.signup()
     auth.subscribe("pro_monthly")
     standin.clear_requests()
-    auth.client.post("/account/billing", data={"csrf_token": auth_token(client)}, headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"})
+    auth.client.post(
+        "/account/billing",
+        data={"csrf_token": auth_token(client)},
+        headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"},
+    )
     assert portal_sessions(standin)[-1].params["locale"] == "de"
     assert auth.post("/account/locale", locale="pt-BR").status_code == 303
     auth.client.post("/account/billing", data={"csrf_token": auth_token(client)}, headers={"Accept-Language": "de"})
@@ -271,7 +297,9 @@ def auth_token(client):
 
 def test_a_code_for_another_product_is_refused(app, client, auth, standin):
     sdk = app.extensions["stripe"].client
-    sdk.v1.coupons.create({"id": "biz-only", "percent_off": 10, "duration": "once", "applies_to": {"products": ["business"]}})
+    sdk.v1.coupons.create(
+        {"id": "biz-only", "percent_off": 10, "duration": "once", "applies_to": {"products": ["business"]}}
+    )
     sdk.v1.promotion_codes.create({"code": "BIZONLY", "promotion": {"type": "coupon", "coupon": "biz-only"}})
     auth.signup()
     auth.subscribe("starter_monthly")
@@ -284,4 +312,6 @@ def test_a_code_for_another_product_is_refused(app, client, auth, standin):
     client.get("/pricing?promo=BIZONLY")
     assert auth.post("/account/switch-plan", lookup_key="business_monthly").status_code == 303
     [sent] = portal_sessions(standin)
-    assert sent.params["flow_data"]["subscription_update_confirm"]["discounts"] == [{"promotion_code": promo_id(standin, "BIZONLY")}]
+    assert sent.params["flow_data"]["subscription_update_confirm"]["discounts"] == [
+        {"promotion_code": promo_id(standin, "BIZONLY")}
+    ]

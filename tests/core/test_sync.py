@@ -88,8 +88,20 @@ def mirror(app):
         for user in db.session.scalars(db.select(User).order_by(User.email)):
             sub, profile = user.subscription, user.profile
             rows[user.email] = (
-                None if sub is None else {c.key: getattr(sub, c.key) for c in Subscription.__table__.columns if c.key not in ("id", "user_id", "updated_at")},
-                None if profile is None else {c.key: getattr(profile, c.key) for c in BillingProfile.__table__.columns if c.key not in ("id", "user_id", "updated_at")},
+                None
+                if sub is None
+                else {
+                    c.key: getattr(sub, c.key)
+                    for c in Subscription.__table__.columns
+                    if c.key not in ("id", "user_id", "updated_at")
+                },
+                None
+                if profile is None
+                else {
+                    c.key: getattr(profile, c.key)
+                    for c in BillingProfile.__table__.columns
+                    if c.key not in ("id", "user_id", "updated_at")
+                },
             )
         return rows
 

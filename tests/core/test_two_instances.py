@@ -19,8 +19,7 @@ import stripe
 
 from app import create_app
 from billing.models import StripeEvent, User, db
-from tests.helpers import database_url
-from tests.helpers import free_port
+from tests.helpers import database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_two_instances"
@@ -45,7 +44,7 @@ def start_instance(env):
         cwd=ROOT,
         env={"PATH": os.environ.get("PATH", ""), **env},
         stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("INSTANCE_LOG", os.devnull), "a"),
+        stderr=open(os.environ.get("INSTANCE_LOG", os.devnull), "a"),  # noqa: SIM115 - open while the server runs
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -60,7 +59,9 @@ def start_instance(env):
 
 def post(url, body, header, results, barrier):
     request = urllib.request.Request(
-        url + "/stripe/webhook", data=body.encode(), method="POST",
+        url + "/stripe/webhook",
+        data=body.encode(),
+        method="POST",
         headers={"Content-Type": "application/json", "Stripe-Signature": header},
     )
     barrier.wait()
@@ -86,16 +87,23 @@ def test_the_same_event_to_two_instances_at_once_is_applied_once(standin_url, tm
     try:
         for n in range(15):
             event = {
-                "id": f"evt_two_instances_{n}", "object": "event", "type": "customer.updated",
-                "api_version": "2026-10-28.endive", "created": int(time.time()), "livemode": False,
-                "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None},
+                "id": f"evt_two_instances_{n}",
+                "object": "event",
+                "type": "customer.updated",
+                "api_version": "2026-10-28.endive",
+                "created": int(time.time()),
+                "livemode": False,
+                "pending_webhooks": 1,
+                "request": {"id": None, "idempotency_key": None},
                 "data": {"object": {"id": customer.id, "object": "customer"}},
             }
             body = json.dumps(event)
             header = stripe.WebhookSignature.generate_signature_header(body, SECRET, int(time.time()))
             results: list[str] = []
             barrier = threading.Barrier(2)
-            threads = [threading.Thread(target=post, args=(url, body, header, results, barrier)) for _, url in instances]
+            threads = [
+                threading.Thread(target=post, args=(url, body, header, results, barrier)) for _, url in instances
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:

@@ -27,7 +27,11 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def pytest_collection_modifyitems(config, items):
-    missing = [what for what, ok in [("chromium", Path(CHROMIUM).exists()), ("axe-core (npm ci --prefix tests/e2e)", AXE.exists())] if not ok]
+    missing = [
+        what
+        for what, ok in [("chromium", Path(CHROMIUM).exists()), ("axe-core (npm ci --prefix tests/e2e)", AXE.exists())]
+        if not ok
+    ]
     if not missing:
         return
     if os.environ.get("E2E_REQUIRED") == "1":
@@ -75,7 +79,10 @@ def serve(tmp_path, personas):
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "site.log", "w"),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "site.log", "w"),  # noqa: SIM115 - open while the server runs
     )
     try:
         deadline = time.monotonic() + 60
@@ -85,7 +92,7 @@ def serve(tmp_path, personas):
                 break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError((tmp_path / "site.log").read_text())
+                    raise AssertionError((tmp_path / "site.log").read_text()) from None
                 time.sleep(0.2)
         yield url
     finally:

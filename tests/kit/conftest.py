@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import BASE_URL, SECRET_KEY, WEBHOOK_SECRET, database_url
 from app import create_app
+from tests.helpers import BASE_URL, SECRET_KEY, WEBHOOK_SECRET, database_url
 
 
 @pytest.fixture

@@ -23,10 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(instance: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {"PATH": os.environ.get("PATH", ""), "INSTANCE_PATH": str(instance), "APP_BASE_URL": f"http://127.0.0.1:{port}"}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "INSTANCE_PATH": str(instance),
+        "APP_BASE_URL": f"http://127.0.0.1:{port}",
+    }
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "init-db"], cwd=ROOT, env=env, check=True, capture_output=True)
-    return subprocess.Popen([*flask, "run", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("a"))
+    return subprocess.Popen(
+        [*flask, "run", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("a")
+    )
 
 
 def get(url: str, process: subprocess.Popen[bytes], log: Path) -> str:
@@ -37,7 +43,7 @@ def get(url: str, process: subprocess.Popen[bytes], log: Path) -> str:
                 return response.read().decode()
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(log.read_text())
+                raise AssertionError(log.read_text()) from None
             time.sleep(0.2)
 
 
@@ -73,4 +79,6 @@ def rename_a_customer(port: int, persona: str, name: str) -> None:
         customers = json.load(response)["data"]
     customer = next(c for c in customers if c.get("metadata", {}).get("demo_persona") == persona)
     body = urllib.parse.urlencode({"name": name}).encode()
-    urllib.request.urlopen(urllib.request.Request(f"{api}/{customer['id']}", data=body, headers=auth), timeout=5).close()
+    urllib.request.urlopen(
+        urllib.request.Request(f"{api}/{customer['id']}", data=body, headers=auth), timeout=5
+    ).close()

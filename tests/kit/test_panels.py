@@ -12,7 +12,7 @@ import pytest
 from app import create_app
 from billing.buttons import BUTTON
 from kit.api_calls import form_pairs
-from tests.helpers import BASE_URL, Auth, database_url
+from tests.helpers import BASE_URL, Auth, core_app, database_url
 
 PANELLED = ("cancel", "pause", "plan_picker", "change_interval", "update_details", "manage_billing")
 
@@ -53,8 +53,31 @@ def test_the_pricing_panel_matches_the_switch(client, auth, standin):
 
 
 def test_panels_are_off_when_the_setting_says_so(tmp_path):
-    app = create_app({"TESTING": True, "APP_BASE_URL": BASE_URL, "SECRET_KEY": "x" * 32, "SHOW_API_CALLS": "false",
-                      "DATABASE_URL": database_url(tmp_path, "a")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "APP_BASE_URL": BASE_URL,
+            "SECRET_KEY": "x" * 32,
+            "SHOW_API_CALLS": "false",
+            "DATABASE_URL": database_url(tmp_path, "a"),
+        }
+    )
     client = app.test_client()
     Auth(client, app).signup()
     assert "Show the API call" not in client.get("/").get_data(as_text=True)
+
+
+def test_panels_in_test_mode_never_show_the_key(tmp_path):
+    """With a real-looking test key (not offline), the panels are on and read the key
+    from the environment; the key itself appears nowhere on the pages."""
+    key = "sk_test_" + "NEVERSHOWN" * 3  # made up, and built here so no scanner takes it for a real one
+    app = core_app(tmp_path, STRIPE_SECRET_KEY=key)
+    client = app.test_client()
+    auth = Auth(client, app)
+    auth.signup()
+    pages = [client.get(path).get_data(as_text=True) for path in ("/", "/account")]
+    auth.subscribe("pro_monthly")
+    pages += [client.get(path).get_data(as_text=True) for path in ("/", "/account")]
+    text = "\n".join(pages)
+    assert "Show the API call" in text and "$STRIPE_SECRET_KEY" in text
+    assert key not in text

@@ -8,12 +8,11 @@ import dataclasses
 
 import pytest
 
-from tests.helpers import database_url
-
 from app import create_app
 from billing.catalog import Catalog
 from ops.commands import update_env_file
 from standin import StandIn
+from tests.helpers import database_url
 
 STANDIN_URL = "http://standin.test"
 
@@ -107,16 +106,24 @@ def test_a_changed_amount_moves_the_lookup_key_to_a_new_price(app, cli, standin)
     (new,) = [p for p in standin.state.all("price") if p["lookup_key"] == "pro_monthly"]
     assert new["id"] != old["id"] and new["unit_amount"] == 3500
     assert old["active"] is False and old["lookup_key"] is None
-    assert f"Replaced price pro_monthly ($35/month): the lookup key moved from {old['id']} ($29/month, now archived) to {new['id']}." in setup.output
+    assert (
+        f"Replaced price pro_monthly ($35/month): the lookup key moved from {old['id']} "
+        f"($29/month, now archived) to {new['id']}." in setup.output
+    )
     assert "Updated portal configuration" in setup.output
-    pro = next(p for p in configuration(standin)["features"]["subscription_update"]["products"] if p["product"] == "pro")
+    pro = next(
+        p for p in configuration(standin)["features"]["subscription_update"]["products"] if p["product"] == "pro"
+    )
     assert new["id"] in pro["prices"] and old["id"] not in pro["prices"]
     assert cli("stripe", "doctor").exit_code == 0
 
 
 def with_amount(catalog: Catalog, lookup_key: str, amount: int) -> Catalog:
     def product(p):
-        prices = {i: dataclasses.replace(pr, amount=amount) if pr.lookup_key == lookup_key else pr for i, pr in p.prices.items()}
+        prices = {
+            i: dataclasses.replace(pr, amount=amount) if pr.lookup_key == lookup_key else pr
+            for i, pr in p.prices.items()
+        }
         return dataclasses.replace(p, prices=prices)
 
     return dataclasses.replace(catalog, products=tuple(product(p) for p in catalog.products))
@@ -168,7 +175,10 @@ def test_doctor_before_setup_names_each_missing_piece(cli):
     doctor = cli("stripe", "doctor")
     assert doctor.exit_code == 1
     found = problems(doctor.output)
-    assert ("PROBLEM  Price pro_monthly: no active Stripe price has this lookup key.", "fix: Run `flask --app app stripe setup`.") in found
+    assert (
+        "PROBLEM  Price pro_monthly: no active Stripe price has this lookup key.",
+        "fix: Run `flask --app app stripe setup`.",
+    ) in found
     assert any("No customer-portal configuration" in p and "setup" in fix for p, fix in found)
     assert f"{len(found)} problems found." in doctor.output
 
@@ -186,7 +196,9 @@ def test_doctor_catches_a_configuration_without_subscription_update(cli, standin
 def test_doctor_catches_a_catalog_price_missing_from_the_configuration(cli, standin):
     cli("stripe", "setup")
     (yearly,) = [p for p in standin.state.all("price") if p["lookup_key"] == "business_yearly"]
-    business = next(p for p in configuration(standin)["features"]["subscription_update"]["products"] if p["product"] == "business")
+    business = next(
+        p for p in configuration(standin)["features"]["subscription_update"]["products"] if p["product"] == "business"
+    )
     business["prices"].remove(yearly["id"])
     doctor = cli("stripe", "doctor")
     assert doctor.exit_code == 1

@@ -69,10 +69,20 @@ def make_catalog(client: stripe.StripeClient, **features: Any) -> Catalog:
 
     def price(product: str, amount: int, key: str) -> Any:
         return client.v1.prices.create(
-            {"product": product, "unit_amount": amount, "currency": "usd", "recurring": {"interval": "month"}, "lookup_key": key}
+            {
+                "product": product,
+                "unit_amount": amount,
+                "currency": "usd",
+                "recurring": {"interval": "month"},
+                "lookup_key": key,
+            }
         )
 
-    basic, pro, other = price("basic", 1000, "basic_monthly"), price("pro", 2500, "pro_monthly"), price("other", 5000, "other")
+    basic, pro, other = (
+        price("basic", 1000, "basic_monthly"),
+        price("pro", 2500, "pro_monthly"),
+        price("other", 5000, "other"),
+    )
     all_features: dict[str, Any] = {
         "payment_method_update": {"enabled": True},
         "customer_update": {"enabled": True, "allowed_updates": ["email", "address", "name"]},

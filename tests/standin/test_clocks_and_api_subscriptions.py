@@ -39,9 +39,15 @@ def api_error(call: Any) -> Any:
 
 def test_attaching_a_test_payment_method_makes_a_new_card(client: stripe.StripeClient) -> None:
     customer = client.v1.customers.create({"email": "ada@example.com"})
-    cards = {pm: client.v1.payment_methods.attach(pm, {"customer": customer.id})
-             for pm in ("pm_card_visa", "pm_card_mastercard", "pm_card_chargeCustomerFail")}
-    assert [(c.card.brand, c.card.last4) for c in cards.values()] == [("visa", "4242"), ("mastercard", "4444"), ("visa", "0341")]
+    cards = {
+        pm: client.v1.payment_methods.attach(pm, {"customer": customer.id})
+        for pm in ("pm_card_visa", "pm_card_mastercard", "pm_card_chargeCustomerFail")
+    }
+    assert [(c.card.brand, c.card.last4) for c in cards.values()] == [
+        ("visa", "4242"),
+        ("mastercard", "4444"),
+        ("visa", "0341"),
+    ]
     for card in cards.values():
         assert card.id.startswith("pm_") and card.id not in cards and card.customer == customer.id
         assert card.card.exp_year > 2026
@@ -51,7 +57,11 @@ def test_attaching_a_test_payment_method_makes_a_new_card(client: stripe.StripeC
     assert again.id != cards["pm_card_visa"].id  # a new card each time, as on Stripe
 
     error = api_error(lambda: client.v1.payment_methods.attach("pm_nope", {"customer": customer.id}))
-    assert (error.http_status, error.code, error.user_message) == (400, "resource_missing", "No such PaymentMethod: 'pm_nope'")
+    assert (error.http_status, error.code, error.user_message) == (
+        400,
+        "resource_missing",
+        "No such PaymentMethod: 'pm_nope'",
+    )
     assert isinstance(error, stripe.InvalidRequestError) and error.param == "payment_method"
 
 
@@ -66,21 +76,29 @@ def test_attach_and_detach_an_existing_payment_method(client: stripe.StripeClien
     assert detached.customer is None
     # The customer's default was this card: Stripe unsets it.
     assert client.v1.customers.retrieve(customer.id).invoice_settings.default_payment_method is None
-    assert "not attached to a customer" in str(api_error(lambda: client.v1.payment_methods.detach(card.id)).user_message)
+    assert "not attached to a customer" in str(
+        api_error(lambda: client.v1.payment_methods.detach(card.id)).user_message
+    )
     assert client.v1.payment_methods.attach(card.id, {"customer": other.id}).customer == other.id
 
 
 def test_create_a_customer_with_a_default_payment_method(client: stripe.StripeClient) -> None:
-    customer = client.v1.customers.create({
-        "email": "ada@example.com", "payment_method": "pm_card_mastercard",
-        "invoice_settings": {"default_payment_method": "pm_card_mastercard"},
-    })
+    customer = client.v1.customers.create(
+        {
+            "email": "ada@example.com",
+            "payment_method": "pm_card_mastercard",
+            "invoice_settings": {"default_payment_method": "pm_card_mastercard"},
+        }
+    )
     default = customer.invoice_settings.default_payment_method
     assert default.startswith("pm_") and default != "pm_card_mastercard"
     assert client.v1.payment_methods.retrieve(default).customer == customer.id
 
-    error = api_error(lambda: client.v1.customers.create(
-        {"payment_method": "pm_card_visa", "invoice_settings": {"default_payment_method": "pm_card_mastercard"}}))
+    error = api_error(
+        lambda: client.v1.customers.create(
+            {"payment_method": "pm_card_visa", "invoice_settings": {"default_payment_method": "pm_card_mastercard"}}
+        )
+    )
     assert isinstance(error, stripe.InvalidRequestError) and error.param == "invoice_settings[default_payment_method]"
 
 
@@ -110,7 +128,9 @@ def test_deleting_a_customer(client: stripe.StripeClient, catalog: Any) -> None:
     # A deleted customer can no longer be used or changed.
     assert api_error(lambda: client.v1.customers.update(customer.id, {"name": "Ada"})).http_status == 404
     assert api_error(lambda: client.v1.customers.delete(customer.id)).http_status == 404
-    error = api_error(lambda: client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": catalog.pro.id}]}))
+    error = api_error(
+        lambda: client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": catalog.pro.id}]})
+    )
     assert isinstance(error, stripe.InvalidRequestError) and error.param == "customer"
 
 
@@ -120,25 +140,49 @@ def test_deleting_a_customer(client: stripe.StripeClient, catalog: Any) -> None:
 def test_a_subscription_is_charged_at_once(client: stripe.StripeClient, catalog: Any) -> None:
     customer, card = customer_with(client)
     coupon = client.v1.coupons.create({"percent_off": 20, "duration": "forever"})
-    sub = client.v1.subscriptions.create({
-        "customer": customer.id, "items": [{"price": catalog.pro.id, "quantity": 3}],
-        "discounts": [{"coupon": coupon.id}], "metadata": {"demo": "active"}, "expand": ["latest_invoice"],
-    })
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": catalog.pro.id, "quantity": 3}],
+            "discounts": [{"coupon": coupon.id}],
+            "metadata": {"demo": "active"},
+            "expand": ["latest_invoice"],
+        }
+    )
     assert (sub.status, sub.billing_mode.type, sub.metadata.to_dict()) == ("active", "flexible", {"demo": "active"})
     item = sub["items"].data[0]
     assert item.quantity == 3 and item.current_period_start == sub.start_date
     invoice = sub.latest_invoice
-    assert (invoice.status, invoice.billing_reason, invoice.subtotal, invoice.amount_paid) == ("paid", "subscription_create", 7500, 6000)
+    assert (invoice.status, invoice.billing_reason, invoice.subtotal, invoice.amount_paid) == (
+        "paid",
+        "subscription_create",
+        7500,
+        6000,
+    )
     assert client.v1.coupons.retrieve(coupon.id).times_redeemed == 1
-    assert client.v1.subscriptions.create(
-        {"customer": customer.id, "items": [{"price": catalog.basic.id}], "default_payment_method": card.id,
-         "billing_mode": {"type": "classic"}}).billing_mode.type == "classic"
+    assert (
+        client.v1.subscriptions.create(
+            {
+                "customer": customer.id,
+                "items": [{"price": catalog.basic.id}],
+                "default_payment_method": card.id,
+                "billing_mode": {"type": "classic"},
+            }
+        ).billing_mode.type
+        == "classic"
+    )
 
 
 def test_a_trial_starts_with_a_free_invoice(client: stripe.StripeClient, catalog: Any) -> None:
     customer = client.v1.customers.create({"email": "ada@example.com"})  # no card needed for a trial
     sub = client.v1.subscriptions.create(
-        {"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_period_days": 14, "expand": ["latest_invoice"]})
+        {
+            "customer": customer.id,
+            "items": [{"price": catalog.pro.id}],
+            "trial_period_days": 14,
+            "expand": ["latest_invoice"],
+        }
+    )
     item = sub["items"].data[0]
     assert sub.status == "trialing" and sub.trial_end - sub.trial_start == 14 * DAY
     assert (item.current_period_start, item.current_period_end) == (sub.trial_start, sub.trial_end)
@@ -147,9 +191,16 @@ def test_a_trial_starts_with_a_free_invoice(client: stripe.StripeClient, catalog
     assert invoice.lines.data[0].description == "Trial period for pro"
 
     trial_end = sub.trial_end + DAY
-    ends = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_end": trial_end})
+    ends = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_end": trial_end}
+    )
     assert (ends.status, ends.trial_end) == ("trialing", trial_end)
-    both = {"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_end": trial_end, "trial_period_days": 3}
+    both = {
+        "customer": customer.id,
+        "items": [{"price": catalog.pro.id}],
+        "trial_end": trial_end,
+        "trial_period_days": 3,
+    }
     assert api_error(lambda: client.v1.subscriptions.create(both)).param == "trial_end"
     past = {"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_end": 1_000_000_000}
     assert api_error(lambda: client.v1.subscriptions.create(past)).param == "trial_end"
@@ -160,7 +211,11 @@ def test_a_declined_first_charge(client: stripe.StripeClient, catalog: Any, stan
     params: Any = {"customer": customer.id, "items": [{"price": catalog.pro.id}], "expand": ["latest_invoice"]}
     sub = client.v1.subscriptions.create(params)  # payment_behavior defaults to allow_incomplete
     assert sub.status == "incomplete"
-    assert (sub.latest_invoice.status, sub.latest_invoice.amount_remaining, sub.latest_invoice.attempt_count) == ("open", 2500, 1)
+    assert (sub.latest_invoice.status, sub.latest_invoice.amount_remaining, sub.latest_invoice.attempt_count) == (
+        "open",
+        2500,
+        1,
+    )
 
     invoice_count = len(stand_in.state.all("invoice"))
     error = api_error(lambda: client.v1.subscriptions.create({**params, "payment_behavior": "error_if_incomplete"}))
@@ -173,15 +228,27 @@ def test_a_declined_first_charge(client: stripe.StripeClient, catalog: Any, stan
     bare: Any = {"customer": no_card.id, "items": [{"price": catalog.pro.id}]}
     assert client.v1.subscriptions.create(bare).status == "incomplete"
     error = api_error(lambda: client.v1.subscriptions.create({**bare, "payment_behavior": "error_if_incomplete"}))
-    assert error.http_status == 400 and "no attached payment source or default payment method" in str(error.user_message)
+    assert error.http_status == 400 and "no attached payment source or default payment method" in str(
+        error.user_message
+    )
 
 
 def test_default_incomplete_waits_for_the_payment_to_be_confirmed(client: stripe.StripeClient, catalog: Any) -> None:
     customer, _ = customer_with(client)
-    sub = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": catalog.pro.id}],
-                                          "payment_behavior": "default_incomplete", "expand": ["latest_invoice"]})
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": catalog.pro.id}],
+            "payment_behavior": "default_incomplete",
+            "expand": ["latest_invoice"],
+        }
+    )
     assert sub.status == "incomplete"
-    assert (sub.latest_invoice.status, sub.latest_invoice.attempted, sub.latest_invoice.attempt_count) == ("open", False, 0)
+    assert (sub.latest_invoice.status, sub.latest_invoice.attempted, sub.latest_invoice.attempt_count) == (
+        "open",
+        False,
+        0,
+    )
 
 
 def test_create_checks_and_refuses_what_it_does_not_model(client: stripe.StripeClient, catalog: Any) -> None:
@@ -191,8 +258,10 @@ def test_create_checks_and_refuses_what_it_does_not_model(client: stripe.StripeC
     base: Any = {"customer": customer.id, "items": [{"price": catalog.pro.id}]}
     cases: list[tuple[dict[str, Any], str]] = [
         ({"days_until_due": 3}, "days_until_due"),
-        ({"items": [{"price_data": {"currency": "usd", "product": "pro", "recurring": {"interval": "month"}}}]},
-         "items[0][price_data]"),
+        (
+            {"items": [{"price_data": {"currency": "usd", "product": "pro", "recurring": {"interval": "month"}}}]},
+            "items[0][price_data]",
+        ),
         ({"items": [{"price": one_time.id}]}, "items[0][price]"),
         ({"items": []}, "items"),
         ({"default_payment_method": other_card.id}, "default_payment_method"),
@@ -200,7 +269,7 @@ def test_create_checks_and_refuses_what_it_does_not_model(client: stripe.StripeC
         ({"payment_behavior": "pending_if_incomplete"}, "payment_behavior"),
     ]
     for extra, param in cases:
-        assert api_error(lambda: client.v1.subscriptions.create({**base, **extra})).param == param
+        assert api_error(lambda extra=extra: client.v1.subscriptions.create({**base, **extra})).param == param
     assert other.id != customer.id
 
 
@@ -227,20 +296,32 @@ def test_update_schedules_and_undoes_cancellations(client: stripe.StripeClient, 
     stranger, stranger_card = customer_with(client)
     error = api_error(lambda: client.v1.subscriptions.update(sub.id, {"default_payment_method": stranger_card.id}))
     assert isinstance(error, stripe.InvalidRequestError) and error.param == "default_payment_method"
-    assert api_error(lambda: client.v1.subscriptions.update(sub.id, {"items": [{"price": catalog.basic.id}]})).param == "items"
+    assert (
+        api_error(lambda: client.v1.subscriptions.update(sub.id, {"items": [{"price": catalog.basic.id}]})).param
+        == "items"
+    )
 
 
 def test_cancel_ends_a_subscription_at_once_and_only_once(client: stripe.StripeClient, catalog: Any) -> None:
     customer, _ = customer_with(client)
     sub = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": catalog.pro.id}]})
     canceled = client.v1.subscriptions.cancel(
-        sub.id, {"cancellation_details": {"comment": "Moving on", "feedback": "too_expensive"}})
+        sub.id, {"cancellation_details": {"comment": "Moving on", "feedback": "too_expensive"}}
+    )
     assert canceled.status == "canceled" and canceled.ended_at == canceled.canceled_at is not None
     details = canceled.cancellation_details
-    assert (details.reason, details.comment, details.feedback) == ("cancellation_requested", "Moving on", "too_expensive")
+    assert (details.reason, details.comment, details.feedback) == (
+        "cancellation_requested",
+        "Moving on",
+        "too_expensive",
+    )
 
     error = api_error(lambda: client.v1.subscriptions.cancel(sub.id))
-    assert (error.http_status, error.code, error.user_message) == (404, "resource_missing", f"No such subscription: '{sub.id}'")
+    assert (error.http_status, error.code, error.user_message) == (
+        404,
+        "resource_missing",
+        f"No such subscription: '{sub.id}'",
+    )
     error = api_error(lambda: client.v1.subscriptions.update(sub.id, {"cancel_at_period_end": False}))
     assert error.user_message == "A canceled subscription can only update its cancellation_details and metadata."
     assert isinstance(error, stripe.InvalidRequestError) and error.param == "cancel_at_period_end"
@@ -252,7 +333,10 @@ def test_coupon_and_promotion_code_updates(client: stripe.StripeClient) -> None:
     coupon = client.v1.coupons.create({"id": "c1", "percent_off": 10, "duration": "once"})
     updated = client.v1.coupons.update(coupon.id, {"name": "Ten off", "metadata": {"seed": "1"}})
     assert (updated.name, updated.metadata.seed, updated.percent_off) == ("Ten off", "1", 10)
-    assert api_error(lambda: client.v1.coupons.update(coupon.id, {"currency_options": {"eur": {"amount_off": 1}}})).param == "currency_options"
+    assert (
+        api_error(lambda: client.v1.coupons.update(coupon.id, {"currency_options": {"eur": {"amount_off": 1}}})).param
+        == "currency_options"
+    )
 
     code = client.v1.promotion_codes.create({"code": "TEN", "promotion": {"type": "coupon", "coupon": "c1"}})
     off = client.v1.promotion_codes.update(code.id, {"active": False, "metadata": {"seed": "1"}})
@@ -299,8 +383,15 @@ def test_customers_on_a_test_clock_live_in_its_time(client: stripe.StripeClient,
     assert [c.id for c in client.v1.customers.list({"email": "ada@example.com"}).data] == [plain.id]
     assert [c.id for c in client.v1.customers.list({"test_clock": clock.id}).data] == [customer.id]
 
-    sub = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": catalog.basic.id}], "expand": ["latest_invoice"]})
-    assert (sub.test_clock, sub.created, sub.start_date, sub["items"].data[0].current_period_start) == (clock.id, T0, T0, T0)
+    sub = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": catalog.basic.id}], "expand": ["latest_invoice"]}
+    )
+    assert (sub.test_clock, sub.created, sub.start_date, sub["items"].data[0].current_period_start) == (
+        clock.id,
+        T0,
+        T0,
+        T0,
+    )
     assert (sub.latest_invoice.created, sub.latest_invoice.test_clock) == (T0, clock.id)
     assert client.v1.subscriptions.list().data == []
     assert [s.id for s in client.v1.subscriptions.list({"test_clock": clock.id}).data] == [sub.id]
@@ -313,25 +404,39 @@ def test_customers_on_a_test_clock_live_in_its_time(client: stripe.StripeClient,
 def test_advancing_past_a_trial_charges_the_first_period(client: stripe.StripeClient, catalog: Any) -> None:
     clock = client.v1.test_helpers.test_clocks.create({"frozen_time": T0})
     customer, _ = customer_with(client, test_clock=clock.id)
-    sub = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_period_days": 7})
+    sub = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_period_days": 7}
+    )
     client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": T0 + 8 * DAY})
     sub = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
     item = sub["items"].data[0]
     assert sub.status == "active" and item.current_period_start == T0 + 7 * DAY
     assert item.current_period_end > T0 + 34 * DAY
     invoice = sub.latest_invoice
-    assert (invoice.status, invoice.amount_paid, invoice.billing_reason, invoice.created) == ("paid", 2500, "subscription_cycle", T0 + 7 * DAY)
+    assert (invoice.status, invoice.amount_paid, invoice.billing_reason, invoice.created) == (
+        "paid",
+        2500,
+        "subscription_cycle",
+        T0 + 7 * DAY,
+    )
 
 
 def test_a_trial_ending_on_a_declining_card_makes_it_past_due(client: stripe.StripeClient, catalog: Any) -> None:
     clock = client.v1.test_helpers.test_clocks.create({"frozen_time": T0})
     customer, _ = customer_with(client, "pm_card_chargeCustomerFail", test_clock=clock.id)
-    sub = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_period_days": 1})
+    sub = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_period_days": 1}
+    )
     client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": T0 + 2 * DAY})
     sub = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
     assert sub.status == "past_due" and sub["items"].data[0].current_period_start == T0 + DAY
     invoice = sub.latest_invoice
-    assert (invoice.status, invoice.amount_paid, invoice.amount_remaining, invoice.attempt_count) == ("open", 0, 2500, 1)
+    assert (invoice.status, invoice.amount_paid, invoice.amount_remaining, invoice.attempt_count) == (
+        "open",
+        0,
+        2500,
+        1,
+    )
 
     # A working card: the next renewal is paid and the subscription is active again.
     card = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
@@ -359,7 +464,9 @@ def test_advancing_renews_periods_and_ends_scheduled_cancellations(client: strip
     assert renewing.status == "active" and item.current_period_start <= T0 + 45 * DAY < item.current_period_end
     # The first month at half price; the discount ended after a month, so the renewals are full price.
     assert [(i.billing_reason, i.amount_paid) for i in invoices(client, renewing.id)] == [
-        ("subscription_create", 500), ("subscription_cycle", 1000)]
+        ("subscription_create", 500),
+        ("subscription_cycle", 1000),
+    ]
 
     ended = client.v1.subscriptions.retrieve(at_period_end.id)
     assert (ended.status, ended.ended_at) == ("canceled", ended["items"].data[0].current_period_end)

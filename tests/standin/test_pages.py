@@ -19,14 +19,20 @@ def portal(client: stripe.StripeClient, customer: str, flow_data: Any = None, **
     return client.v1.billing_portal.sessions.create(params)
 
 
-def test_checkout_creates_subscription_and_redirects(client: stripe.StripeClient, web: Client, catalog: Any,
-                                                     page_path: Any, stand_in: StandIn) -> None:
+def test_checkout_creates_subscription_and_redirects(
+    client: stripe.StripeClient, web: Client, catalog: Any, page_path: Any, stand_in: StandIn
+) -> None:
     customer = client.v1.customers.create({"email": "ada@example.com"})
-    session = client.v1.checkout.sessions.create({
-        "mode": "subscription", "customer": customer.id, "line_items": [{"price": catalog.pro.id}],
-        "success_url": "http://site.test/done?session_id={CHECKOUT_SESSION_ID}", "cancel_url": "http://site.test/pricing",
-        "subscription_data": {"billing_mode": {"type": "flexible"}, "metadata": {"plan": "pro"}},
-    })
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "subscription",
+            "customer": customer.id,
+            "line_items": [{"price": catalog.pro.id}],
+            "success_url": "http://site.test/done?session_id={CHECKOUT_SESSION_ID}",
+            "cancel_url": "http://site.test/pricing",
+            "subscription_data": {"billing_mode": {"type": "flexible"}, "metadata": {"plan": "pro"}},
+        }
+    )
     page = web.get(page_path(session.url))
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -39,24 +45,39 @@ def test_checkout_creates_subscription_and_redirects(client: stripe.StripeClient
     done = client.v1.checkout.sessions.retrieve(session.id, {"expand": ["subscription"]})
     assert (done.status, done.payment_status) == ("complete", "paid")
     sub = done.subscription
-    assert (sub.status, sub.customer, sub.billing_mode.type, sub.metadata.to_dict()) == ("active", customer.id, "flexible", {"plan": "pro"})
+    assert (sub.status, sub.customer, sub.billing_mode.type, sub.metadata.to_dict()) == (
+        "active",
+        customer.id,
+        "flexible",
+        {"plan": "pro"},
+    )
     item = sub["items"].data[0]
     assert item.price.id == catalog.pro.id and item.current_period_end - item.current_period_start >= 28 * 86400
-    assert client.v1.customers.retrieve(customer.id).invoice_settings.default_payment_method == sub.default_payment_method
+    assert (
+        client.v1.customers.retrieve(customer.id).invoice_settings.default_payment_method == sub.default_payment_method
+    )
     assert client.v1.invoices.list({"customer": customer.id}).data[0].amount_paid == 2500
 
 
 def test_update_confirm_changes_price_applies_discount_and_redirects(
-        client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any) -> None:
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any
+) -> None:
     customer, sub = subscribed
     coupon = client.v1.coupons.create({"percent_off": 50, "duration": "once"})
     item = sub["items"].data[0]
-    session = portal(client, customer.id, {
-        "type": "subscription_update_confirm",
-        "subscription_update_confirm": {"subscription": sub.id, "items": [{"id": item.id, "price": catalog.pro.id, "quantity": 2}],
-                                        "discounts": [{"coupon": coupon.id}]},
-        "after_completion": {"type": "redirect", "redirect": {"return_url": "http://site.test/account?changed=1"}},
-    })
+    session = portal(
+        client,
+        customer.id,
+        {
+            "type": "subscription_update_confirm",
+            "subscription_update_confirm": {
+                "subscription": sub.id,
+                "items": [{"id": item.id, "price": catalog.pro.id, "quantity": 2}],
+                "discounts": [{"coupon": coupon.id}],
+            },
+            "after_completion": {"type": "redirect", "redirect": {"return_url": "http://site.test/account?changed=1"}},
+        },
+    )
     html = web.get(page_path(session.url)).get_data(as_text=True)
     assert "Basic" in html and "Pro" in html and "$50.00" in html and "50% off" in html
 
@@ -69,23 +90,43 @@ def test_update_confirm_changes_price_applies_discount_and_redirects(
 
 
 def test_update_confirm_with_a_declining_card_changes_nothing(
-        client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any, stand_in: StandIn) -> None:
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any, stand_in: StandIn
+) -> None:
     customer, sub = subscribed
     pm_session = portal(client, customer.id, {"type": "payment_method_update"})
     web.post(page_path(pm_session.url), data={"card": "4000000000000341"})
-    session = portal(client, customer.id, {"type": "subscription_update_confirm", "subscription_update_confirm": {
-        "subscription": sub.id, "items": [{"id": sub["items"].data[0].id, "price": catalog.pro.id}]}})
+    session = portal(
+        client,
+        customer.id,
+        {
+            "type": "subscription_update_confirm",
+            "subscription_update_confirm": {
+                "subscription": sub.id,
+                "items": [{"id": sub["items"].data[0].id, "price": catalog.pro.id}],
+            },
+        },
+    )
     response = web.post(page_path(session.url))
     assert response.status_code == 200 and "Your card was declined." in response.get_data(as_text=True)
     assert client.v1.subscriptions.retrieve(sub.id)["items"].data[0].price.id == catalog.basic.id
 
 
 def test_update_is_a_plan_picker_then_hosted_confirmation(
-        client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any) -> None:
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any
+) -> None:
     customer, sub = subscribed
-    session = portal(client, customer.id, {
-        "type": "subscription_update", "subscription_update": {"subscription": sub.id},
-        "after_completion": {"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": "Enjoy Pro!"}}})
+    session = portal(
+        client,
+        customer.id,
+        {
+            "type": "subscription_update",
+            "subscription_update": {"subscription": sub.id},
+            "after_completion": {
+                "type": "hosted_confirmation",
+                "hosted_confirmation": {"custom_message": "Enjoy Pro!"},
+            },
+        },
+    )
     html = web.get(page_path(session.url)).get_data(as_text=True)
     assert catalog.pro.id in html and catalog.other.id not in html
     assert web.post(page_path(session.url), data={"price": catalog.other.id}).status_code == 200  # not offered: refused
@@ -100,10 +141,18 @@ def test_update_is_a_plan_picker_then_hosted_confirmation(
 
 @pytest.mark.parametrize(("billing_mode", "cancel_at_period_end"), [("flexible", False), ("classic", True)])
 def test_cancel_at_period_end_per_billing_mode(
-        client: stripe.StripeClient, web: Client, catalog: Any, subscribe: Any, page_path: Any,
-        billing_mode: str, cancel_at_period_end: bool) -> None:
+    client: stripe.StripeClient,
+    web: Client,
+    catalog: Any,
+    subscribe: Any,
+    page_path: Any,
+    billing_mode: str,
+    cancel_at_period_end: bool,
+) -> None:
     customer, sub = subscribe(catalog.basic.id, billing_mode=billing_mode)
-    session = portal(client, customer.id, {"type": "subscription_cancel", "subscription_cancel": {"subscription": sub.id}})
+    session = portal(
+        client, customer.id, {"type": "subscription_cancel", "subscription_cancel": {"subscription": sub.id}}
+    )
     response = web.post(page_path(session.url))
     # No after_completion: the portal home page of the same session.
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/p/session/{session.id}/home")
@@ -114,11 +163,22 @@ def test_cancel_at_period_end_per_billing_mode(
     assert "Cancels" in web.get(response.headers["Location"]).get_data(as_text=True)
 
 
-def test_cancel_immediately(client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any) -> None:
-    client.v1.billing_portal.configurations.update(catalog.configuration.id, {"features": {"subscription_cancel": {"mode": "immediately"}}})
+def test_cancel_immediately(
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any
+) -> None:
+    client.v1.billing_portal.configurations.update(
+        catalog.configuration.id, {"features": {"subscription_cancel": {"mode": "immediately"}}}
+    )
     customer, sub = subscribed
-    session = portal(client, customer.id, {"type": "subscription_cancel", "subscription_cancel": {"subscription": sub.id},
-                                           "after_completion": {"type": "portal_homepage"}})
+    session = portal(
+        client,
+        customer.id,
+        {
+            "type": "subscription_cancel",
+            "subscription_cancel": {"subscription": sub.id},
+            "after_completion": {"type": "portal_homepage"},
+        },
+    )
     web.post(page_path(session.url))
     after = client.v1.subscriptions.retrieve(sub.id)
     assert after.status == "canceled" and after.canceled_at and after.ended_at
@@ -127,12 +187,24 @@ def test_cancel_immediately(client: stripe.StripeClient, web: Client, catalog: A
 
 
 @pytest.mark.parametrize(("choice", "canceled"), [("accept", False), ("decline", True)])
-def test_cancel_with_retention_offer(client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any,
-                                     page_path: Any, choice: str, canceled: bool) -> None:
+def test_cancel_with_retention_offer(
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any, choice: str, canceled: bool
+) -> None:
     customer, sub = subscribed
-    coupon = client.v1.coupons.create({"percent_off": 30, "duration": "repeating", "duration_in_months": 3, "name": "Stay"})
-    session = portal(client, customer.id, {"type": "subscription_cancel", "subscription_cancel": {
-        "subscription": sub.id, "retention": {"type": "coupon_offer", "coupon_offer": {"coupon": coupon.id}}}})
+    coupon = client.v1.coupons.create(
+        {"percent_off": 30, "duration": "repeating", "duration_in_months": 3, "name": "Stay"}
+    )
+    session = portal(
+        client,
+        customer.id,
+        {
+            "type": "subscription_cancel",
+            "subscription_cancel": {
+                "subscription": sub.id,
+                "retention": {"type": "coupon_offer", "coupon_offer": {"coupon": coupon.id}},
+            },
+        },
+    )
     assert "30% off for 3 months" in web.get(page_path(session.url)).get_data(as_text=True)
     web.post(page_path(session.url), data={"choice": choice})
     after = client.v1.subscriptions.retrieve(sub.id)
@@ -142,7 +214,9 @@ def test_cancel_with_retention_offer(client: stripe.StripeClient, web: Client, c
 
 def test_pause_then_resume_from_home(client: stripe.StripeClient, web: Client, subscribed: Any, page_path: Any) -> None:
     customer, sub = subscribed
-    session = portal(client, customer.id, {"type": "subscription_pause", "subscription_pause": {"subscription": sub.id}})
+    session = portal(
+        client, customer.id, {"type": "subscription_pause", "subscription_pause": {"subscription": sub.id}}
+    )
     assert "Pause subscription" in web.get(page_path(session.url)).get_data(as_text=True)
     home = web.post(page_path(session.url)).headers["Location"]
     after = client.v1.subscriptions.retrieve(sub.id)
@@ -165,10 +239,20 @@ def test_pause_then_resume_from_home(client: stripe.StripeClient, web: Client, s
 
 
 def test_a_flow_made_before_pausing_refuses_to_update(
-        client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any, stand_in: StandIn) -> None:
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any, stand_in: StandIn
+) -> None:
     customer, sub = subscribed
-    update = portal(client, customer.id, {"type": "subscription_update_confirm", "subscription_update_confirm": {
-        "subscription": sub.id, "items": [{"id": sub["items"].data[0].id, "price": catalog.pro.id}]}})
+    update = portal(
+        client,
+        customer.id,
+        {
+            "type": "subscription_update_confirm",
+            "subscription_update_confirm": {
+                "subscription": sub.id,
+                "items": [{"id": sub["items"].data[0].id, "price": catalog.pro.id}],
+            },
+        },
+    )
     client.v1.subscriptions.pause(sub.id)
     response = web.post(page_path(update.url))
     assert response.status_code == 200 and "is paused and cannot be updated" in response.get_data(as_text=True)
@@ -180,13 +264,23 @@ def test_a_flow_made_before_pausing_refuses_to_update(
 
 
 def test_update_confirm_with_a_promotion_code_discounts_the_invoice(
-        client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any) -> None:
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any
+) -> None:
     customer, sub = subscribed
     coupon = client.v1.coupons.create({"percent_off": 20, "duration": "forever", "applies_to": {"products": ["pro"]}})
     code = client.v1.promotion_codes.create({"promotion": {"type": "coupon", "coupon": coupon.id}, "code": "PRO20"})
-    session = portal(client, customer.id, {"type": "subscription_update_confirm", "subscription_update_confirm": {
-        "subscription": sub.id, "items": [{"id": sub["items"].data[0].id, "price": catalog.pro.id}],
-        "discounts": [{"promotion_code": code.id}]}})
+    session = portal(
+        client,
+        customer.id,
+        {
+            "type": "subscription_update_confirm",
+            "subscription_update_confirm": {
+                "subscription": sub.id,
+                "items": [{"id": sub["items"].data[0].id, "price": catalog.pro.id}],
+                "discounts": [{"promotion_code": code.id}],
+            },
+        },
+    )
     assert "Code PRO20" in web.get(page_path(session.url)).get_data(as_text=True)
     assert web.post(page_path(session.url)).status_code == 303
 
@@ -203,10 +297,20 @@ def test_update_confirm_with_a_promotion_code_discounts_the_invoice(
 
 def test_payment_method_update(client: stripe.StripeClient, web: Client, subscribed: Any, page_path: Any) -> None:
     customer, sub = subscribed
-    session = portal(client, customer.id, {"type": "payment_method_update",
-                                           "after_completion": {"type": "redirect", "redirect": {"return_url": "http://site.test/x"}}})
-    assert web.post(page_path(session.url), data={"card": "5555555555554444"}).headers["Location"] == "http://site.test/x"
-    default = client.v1.customers.retrieve(customer.id, {"expand": ["invoice_settings.default_payment_method"]}).invoice_settings.default_payment_method
+    session = portal(
+        client,
+        customer.id,
+        {
+            "type": "payment_method_update",
+            "after_completion": {"type": "redirect", "redirect": {"return_url": "http://site.test/x"}},
+        },
+    )
+    assert (
+        web.post(page_path(session.url), data={"card": "5555555555554444"}).headers["Location"] == "http://site.test/x"
+    )
+    default = client.v1.customers.retrieve(
+        customer.id, {"expand": ["invoice_settings.default_payment_method"]}
+    ).invoice_settings.default_payment_method
     assert (default.card.brand, default.card.last4) == ("mastercard", "4444")
     assert client.v1.subscriptions.retrieve(sub.id).default_payment_method == default.id
 
@@ -214,19 +318,43 @@ def test_payment_method_update(client: stripe.StripeClient, web: Client, subscri
 def test_customer_update(client: stripe.StripeClient, web: Client, subscribed: Any, page_path: Any) -> None:
     customer, _ = subscribed
     session = portal(client, customer.id, {"type": "customer_update"})
-    web.post(page_path(session.url), data={"name": "Ada Lovelace", "email": "ada@lovelace.test", "line1": "1 Main St",
-                                           "city": "London", "postal_code": "N1", "country": "GB"})
+    web.post(
+        page_path(session.url),
+        data={
+            "name": "Ada Lovelace",
+            "email": "ada@lovelace.test",
+            "line1": "1 Main St",
+            "city": "London",
+            "postal_code": "N1",
+            "country": "GB",
+        },
+    )
     after = client.v1.customers.retrieve(customer.id)
-    assert (after.name, after.email, after.address.city, after.address.country) == ("Ada Lovelace", "ada@lovelace.test", "London", "GB")
+    assert (after.name, after.email, after.address.city, after.address.country) == (
+        "Ada Lovelace",
+        "ada@lovelace.test",
+        "London",
+        "GB",
+    )
 
 
 def test_portal_home_lists_everything_and_acts_only_on_own_subscriptions(
-        client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, subscribe: Any, page_path: Any) -> None:
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, subscribe: Any, page_path: Any
+) -> None:
     customer, sub = subscribed
     _, someone_elses = subscribe(catalog.pro.id)
     session = portal(client, customer.id)
     html = web.get(page_path(session.url)).get_data(as_text=True)
-    for expected in ("Basic", "$10.00", "Renews", "Visa ending in 4242", "paid", "Update plan", "Cancel plan", "http://site.test/account"):
+    for expected in (
+        "Basic",
+        "$10.00",
+        "Renews",
+        "Visa ending in 4242",
+        "paid",
+        "Update plan",
+        "Cancel plan",
+        "http://site.test/account",
+    ):
         assert expected in html, expected
     own = f"/p/session/{session.id}/do/subscription_cancel?subscription="
     assert web.get(own + sub.id).status_code == 200
@@ -248,9 +376,13 @@ def test_pages_respect_a_mount_prefix(client: stripe.StripeClient, stand_in: Sta
     assert 'href="/_standin/static/standin.css"' in html
 
 
-def test_renew_a_scheduled_cancellation_from_home(client: stripe.StripeClient, web: Client, subscribed: Any, page_path: Any) -> None:
+def test_renew_a_scheduled_cancellation_from_home(
+    client: stripe.StripeClient, web: Client, subscribed: Any, page_path: Any
+) -> None:
     customer, sub = subscribed
-    session = portal(client, customer.id, {"type": "subscription_cancel", "subscription_cancel": {"subscription": sub.id}})
+    session = portal(
+        client, customer.id, {"type": "subscription_cancel", "subscription_cancel": {"subscription": sub.id}}
+    )
     home = web.post(page_path(session.url)).headers["Location"]
     assert client.v1.subscriptions.retrieve(sub.id).cancel_at is not None
     assert "Renew plan" in web.get(home).get_data(as_text=True)

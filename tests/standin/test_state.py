@@ -11,7 +11,9 @@ from standin import StandIn
 
 
 def sdk(stand_in: StandIn) -> stripe.StripeClient:
-    return stripe.StripeClient("sk_test_x", http_client=stand_in.http_client(), base_addresses={"api": "http://standin.test"})
+    return stripe.StripeClient(
+        "sk_test_x", http_client=stand_in.http_client(), base_addresses={"api": "http://standin.test"}
+    )
 
 
 def test_state_file_round_trip(tmp_path: Path) -> None:
@@ -26,4 +28,3 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
     # The idempotency store survives too: a retry after the restart is a replay.
     assert sdk(second).v1.customers.create({"email": "a@example.com"}, {"idempotency_key": "k"}).id == customer.id
     assert len(second.state.all("customer")) == 1
-

@@ -87,25 +87,36 @@ def test_request_options_are_not_params() -> None:
 
 
 def test_scalars_parse_from_wire_strings() -> None:
-    assert validate({"limit": "3", "created": {"gte": "5"}}, SubscriptionListParams) == {"limit": 3, "created": {"gte": 5}}
+    assert validate({"limit": "3", "created": {"gte": "5"}}, SubscriptionListParams) == {
+        "limit": 3,
+        "created": {"gte": 5},
+    }
     assert error_of({"limit": "three"}, SubscriptionListParams).message == "Invalid integer: three"
-    assert validate({"automatic_tax": {"enabled": "false"}}, SubscriptionListParams) == {"automatic_tax": {"enabled": False}}
+    assert validate({"automatic_tax": {"enabled": "false"}}, SubscriptionListParams) == {
+        "automatic_tax": {"enabled": False}
+    }
     assert error_of({"automatic_tax": {"enabled": "no"}}, SubscriptionListParams).param == "automatic_tax[enabled]"
 
 
 def test_list_indices_must_be_contiguous() -> None:
-    params = {"flow_data": {"type": "subscription_update_confirm", "subscription_update_confirm": {
-        "subscription": "sub_1", "items": {"1": {"id": "si_1"}}}}}
+    params = {
+        "flow_data": {
+            "type": "subscription_update_confirm",
+            "subscription_update_confirm": {"subscription": "sub_1", "items": {"1": {"id": "si_1"}}},
+        }
+    }
     assert error_of(params, SessionCreateParams).param == "flow_data[subscription_update_confirm][items]"
 
 
 def test_metadata_accepts_any_keys() -> None:
     assert validate({"metadata": {"anything": "goes", "0": "zero"}}, CustomerUpdateParams)["metadata"] == {
-        "anything": "goes", "0": "zero"}
+        "anything": "goes",
+        "0": "zero",
+    }
 
 
 class BrokenParams(TypedDict):
-    nested: NotRequired["NoSuchParamsType"]  # type: ignore[name-defined]  # noqa: F821
+    nested: NotRequired[NoSuchParamsType]  # type: ignore[name-defined]  # noqa: F821
 
 
 def test_unresolved_forward_ref_is_a_schema_error_not_a_pass() -> None:

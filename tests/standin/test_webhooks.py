@@ -82,7 +82,9 @@ def test_a_declined_renewal_sends_payment_failed(client, inbox, catalog):
     customer = client.v1.customers.create({"email": "b@example.com", "test_clock": clock.id})
     card = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id})
     client.v1.customers.update(customer.id, {"invoice_settings": {"default_payment_method": card.id}})
-    client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_period_days": 1})
+    client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_period_days": 1}
+    )
     inbox.clear()
     client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": 1_800_000_000 + 2 * 86400})
     assert {"customer.subscription.updated", "invoice.payment_failed"} <= set(types(inbox))
