@@ -22,7 +22,7 @@ from werkzeug.datastructures import LanguageAccept
 
 from billing import current, eligibility, flows
 from billing.accounts import login_required
-from billing.catalog import AfterCompletion, Catalog, Price
+from billing.catalog import Catalog, Price
 from billing.eligibility import Choice, Facts, NotEligible, Rule, check_plan_change
 from billing.errors import refuse
 from billing.forms import PlanForm, SeatsForm
@@ -54,6 +54,9 @@ class Button:
     build: Callable[[flows.Press], Any]
     # The Stripe call that sends them and returns the URL to send the browser to.
     send: Callable[[StripeAPI, Any], str] = StripeAPI.open_portal
+    # Opens one step of the portal (flow_data), which ends as catalog.toml's
+    # [portal.after_completion] says (else: back to the site).
+    deep_link: bool = True
     # Where the account page shows it: "change", "billing", or "" (elsewhere: pricing cards, status).
     section: str = "change"
     style: str = "secondary"
@@ -146,6 +149,7 @@ BUTTONS = (
         style="primary",
         choose=_catalog_plan,
         takes_promo=True,
+        deep_link=False,
         comes_back_to="pages.checkout_return",
         back="pages.pricing",
     ),
@@ -168,6 +172,7 @@ BUTTONS = (
         "Resume subscription",
         eligibility.resume,
         flows.resume,
+        deep_link=False,
         section="",
         style="primary",
         view=resume,
@@ -214,12 +219,13 @@ BUTTONS = (
         "Manage billing",
         eligibility.manage_billing,
         flows.portal_home,
+        deep_link=False,
         section="billing",
     ),
 )
 BUTTON = {b.key: b for b in BUTTONS}
-# The buttons whose step ends where catalog.toml's [portal.after_completion] says.
-PORTAL_BUTTONS = tuple(b.key for b in BUTTONS if b.send is StripeAPI.open_portal and b.key != "manage_billing")
+# The buttons whose step's ending catalog.toml's [portal.after_completion] may name.
+PORTAL_BUTTONS = tuple(b.key for b in BUTTONS if b.deep_link)
 
 
 def choices(u: User) -> dict[str, Choice]:
@@ -261,14 +267,14 @@ def press_for(
     return flows.Press(
         customer=customer,
         return_url=s.url(url_for(button.comes_back_to)),
-        ending=c.portal.ending(button.key) if button.key in PORTAL_BUTTONS else AfterCompletion(),
+        ending=c.portal.ending(button.key),
         configuration=current.stripe_api().configuration,
         locale=portal_locale(u),
         sub=u.subscription.facts() if u.subscription else None,
         price_id=price_id,
         quantity=chosen.quantity,
         discount=discount,
-        retention_coupon=c.portal.retention_coupon if button.key == "cancel" else None,
+        retention_coupon=c.portal.retention_coupon,
         cancel_url=s.url(url_for("pages.pricing", interval=chosen.price.interval)) if chosen.price else "",
         user_id=u.id,
     )
