@@ -1,4 +1,4 @@
-"""The demo and teaching kit, plugged into the site by one line in app.py.
+"""The demo and teaching kit, plugged into the site by `kit.init_app(app)` in app.py.
 
 - Offline mode: with no STRIPE_SECRET_KEY, Stripe is the project's stand-in,
   running inside this process (offline.py).
@@ -7,8 +7,8 @@
 - "Show the API call" panels beside each button (panels.py, api_calls.py).
 
 It adds to the core's pages only through their slots (see
-billing.presenters.slot). Delete kit/ and its line in app.py, and the site
-works on its own with a Stripe key.
+billing.presenters.slot). Delete kit/ and the two lines of app.py that name
+it, and the site works on its own with a Stripe key (README, "Make it yours").
 """
 
 from __future__ import annotations

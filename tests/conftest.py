@@ -1,6 +1,9 @@
-"""Fixtures shared by every part's tests. Each part's conftest.py says what
-`app` is: the core's and ops' tests run the site with a test key against the
-in-process Stripe stand-in; the kit's run it in offline mode."""
+"""Fixtures shared by every part's tests.
+
+`app` is the site as the core's and ops' tests run it: a test key, and the Stripe SDK
+pointed at the in-process stand-in through the STRIPE_HTTP_CLIENT seam; never offline
+mode or demo personas, so these tests pass in a fork that deleted kit/. The kit's tests
+override `app` with offline mode (tests/kit/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import stripe
 from app import create_app
 from billing.models import upgrade_schema
 from ops.setup import ensure_catalog
-from tests.helpers import LIVE_KEY, Auth, database_url, free_port
+from tests.helpers import LIVE_KEY, Auth, core_app, database_url, free_port
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +30,20 @@ def fast_sdk_retries(monkeypatch):
 def app_settings():
     """Settings a test module adds to the app's (override this fixture)."""
     return {}
+
+
+@pytest.fixture
+def app(tmp_path, app_settings):
+    return core_app(tmp_path, **app_settings)
+
+
+@pytest.fixture
+def standin(app):
+    """Stripe, in memory: `standin.requests` shows exactly what the site sent
+    (from here on: what it asked at start is cleared)."""
+    s = app.extensions["test_standin"]
+    s.clear_requests()
+    return s
 
 
 @pytest.fixture
