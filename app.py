@@ -72,7 +72,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.extensions["environment"] = environment
     app.extensions["settings"] = settings
-    catalog = app.extensions["catalog"] = load_catalog(buttons=buttons.PORTAL_BUTTONS)
+    catalog = app.extensions["catalog"] = load_catalog(buttons.PORTAL_BUTTONS)
 
     # Extensions: the database and its migrations, CSRF on every form, sign-in, rate limits.
     db.init_app(app)

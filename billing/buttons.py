@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, flash, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -41,30 +41,40 @@ class Chosen:
     quantity: int | None = None
 
 
+# Where the account page shows a button: its "Change your subscription" panel, its
+# "Billing" panel, beside the subscription's status, or not at all (pricing cards).
+Section = Literal["change", "billing", "status", ""]
+
+
 @dataclass(frozen=True)
 class Button:
     # Names the button everywhere: the endpoint, catalog.toml's [portal.after_completion], tests.
     key: str
     route: str
-    # The label; a rule may say a more precise one ("Cancel now").
+    # The account page's label; a rule may say a more precise one ("Cancel now"). Pricing
+    # cards name the plan instead ("Subscribe to Pro", "Switch to Pro").
     label: str
     # Whether the customer may press it, and why not (pages hide it; a POST is refused).
     rule: Rule
     # The pure builder of its Stripe params (see flows.Press).
     build: Callable[[flows.Press], Any]
-    # The Stripe call that sends them and returns the URL to send the browser to.
-    send: Callable[[StripeAPI, Any], str] = StripeAPI.open_portal
+    # The Stripe call that sends them and returns the URL to send the browser to
+    # (None: the button has a view of its own, below).
+    send: Callable[[StripeAPI, Any], str] | None = StripeAPI.open_portal
     # Opens one step of the portal (flow_data), which ends as catalog.toml's
     # [portal.after_completion] says (else: back to the site).
     deep_link: bool = True
-    # Where the account page shows it: "change", "billing", or "" (elsewhere: pricing cards, status).
-    section: str = "change"
+    section: Section = "change"
     style: str = "secondary"
+    # A template of its own for the button and its fields (else a plain POST button).
+    form: str | None = None
     # Reads what the customer chose from the form (a plan of ours); raises NotEligible.
     choose: Callable[[], Chosen] | None = None
     # Once the rule allows the button: checks the choice against the user's subscription
     # (a plan change it can make, a new number of seats); raises NotEligible.
     check: Callable[[User, Chosen], Chosen] | None = None
+    # What the customer would choose by pressing it now, before any form (the panels show it).
+    preview: Callable[[User], Chosen] | None = None
     # Applies the campaign code from /pricing?promo=CODE, checked with Stripe on click.
     takes_promo: bool = False
     # Where a customer who finished the step comes back to (a redirect after_completion).
@@ -172,8 +182,9 @@ BUTTONS = (
         "Resume subscription",
         eligibility.resume,
         flows.resume,
+        send=None,
         deep_link=False,
-        section="",
+        section="status",
         style="primary",
         view=resume,
     ),
@@ -184,6 +195,7 @@ BUTTONS = (
         eligibility.change_interval,
         flows.update_confirm,
         check=_other_interval,
+        preview=lambda u: Chosen(price=other_interval_price(current.catalog(), u.subscription)),
         takes_promo=True,
     ),
     Button(
@@ -192,7 +204,9 @@ BUTTONS = (
         "Change seats",
         eligibility.change_quantity,
         flows.update_confirm,
+        form="buttons/_seats.html",
         check=_seats,
+        preview=lambda u: Chosen(quantity=u.subscription.quantity if u.subscription else None),
     ),
     Button("plan_picker", "/account/plans", "Browse plans in the portal", eligibility.plan_picker, flows.plan_picker),
     Button("pause", "/account/pause", "Pause subscription", eligibility.pause, flows.pause),
@@ -324,6 +338,7 @@ def press(button: Button) -> ResponseReturnValue:
         discount = checked_promotion_code(chosen) if button.takes_promo else None
         price_id = api.price_id(chosen.price.lookup_key) if chosen.price else None
         params = button.build(press_for(u, button, chosen, customer_id(u), price_id, discount))
+        assert button.send is not None, f"{button.key} has a view of its own"
         url = button.send(api, params)
     except BillingError as e:
         flash(str(e), "error")

@@ -129,7 +129,7 @@ def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
-def parse_catalog(data: dict[str, Any], buttons: Collection[str] = ()) -> Catalog:
+def parse_catalog(data: dict[str, Any], buttons: Collection[str]) -> Catalog:
     """Build a Catalog from the parsed TOML, refusing anything ambiguous.
     `buttons`: the keys [portal.after_completion] may name (billing.buttons declares them)."""
     currency = _require(data, "currency", str, "catalog").lower()
@@ -209,7 +209,7 @@ def _parse_portal(raw: dict[str, Any], coupon_ids: set[str], buttons: Collection
         raise CatalogError(f"portal: retention_coupon {retention!r} is not one of the [[coupons]].")
     endings: dict[str, AfterCompletion] = {}
     for button, value in raw.get("after_completion", {}).items():
-        if buttons and button not in buttons:
+        if button not in buttons:
             raise CatalogError(f"portal.after_completion: unknown button {button!r}; buttons are {tuple(buttons)}.")
         spec = {"type": value} if isinstance(value, str) else value
         if not isinstance(spec, dict) or spec.get("type") not in AFTER_COMPLETION_TYPES:
@@ -221,7 +221,8 @@ def _parse_portal(raw: dict[str, Any], coupon_ids: set[str], buttons: Collection
     return PortalSettings(cancel_mode, bool(raw.get("allow_pause", True)), retention, endings)
 
 
-def load_catalog(path: Path = DEFAULT_PATH, buttons: Collection[str] = ()) -> Catalog:
+def load_catalog(buttons: Collection[str], path: Path = DEFAULT_PATH) -> Catalog:
+    """The catalog file; `buttons`: the keys its [portal.after_completion] may name."""
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)

@@ -103,7 +103,7 @@ def _no(reason: str, label: str = "") -> Choice:
 
 
 def subscribe(f: Facts) -> Choice:
-    return _no("You already have a subscription: change plan instead.") if f.live else _yes()
+    return _no("You already have a subscription: switch plan from the pricing or account page.") if f.live else _yes()
 
 
 def manage_billing(f: Facts) -> Choice:

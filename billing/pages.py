@@ -37,6 +37,7 @@ class ButtonView:
     note: str
     section: str
     style: str
+    form: str | None
 
 
 @bp.route("/")
@@ -97,7 +98,7 @@ def account() -> ResponseReturnValue:
     price = catalog.price(sub.lookup_key) if sub and sub.lookup_key else None
     allowed = choices(u)
     views = [
-        ButtonView(b.key, allowed[b.key].label, allowed[b.key].note, b.section, b.style)
+        ButtonView(b.key, allowed[b.key].label, allowed[b.key].note, b.section, b.style, b.form)
         for b in BUTTONS
         if b.section and allowed[b.key].allowed
     ]

@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 
 from billing import current, flows
-from billing.buttons import BUTTON, Chosen, other_interval_price, press_for, promo_code
+from billing.buttons import BUTTON, Chosen, press_for, promo_code
 from billing.catalog import Price
 from billing.stripe_api import STRIPE_API_VERSION, StripeAPI
 from kit.api_calls import ApiCall, render
@@ -41,7 +41,7 @@ def api_call(key: str, price: Price | None = None) -> ApiCall | None:
     if not current_app.extensions["kit"].show_api_calls:
         return None
     button = BUTTON[key]
-    if button.send not in CALLS:
+    if button.send is None or button.send not in CALLS:
         return None
     service, path = CALLS[button.send]
     return render(service, path, shown_params(key, price), current.settings().stripe_api_base, STRIPE_API_VERSION)
@@ -50,16 +50,14 @@ def api_call(key: str, price: Price | None = None) -> ApiCall | None:
 def shown_params(key: str, price: Price | None = None) -> Any:
     """What button `key` will send, with placeholders for what a click creates."""
     u, button = current.user(), BUTTON[key]
-    sub = u.subscription
-    if key == "change_interval":
-        price = other_interval_price(current.catalog(), sub)
-    quantity = sub.quantity if key == "change_quantity" and sub is not None else None
+    chosen = button.preview(u) if button.preview else Chosen()
+    price = chosen.price or price
     code = promo_code() if button.takes_promo else None
     price_id = (current.stripe_api().known_price_id(price.lookup_key) or price_placeholder(price)) if price else None
     press = press_for(
         u,
         button,
-        Chosen(price=price, quantity=quantity),
+        Chosen(price=price, quantity=chosen.quantity),
         u.stripe_customer_id or NEW_CUSTOMER,
         price_id=price_id,
         discount=flows.Discount(promotion_code=promo_placeholder(code)) if code else None,

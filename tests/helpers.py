@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import uuid
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
 from app import create_app
+from billing.buttons import PORTAL_BUTTONS
 from billing.catalog import load_catalog
 from billing.models import User, db, upgrade_schema
 from billing.settings import WEBHOOK_PATH, load_settings
@@ -24,6 +26,8 @@ from billing.stripe_api import StripeAPI
 from ops.setup import ensure_catalog
 from standin import StandIn
 
+# The project folder.
+ROOT = Path(__file__).resolve().parent.parent
 BASE_URL = "http://localhost"
 # The test app's STRIPE_WEBHOOK_SECRET (the stand-in signs its events with it).
 WEBHOOK_SECRET = "whsec_test_webhooks_0123456789"
@@ -70,7 +74,9 @@ def prepared_standin(public_url: str = BASE_URL + STANDIN_PATH) -> StandIn:
     """A Stripe stand-in in memory, its account set up as `flask stripe setup` leaves it."""
     standin = StandIn(public_url=public_url)
     settings = load_settings({"STRIPE_SECRET_KEY": TEST_KEY, "SECRET_KEY": SECRET_KEY})
-    ensure_catalog(StripeAPI(settings, http_client=standin.http_client()), load_catalog(), BASE_URL + "/account")
+    ensure_catalog(
+        StripeAPI(settings, http_client=standin.http_client()), load_catalog(PORTAL_BUTTONS), BASE_URL + "/account"
+    )
     standin.clear_requests()
     return standin
 
@@ -78,8 +84,9 @@ def prepared_standin(public_url: str = BASE_URL + STANDIN_PATH) -> StandIn:
 def core_app(tmp_path, standin: StandIn | None = None, name: str = "app", **settings):
     """The site with a test key, its Stripe SDK pointed at `standin` through the
     STRIPE_HTTP_CLIENT seam (in-process, no socket), as a fork without the demo kit
-    runs it. The stand-in's hosted pages answer under /_standin, as a browser would
-    reach Stripe's, and its webhooks queue until `standin.deliver_webhooks()`."""
+    runs it (where the kit is present, its panels and persona menu are off unless asked
+    for). The stand-in's hosted pages answer under /_standin, as a browser would reach
+    Stripe's, and its webhooks queue until `standin.deliver_webhooks()`."""
     standin = standin or prepared_standin()
     timeout = float(settings.get("STRIPE_TIMEOUT", 10))
     app = create_app(
@@ -91,6 +98,8 @@ def core_app(tmp_path, standin: StandIn | None = None, name: str = "app", **sett
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "DATABASE_URL": database_url(tmp_path, name),
             "STRIPE_HTTP_CLIENT": standin.http_client(timeout=timeout),
+            "SHOW_API_CALLS": "off",
+            "DEMO_PERSONAS": "off",
             **settings,
         }
     )

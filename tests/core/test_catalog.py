@@ -2,11 +2,12 @@
 
 import pytest
 
+from billing.buttons import PORTAL_BUTTONS
 from billing.catalog import CatalogError, format_amount, load_catalog, parse_catalog
 
 
 def test_the_shipped_catalog_loads():
-    catalog = load_catalog()
+    catalog = load_catalog(PORTAL_BUTTONS)
     assert [p.id for p in catalog.products] == ["starter", "pro", "business"]
     pro = catalog.price("pro_yearly")
     assert pro is not None and pro.interval == "year" and pro.amount == 29000
@@ -35,10 +36,19 @@ def _catalog(**product):
 )
 def test_mistakes_are_explained(data, message):
     with pytest.raises(CatalogError, match=message):
-        parse_catalog(data)
+        parse_catalog(data, PORTAL_BUTTONS)
 
 
 def test_format_amount():
     assert format_amount(900, "usd") == "$9"
     assert format_amount(1250, "eur") == "€12.50"
     assert format_amount(123456, "usd") == "$1,234.56"
+
+
+def test_after_completion_names_only_buttons_that_open_a_portal_step():
+    data = {**_catalog(), "portal": {"after_completion": {"cancel": "portal_homepage"}}}
+    assert parse_catalog(data, PORTAL_BUTTONS).portal.ending("cancel").type == "portal_homepage"
+    for key in ("cancle", "subscribe", "resume", "manage_billing"):  # a typo, and buttons with no portal step
+        data = {**_catalog(), "portal": {"after_completion": {key: "redirect"}}}
+        with pytest.raises(CatalogError, match="unknown button"):
+            parse_catalog(data, PORTAL_BUTTONS)

@@ -8,7 +8,7 @@ from billing import buttons
 from billing.catalog import load_catalog
 from billing.eligibility import Facts, NotEligible, PortalFeatures, SubscriptionFacts, check_plan_change
 
-CATALOG = load_catalog()
+CATALOG = load_catalog(buttons.PORTAL_BUTTONS)
 
 
 def decide(sub, features, product, has_customer):

@@ -1,6 +1,6 @@
 """Every portal flow through the stand-in: each flow type x each after_completion
-type, promotion codes carried through sign-in, the retention offer, locale,
-eligibility refusals, and the "Show the API call" panels equal to what is sent."""
+type, promotion codes carried through sign-in, the retention offer, locale and
+eligibility refusals. (The panels showing each call are the kit's: tests/kit.)"""
 
 from __future__ import annotations
 
@@ -290,9 +290,6 @@ def auth_token(client):
     from tests.helpers import csrf_token
 
     return csrf_token(client, "/")
-
-
-# --- "Show the API call" ----------------------------------------------------------------------
 
 
 def test_a_code_for_another_product_is_refused(app, client, auth, standin):

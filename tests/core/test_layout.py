@@ -1,0 +1,59 @@
+"""The four parts import each other one way only: ops/ and kit/ build on the core,
+the kit also on the stand-in; the core imports none of them, ops never the kit or
+the stand-in, and the stand-in nothing of the site (it is a separate Stripe)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+
+PARTS = ("billing", "ops", "kit", "standin")
+# part -> the parts it must never import (directly; so nothing reaches them through it either)
+FORBIDDEN = {
+    "billing": {"ops", "kit", "standin", "app"},
+    "ops": {"kit", "standin", "app"},
+    "standin": {"billing", "ops", "kit", "app"},
+    "kit": {"app"},
+}
+
+
+def imported_parts(path: Path) -> set[str]:
+    """The top-level packages of the project that this file imports, at run time or for types."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found & {*PARTS, "app"}
+
+
+@pytest.mark.parametrize("part", sorted(FORBIDDEN))
+def test_each_part_imports_only_what_it_builds_on(part):
+    folder = ROOT / part
+    if not folder.exists():
+        pytest.skip(f"{part}/ was deleted (a fork without it)")
+    wrong = {
+        f"{path.relative_to(ROOT)} imports {other}"
+        for path in folder.rglob("*.py")
+        for other in imported_parts(path) & FORBIDDEN[part]
+    }
+    assert not wrong, sorted(wrong)
+
+
+def test_only_the_stripe_module_of_the_core_imports_stripe_at_run_time():
+    """Builders and snapshots may name the SDK's types (under TYPE_CHECKING); calls go through stripe_api."""
+    runtime = set()
+    for path in (ROOT / "billing").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # module level, outside `if TYPE_CHECKING:`
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] == "stripe" for name in names):
+                runtime.add(path.name)
+    assert runtime == {"stripe_api.py"}
