@@ -23,13 +23,13 @@ check:
 	$(BIN)/mypy
 	env -u TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "== again on PostgreSQL: $$TEST_DATABASE_URL"; $(BIN)/pytest; fi
-	bash scripts/fork_check.sh
+	bash .ci/fork-check
 
 # What README's "Make it yours" tells a forker to do (delete the demo kit), done in a
 # copy of this tree; then mypy, the core and ops tests, and the site started with a test
 # key against the stand-in, serving its pricing page.
 fork-check: $(VENV)/.installed-dev
-	bash scripts/fork_check.sh
+	bash .ci/fork-check
 
 # The stand-in on its own port, for pointing the app (or curl) at it.
 standin: $(VENV)/.installed
@@ -37,7 +37,7 @@ standin: $(VENV)/.installed
 
 # A bounded load test on loopback (50 connections, 60 s; gunicorn, 4 workers): prints figures.
 load: $(VENV)/.installed
-	$(BIN)/python scripts/load.py
+	$(BIN)/python -m ops.load
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)

@@ -4,8 +4,11 @@ connections for S seconds on the pricing page, the account page and a flow
 route (Manage billing: one portal session per press). Prints figures; exits 1
 on any error.
 
-    .venv/bin/python scripts/load.py                    # 50 connections, 60 s, 4 workers
-    .venv/bin/python scripts/load.py --connections 20 --seconds 10
+    .venv/bin/python -m ops.load                    # 50 connections, 60 s, 4 workers
+    .venv/bin/python -m ops.load --connections 20 --seconds 10
+
+The connections share a few customers, each signed up and subscribed through
+Checkout (on the stand-in's hosted page) before the clock starts.
 
 Never points anywhere but 127.0.0.1.
 """
@@ -29,8 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-# Signed-in personas the connections share (made by `flask demo seed`).
-PERSONAS = ["monthly", "yearly", "seats", "trialing", "cancel-scheduled", "paused"]
+# The plans of the customers the connections share (one customer each).
+PLANS = ["starter_monthly", "pro_monthly", "business_monthly", "starter_yearly", "pro_yearly", "business_yearly"]
 
 
 def free_port() -> int:
@@ -55,9 +58,10 @@ def wait_for(port: int, process: subprocess.Popen[bytes], what: str) -> None:
 class Visitor:
     """One keep-alive connection with its own cookie jar."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, cookies: dict[str, str] | None = None) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.cookies: dict[str, str] = {}
+        self.cookies: dict[str, str] = dict(cookies or {})
+        self.location = ""
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, str]:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
@@ -68,21 +72,38 @@ class Visitor:
         self.conn.request(method, path, body=body, headers=headers)
         response = self.conn.getresponse()
         text = response.read().decode()
+        self.location = response.getheader("Location") or ""
         for header in response.headers.get_all("Set-Cookie") or []:
             name, _, rest = header.partition("=")
             self.cookies[name] = rest.split(";", 1)[0]
         return response.status, text
 
-    def sign_in_as(self, persona: str) -> str:
-        status, page = self.request("GET", "/")
-        token = CSRF.search(page)
-        assert status == 200 and token, "no CSRF token on /"
-        status, _ = self.request("POST", "/demo/persona", {"csrf_token": token.group(1), "persona": persona})
-        assert status == 303, f"persona sign-in answered {status}"
-        status, page = self.request("GET", "/account")
-        token = CSRF.search(page)
-        assert status == 200 and token
-        return token.group(1)
+    def token(self, path: str) -> str:
+        status, page = self.request("GET", path)
+        found = CSRF.search(page)
+        assert status == 200 and found, f"no CSRF token on {path} ({status})"
+        return found.group(1)
+
+
+def subscribed_customer(port: int, n: int, plan: str) -> tuple[dict[str, str], str]:
+    """Sign up, subscribe to `plan` through Checkout (paying on the stand-in's hosted
+    page, as a browser would), come back; the session's cookies and a CSRF token."""
+    visitor = Visitor(port)
+    password = "load-test-password"
+    form = {"email": f"load{n}@example.com", "password": password, "confirm": password}
+    status, _ = visitor.request("POST", "/signup", {"csrf_token": visitor.token("/signup"), **form})
+    assert status == 303, f"sign-up answered {status}"
+    status, _ = visitor.request("POST", "/checkout", {"csrf_token": visitor.token("/account"), "lookup_key": plan})
+    assert status == 303, f"Checkout answered {status}"
+    hosted = urllib.parse.urlsplit(visitor.location)
+    stripe_page = http.client.HTTPConnection(hosted.hostname or "127.0.0.1", hosted.port, timeout=30)
+    stripe_page.request("POST", hosted.path, body=b"", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    paid = stripe_page.getresponse()
+    paid.read()
+    back = urllib.parse.urlsplit(paid.getheader("Location") or "")
+    status, _ = visitor.request("GET", f"{back.path}?{back.query}")
+    assert status == 303, f"the return from Checkout answered {status}"
+    return visitor.cookies, visitor.token("/account")
 
 
 def main() -> None:
@@ -114,7 +135,7 @@ def main() -> None:
         )
         processes.append(standin)
         wait_for(standin_port, standin, "the stand-in")
-        for command in (["init-db"], ["stripe", "setup"], ["demo", "seed"]):
+        for command in (["init-db"], ["stripe", "setup"]):
             subprocess.run(
                 [python, "-m", "flask", "--app", "app", *command], cwd=ROOT, env=env, check=True, capture_output=True
             )
@@ -137,14 +158,15 @@ def main() -> None:
         )
         processes.append(site)
         wait_for(site_port, site, "gunicorn")
-        run(site_port, args.connections, args.seconds, args.workers)
+        customers = [subscribed_customer(site_port, n, plan) for n, plan in enumerate(PLANS)]
+        run(site_port, customers, args.connections, args.seconds, args.workers)
     finally:
         for process in processes:
             process.terminate()
             process.wait(10)
 
 
-def run(port: int, connections: int, seconds: float, workers: int) -> None:
+def run(port: int, customers: list[tuple[dict[str, str], str]], connections: int, seconds: float, workers: int) -> None:
     timings: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
     lock = threading.Lock()
@@ -152,13 +174,8 @@ def run(port: int, connections: int, seconds: float, workers: int) -> None:
     routes = ["pricing", "account", "flow"]
 
     def visit(n: int) -> None:
-        visitor = Visitor(port)
-        try:
-            token = visitor.sign_in_as(PERSONAS[n % len(PERSONAS)])
-        except Exception as e:  # noqa: BLE001 - counted and reported
-            with lock:
-                errors.append(f"sign-in: {e!r}")
-            return
+        cookies, token = customers[n % len(customers)]
+        visitor = Visitor(port, cookies)
         i = n
         while time.monotonic() < stop:
             route = routes[i % len(routes)]
@@ -176,7 +193,7 @@ def run(port: int, connections: int, seconds: float, workers: int) -> None:
                     ok = status == 303
             except Exception as e:  # noqa: BLE001 - counted and reported
                 status, ok = 0, False
-                visitor = Visitor(port)
+                visitor = Visitor(port, cookies)
                 with lock:
                     errors.append(f"{route}: {e!r}")
             elapsed = time.perf_counter() - started
