@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import click
+
 # Stripe's own API host; any other base (the stand-in) points the SDK elsewhere.
 STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
@@ -26,8 +28,9 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
-class ConfigError(Exception):
-    """A setting is missing or malformed; the message names it and says how to fix it."""
+class ConfigError(click.ClickException):
+    """A setting is missing or malformed; the message names it and says how to fix it.
+    (A ClickException, so `flask ...` commands print it as one line, not a traceback.)"""
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,13 @@ exists; the site talks to it through the real Stripe SDK, as to Stripe.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import logging
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,48 +50,66 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
     """
     persist = not app.testing if persist is None else persist
     settings: Settings = app.extensions["settings"]
-    state_file = Path(app.instance_path) / "standin-state.json" if persist else None
-    fresh = state_file is None or not state_file.exists()
-    if state_file is not None:
-        state_file.parent.mkdir(parents=True, exist_ok=True)
+    # Several server processes (gunicorn workers) start at once: one at a time migrates,
+    # sets up the stand-in and seeds, and each later one loads what the first one saved.
+    with one_at_a_time(Path(app.instance_path) / "offline-start.lock" if persist else None):
+        state_file = Path(app.instance_path) / "standin-state.json" if persist else None
+        fresh = state_file is None or not state_file.exists()
+        if state_file is not None:
+            state_file.parent.mkdir(parents=True, exist_ok=True)
 
-    standin = StandIn(public_url=settings.url(STANDIN_PATH), state_file=state_file)
-    standin_pages = with_headers(standin.wsgi_app, app.extensions["security_headers"])
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin_pages})  # type: ignore[method-assign]
-    app.extensions["standin"] = standin
-    app.jinja_env.globals["demo_account"] = (DEMO_EMAIL, DEMO_PASSWORD)
-    # The stand-in signs the events it sends with this secret, as Stripe does with an endpoint's.
-    secret = settings.stripe_webhook_secret or "whsec_offline_" + secrets.token_hex(16)
-    settings = app.extensions["settings"] = dataclasses.replace(
-        settings, stripe_secret_key=OFFLINE_STRIPE_KEY, stripe_webhook_secret=secret
-    )
-    send_webhooks_to_app(app, standin, secret)
+        standin = StandIn(public_url=settings.url(STANDIN_PATH), state_file=state_file)
+        standin_pages = with_headers(standin.wsgi_app, app.extensions["security_headers"])
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin_pages})  # type: ignore[method-assign]
+        app.extensions["standin"] = standin
+        app.jinja_env.globals["demo_account"] = (DEMO_EMAIL, DEMO_PASSWORD)
+        # The stand-in signs the events it sends with this secret, as Stripe does with an endpoint's.
+        secret = settings.stripe_webhook_secret or "whsec_offline_" + secrets.token_hex(16)
+        settings = app.extensions["settings"] = dataclasses.replace(
+            settings, stripe_secret_key=OFFLINE_STRIPE_KEY, stripe_webhook_secret=secret
+        )
+        send_webhooks_to_app(app, standin, secret)
 
-    api = StripeAPI(settings, http_client=standin.http_client(timeout=settings.stripe_timeout))
-    catalog: Catalog = app.extensions["catalog"]
-    ensure_catalog(api, catalog, return_url=settings.url("/account"))
-    api.served_by = "the offline stand-in inside this process (offline mode: no STRIPE_SECRET_KEY)"
-    api.load_portal_features()
-    app.extensions["stripe"] = api
+        api = StripeAPI(settings, http_client=standin.http_client(timeout=settings.stripe_timeout))
+        catalog: Catalog = app.extensions["catalog"]
+        ensure_catalog(api, catalog, return_url=settings.url("/account"))
+        api.served_by = "the offline stand-in inside this process (offline mode: no STRIPE_SECRET_KEY)"
+        api.load_portal_features()
+        app.extensions["stripe"] = api
 
-    with app.app_context():
-        upgrade_schema()
-        if fresh:
-            # A new, empty stand-in knows none of the customers the database
-            # remembers: forget them, so they are created again when needed.
-            db.session.execute(update(User).values(stripe_customer_id=None))
-            db.session.query(Subscription).delete()
-        if db.session.scalar(select(User).where(User.email == DEMO_EMAIL)) is None:
-            demo = User(email=DEMO_EMAIL)
-            demo.set_password(DEMO_PASSWORD)
-            db.session.add(demo)
-        db.session.commit()
-        if not app.testing and seed_personas:
-            # Every persona in the header's menu, ready on the first start (a no-op after).
-            for _ in personas.seed(api, catalog):
-                pass
+        with app.app_context():
+            upgrade_schema()
+            if fresh:
+                # A new, empty stand-in knows none of the customers the database
+                # remembers: forget them, so they are created again when needed.
+                db.session.execute(update(User).values(stripe_customer_id=None))
+                db.session.query(Subscription).delete()
+            if db.session.scalar(select(User).where(User.email == DEMO_EMAIL)) is None:
+                demo = User(email=DEMO_EMAIL)
+                demo.set_password(DEMO_PASSWORD)
+                db.session.add(demo)
+            db.session.commit()
+            if not app.testing and seed_personas:
+                # Every persona in the header's menu, ready on the first start (a no-op after).
+                for _ in personas.seed(api, catalog):
+                    pass
     if not app.testing:
         keep_delivering_webhooks(standin)
+
+
+@contextmanager
+def one_at_a_time(lock_file: Path | None) -> Iterator[None]:
+    """An exclusive lock on `lock_file` across processes (none when it is None)."""
+    if lock_file is None:
+        yield
+        return
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def with_headers(wsgi_app: Any, headers: dict[str, str]) -> Any:

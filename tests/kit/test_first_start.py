@@ -82,3 +82,26 @@ def rename_a_customer(port: int, persona: str, name: str) -> None:
     urllib.request.urlopen(
         urllib.request.Request(f"{api}/{customer['id']}", data=body, headers=auth), timeout=5
     ).close()
+
+
+def test_gunicorn_workers_on_an_empty_instance_start_one_at_a_time(tmp_path):
+    """The README's serve command on a fresh checkout, without `flask init-db` first:
+    three workers start at once, and only one at a time migrates and seeds."""
+    instance, log, port = tmp_path / "instance", tmp_path / "site.log", free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "INSTANCE_PATH": str(instance),
+        "APP_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "3"]
+    command += ["--bind", f"127.0.0.1:{port}", "app:create_app()"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("a"))
+    try:
+        pages = [get(f"http://127.0.0.1:{port}/", process, log) for _ in range(12)]  # reaches every worker
+        assert all("Demo personas" in page for page in pages)
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(10)
+    text = log.read_text()
+    assert "Traceback" not in text and "IntegrityError" not in text and "Worker failed to boot" not in text, text

@@ -50,6 +50,9 @@ def test_app_against_the_standalone_standin(standin_url, tmp_path):
     assert "changed:" not in again.output
     assert "nothing changed" in again.output
     assert again.output.strip().splitlines()[-1] == f"STRIPE_PORTAL_CONFIGURATION={configuration}"
+    # A freshly set-up stand-in passes the doctor (no webhook secret needed against it).
+    doctor = runner.invoke(args=["stripe", "doctor"])
+    assert doctor.exit_code == 0 and "fine against the stand-in" in doctor.output, doctor.output
     app.extensions["stripe"].configuration = configuration
 
     client = app.test_client()
