@@ -20,7 +20,7 @@ from flask import Blueprint, flash, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import LanguageAccept
 
-from billing import current, eligibility, flows
+from billing import current, eligibility, flows, outcomes
 from billing.accounts import login_required
 from billing.catalog import Catalog, Price
 from billing.eligibility import Choice, Facts, NotEligible, Rule, check_plan_change
@@ -345,6 +345,7 @@ def press(button: Button) -> ResponseReturnValue:
         return redirect(url_for(button.back), 303)
     if discount is not None:
         session.pop(PROMO, None)  # used: do not apply it again
+    session[outcomes.LEFT_WITH] = outcomes.remember(u)  # to say, on return, what the step changed
     return redirect(url, 303)
 
 

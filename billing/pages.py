@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from billing import current, mirror, presenters
+from billing import current, mirror, outcomes, presenters
 from billing.accounts import login_required
 from billing.buttons import BUTTON, BUTTONS, PROMO, choices, promo_code
 from billing.catalog import Price
@@ -139,12 +139,13 @@ def checkout_return() -> ResponseReturnValue:
     if not session_id.startswith("cs_") or u.stripe_customer_id is None:
         return redirect(url_for("pages.account"), 303)
     api = current.stripe_api()
+    before = session.pop(outcomes.LEFT_WITH, None) or outcomes.remember(u)
     try:
-        changed = save_subscription(u, api.checkout_subscription(session_id, u.stripe_customer_id))
+        save_subscription(u, api.checkout_subscription(session_id, u.stripe_customer_id))
         mirror.refresh_profile(api, u)  # the card just entered on Checkout
         db.session.commit()
-        if changed:
-            flash("Thank you! Your subscription is active.", "success")
+        for message in outcomes.describe(before, u, current.catalog()):
+            flash(message, "success")
     except BillingError as e:
         flash(f"Your payment went through, but we could not load it yet: {e}", "error")
     return redirect(url_for("pages.account"), 303)
@@ -155,12 +156,16 @@ def checkout_return() -> ResponseReturnValue:
 def account_return() -> ResponseReturnValue:
     """Where every portal flow sends the customer back: refresh the subscription
     and billing details from Stripe once, so the page is right before any
-    webhook arrives."""
+    webhook arrives, and say what the step changed (see outcomes)."""
+    u = current.user()
+    # What the page showed when the customer left (else, now: a webhook may have come first).
+    before = session.pop(outcomes.LEFT_WITH, None) or outcomes.remember(u)
     try:
-        changed = mirror.refresh(current.stripe_api(), current.user())
+        changed = mirror.refresh(current.stripe_api(), u)
         db.session.commit()
-        if changed:
-            flash("Your subscription is updated.", "success")
+        messages = outcomes.describe(before, u, current.catalog())
+        for message in messages or (["Your subscription is updated."] if changed else []):
+            flash(message, "success")
     except BillingError as e:
         db.session.rollback()
         flash(f"We could not refresh your subscription: {e}", "error")

@@ -129,7 +129,7 @@ def test_switch_plan_opens_subscription_update_confirm(client, auth, standin):
     sub = auth.user().subscription
     assert (sub.lookup_key, sub.interval, sub.amount) == ("pro_yearly", "year", 29000)
     page = client.get("/account").get_data(as_text=True)
-    assert "$290 per year" in page and "Your subscription is updated." in page
+    assert "$290 per year" in page and "You are now on Pro, billed yearly." in page
 
 
 def test_cancel_opens_subscription_cancel_and_account_shows_the_date(client, auth, standin):

@@ -43,7 +43,7 @@ def test_the_page_is_right_on_return_with_webhooks_off(app, client, auth, standi
         return follow(client, client.post(local_path(session_url), data=completion)).get_data(as_text=True)
 
     page = run_flow("/account/switch-plan", {}, lookup_key="pro_monthly")
-    assert "Your subscription is updated." in page and "Pro" in page
+    assert "You are now on Pro, billed monthly." in page
     assert auth.user().subscription.lookup_key == "pro_monthly"
     page = run_flow("/account/payment-method", {"card": "5555555555554444"})
     assert "Mastercard ending in 4444" in page
