@@ -88,6 +88,12 @@ def plan_card(price: Price, u: User | None, picked: Price | None) -> dict[str, A
     return card | {"action": "button", "button": BUTTON["switch_plan"], "label": f"Switch to {name}"}
 
 
+@bp.route("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    """Browsers and crawlers ask for /favicon.ico; the pages link static/favicon.svg."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.route("/account")
 @login_required
 def account() -> ResponseReturnValue:
