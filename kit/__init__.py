@@ -13,16 +13,19 @@ it, and the site works on its own with a Stripe key (README, "Make it yours").
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_user
+from flask_login import login_user, logout_user
 
 from billing.settings import ConfigError, Settings, flag
+from billing.stripe_api import BillingError
 from kit import offline, panels, personas
 from kit.commands import demo_cli
 
+log = logging.getLogger(__name__)
 bp = Blueprint("kit", __name__, template_folder="templates", static_folder="static", static_url_path="/kit/static")
 
 
@@ -60,9 +63,31 @@ def init_app(app: Flask) -> None:
     if kit.offline:
         slots.setdefault("banner", []).append("kit/_banner.html")
         slots.setdefault("signin", []).append("kit/_demo_account.html")
+        app.jinja_env.globals["demo_reset"] = kit.demo_personas
         # Last: offline mode seeds the demo at start, and the stand-in's webhooks for it
         # arrive at the site's webhook route while it does.
         offline.start(app, seed_personas=kit.demo_personas)
+
+
+@bp.post("/demo/reset")
+def reset_demo() -> ResponseReturnValue:
+    """Put every persona back in its starting state, between two demos (offline mode only:
+    the stand-in lives in this process, so only the running site can reset it)."""
+    kit: KitSettings = current_app.extensions["kit"]
+    if not (kit.offline and kit.demo_personas):
+        abort(404)
+    logout_user()
+    api, catalog = current_app.extensions["stripe"], current_app.extensions["catalog"]
+    with offline.DELIVERING:
+        try:
+            removed = personas.reset(api)
+            made = sum(1 for _, new in personas.seed(api, catalog) if new)
+        except BillingError as e:
+            flash(f"The demo could not be reset: {e}", "error")
+            return redirect(url_for("pages.pricing"), 303)
+    log.info("Demo reset: %d personas removed, %d made again", removed, made)
+    flash("The demo is reset: every persona is back in its starting state.", "success")
+    return redirect(url_for("pages.pricing"), 303)
 
 
 @bp.post("/demo/persona")

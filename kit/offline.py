@@ -142,6 +142,11 @@ def send_webhooks_to_app(app: Flask, standin: StandIn, secret: str) -> None:
     standin.configure_webhooks(secret, deliver=deliver, mode="queued")
 
 
+# Held while webhooks are delivered, and while the demo is reset and seeded again: the
+# seed writes the same rows its events refresh, so the two never run at once.
+DELIVERING = threading.Lock()
+
+
 def keep_delivering_webhooks(standin: StandIn) -> None:
     """Send the queued events every second from a background thread, as Stripe would.
     Started once the demo is seeded: the seed writes the same rows its events refresh."""
@@ -150,7 +155,8 @@ def keep_delivering_webhooks(standin: StandIn) -> None:
         while True:
             time.sleep(WEBHOOK_DELAY_SECONDS)
             try:
-                standin.deliver_webhooks()
+                with DELIVERING:
+                    standin.deliver_webhooks()
             except Exception:  # keep delivering; the failed events stay queued
                 log.exception("Delivering the stand-in's webhooks failed")
 

@@ -8,7 +8,7 @@ import pytest
 from app import create_app
 from billing.settings import ConfigError
 from kit.personas import PERSONAS
-from tests.helpers import core_app, csrf_token, database_url
+from tests.helpers import core_app, csrf_token, database_url, local_path
 
 # What each persona's subscription looks like once seeded: (status, lookup key, quantity, cancel scheduled).
 EXPECTED = {
@@ -150,3 +150,44 @@ def test_personas_are_refused_in_live_mode(tmp_path, monkeypatch):
     app = core_app(tmp_path, **live)
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code != 0 and "never a live-mode account" in result.output
+
+
+def persona_states(auth):
+    states = {}
+    for p in PERSONAS:
+        sub = auth.user(p.email).subscription
+        states[p.key] = None if sub is None else (sub.status, sub.lookup_key, sub.quantity, sub.cancel_at_period_end)
+    return states
+
+
+def test_reset_demo_from_the_menu_puts_every_persona_back_while_the_site_runs(seeded, app, client, auth, standin):
+    """Between two audiences: one click in the persona menu (offline mode), no restart."""
+    assert persona_states(auth) == EXPECTED
+    # An audience played with Mona: she switched to Business and scheduled her cancellation.
+    client.post("/demo/persona", data={"csrf_token": csrf_token(client, "/"), "persona": "monthly"})
+    auth.email = "monthly@personas.example"
+    for route, form in (("/account/switch-plan", {"lookup_key": "business_monthly"}), ("/account/cancel", {})):
+        client.post(local_path(auth.post(route, **form).headers["Location"]), data={"choice": "decline"})
+    client.get("/account/return")
+    mona = auth.user("monthly@personas.example").subscription
+    assert (mona.lookup_key, mona.cancel_at is not None) == ("business_monthly", True)
+
+    page = client.get("/").get_data(as_text=True)
+    assert 'action="/demo/reset"' in page
+    reset = client.post("/demo/reset", data={"csrf_token": csrf_token(client, "/")})
+    assert reset.status_code == 303
+    assert "The demo is reset" in client.get("/").get_data(as_text=True)
+    assert client.get("/account").status_code == 302  # signed out
+    assert persona_states(auth) == EXPECTED
+    # Every button works again, for the next audience.
+    client.post("/demo/persona", data={"csrf_token": csrf_token(client, "/"), "persona": "monthly"})
+    cancel = auth.post("/account/cancel")
+    assert cancel.status_code == 303 and "/_standin/p/session/bps_" in cancel.headers["Location"]
+    assert client.post("/demo/reset", data={}).status_code == 400  # no CSRF token
+
+
+def test_reset_demo_is_offline_only(tmp_path):
+    app = core_app(tmp_path, DEMO_PERSONAS="on")  # a test key: the stand-in is not in this process
+    client = app.test_client()
+    assert 'action="/demo/reset"' not in client.get("/").get_data(as_text=True)
+    assert client.post("/demo/reset", data={"csrf_token": csrf_token(client, "/signin")}).status_code == 404
