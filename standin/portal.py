@@ -307,7 +307,10 @@ def _update_confirm(data: dict[str, Any], subscription: StripeObject, features: 
         discounts.append({"coupon": discount.get("coupon"), "promotion_code": discount.get("promotion_code")})
     return {
         "discounts": discounts or None,
-        "items": [{"id": item["id"], "price": item.get("price"), "quantity": item.get("quantity")}],
+        # Stripe echoes the item; without a quantity in the request it is the item's current one.
+        "items": [
+            {"id": item["id"], "price": item.get("price"), "quantity": item.get("quantity", current["quantity"])}
+        ],
         "subscription": subscription["id"],
     }
 

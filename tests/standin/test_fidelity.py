@@ -110,3 +110,54 @@ def test_unknown_routes_answer_stripe_json(stand_in: StandIn, client: stripe.Str
     assert isinstance(error, stripe.InvalidRequestError) and error.http_status == 404
     # The hosted pages keep their HTML 404.
     assert web.get("/p/session/bps_nope").mimetype == "text/html"
+
+
+def confirm_flow(sub: Any, item: Any, price: str | None = None, **extra: Any) -> dict[str, Any]:
+    flow_item: dict[str, Any] = {"id": item.id}
+    if price is not None:
+        flow_item["price"] = price
+    return {
+        "type": "subscription_update_confirm",
+        "subscription_update_confirm": {"subscription": sub.id, "items": [flow_item], **extra},
+    }
+
+
+def test_update_confirm_items_echo_the_current_quantity(
+    client: stripe.StripeClient, stand_in: StandIn, catalog: Any, subscribed: Any
+) -> None:
+    customer, sub = subscribed
+    item = sub["items"].data[0]
+    stand_in.state.objects[sub.id]["items"]["data"][0]["quantity"] = 3
+    session = client.v1.billing_portal.sessions.create(
+        {"customer": customer.id, "flow_data": confirm_flow(sub, item, catalog.pro.id)}  # type: ignore[typeddict-item]
+    )
+    assert session.flow is not None
+    [echoed] = session.flow.subscription_update_confirm.items  # type: ignore[union-attr]
+    assert (echoed.id, echoed.price, echoed.quantity) == (item.id, catalog.pro.id, 3)
+
+
+def test_update_confirm_discounts_replace_the_subscriptions(
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribe: Any, page_path: Any
+) -> None:
+    first = client.v1.coupons.create({"percent_off": 10, "duration": "forever"})
+    second = client.v1.coupons.create({"percent_off": 50, "duration": "once"})
+    customer, sub = subscribe(catalog.basic.id, discounts=[{"coupon": first.id}])
+    assert len(client.v1.subscriptions.retrieve(sub.id).discounts) == 1
+    session = client.v1.billing_portal.sessions.create(
+        {
+            "customer": customer.id,
+            "flow_data": confirm_flow(sub, sub["items"].data[0], catalog.pro.id, discounts=[{"coupon": second.id}]),  # type: ignore[typeddict-item]
+        }
+    )
+    assert web.post(page_path(session.url)).status_code == 303
+    after = client.v1.subscriptions.retrieve(sub.id, {"expand": ["discounts"]})
+    assert [d.source.coupon for d in after.discounts] == [second.id]
+
+    # Without discounts in the flow, the subscription keeps its own.
+    session = client.v1.billing_portal.sessions.create(
+        {"customer": customer.id, "flow_data": confirm_flow(sub, after["items"].data[0], catalog.basic.id)}  # type: ignore[typeddict-item]
+    )
+    assert web.post(page_path(session.url)).status_code == 303
+    assert [d.source.coupon for d in client.v1.subscriptions.retrieve(sub.id, {"expand": ["discounts"]}).discounts] == [
+        second.id
+    ]
