@@ -150,3 +150,12 @@ def test_a_failed_request_leaves_the_state_exactly_as_before(
     assert after.pop(session.id)["object"] == "billing_portal.session"  # made by the request before
     assert after == before and delivered == []
     assert stand_in.state.all("note") == []
+
+
+def test_the_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from standin import bench
+
+    first, last = bench.run(sessions=30, window=10)
+    assert first > 0 and last > 0
+    bench.main(["--sessions", "20", "--window", "5"])
+    assert "ratio last/first" in capsys.readouterr().out
