@@ -12,6 +12,8 @@ this module holds what they share and knows the server only as an `Account`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import functools
 import hashlib
@@ -20,10 +22,11 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from standin import objects
 from standin.encoding import EncodingError, decode
-from standin.errors import StripeError, invalid, missing
+from standin.errors import RESOURCE_MISSING, StripeError, invalid, missing
 from standin.state import State, StripeObject
 from standin.validate import ParamError, check_schema, validate
 
@@ -53,6 +56,23 @@ class Account(Protocol):
 def install(app: Flask, account: Account) -> None:
     """Serve `app`'s requests from `account`: it is what `standin()` returns."""
     app.extensions["standin"] = account
+    app.register_error_handler(NotFound, _unrecognized)
+    app.register_error_handler(MethodNotAllowed, _unrecognized)
+
+
+def _unrecognized(error: HTTPException) -> Response | HTTPException:
+    """Stripe's JSON answer to a `/v1/...` request no endpoint serves (an unknown path, or a
+    method the path does not take), quoted from Stripe's answers, e.g.
+    https://github.com/devgpt-labs/devgpt/issues/70 (GET) and
+    https://github.com/stripe/stripe-dotnet/issues/821 (POST). Other paths keep the HTML error."""
+    if not request.path.startswith("/v1/"):
+        return error
+    body = StripeError(
+        404,
+        f"Unrecognized request URL ({request.method}: {request.path}). "
+        "Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+    ).body()
+    return current_app.response_class(json.dumps(body, indent=2) + "\n", status=404, mimetype="application/json")
 
 
 def standin() -> Account:
@@ -128,7 +148,7 @@ def _serve(
         params = validate(raw, params_type)
     except ParamError as error:
         # A request that fails validation never ran: it is not stored either.
-        return raw, 400, invalid(error.message, error.param).body(), False
+        return raw, 400, invalid(error.message, error.param, error.code).body(), False
 
     try:
         status, body = 200, render(stand_in.state, handler(params, **url_args), params.get("expand", []))
@@ -142,18 +162,44 @@ def _serve(
 
 
 def _check_api_key(authorization: str) -> StripeError | None:
-    """Accept any test-mode secret or restricted key, as a Stripe test account would."""
-    scheme, _, key = authorization.partition(" ")
-    if scheme != "Bearer" or not key:
+    """Accept any test-mode secret or restricted key, as a Stripe test account would.
+
+    Stripe takes the key by HTTP Basic auth (the key as the username, no
+    password: `curl -u sk_test_...:`) or as a Bearer token
+    (https://docs.stripe.com/api/authentication).
+    """
+    scheme, _, credentials = authorization.partition(" ")
+    key = _basic_username(credentials) if scheme.lower() == "basic" else credentials
+    if scheme.lower() not in ("bearer", "basic") or not key:
         return StripeError(
             401,
             "You did not provide an API key. You need to provide your API key in the "
             "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
         )
     if not key.startswith(("sk_test_", "rk_test_")):
-        masked = key[:8] + "*" * max(0, len(key) - 12) + key[-4:]
-        return StripeError(401, f"Invalid API Key provided: {masked}")
+        return StripeError(401, f"Invalid API Key provided: {mask_key(key)}")
     return None
+
+
+def _basic_username(credentials: str) -> str:
+    """The username of HTTP Basic credentials (base64 of "user:password"), "" if unreadable."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[0]
+
+
+def mask_key(key: str) -> str:
+    """An API key as Stripe shows it in "Invalid API Key provided": its first 8 and last 4
+    characters, a `*` for each one between (`sk_test_********************1234`; e.g.
+    "pk_test_****...****fyDZ" in https://github.com/flutter-stripe/flutter_stripe/issues/2171
+    and "pi_1PiXF****...****zlzo" in https://github.com/flutter-stripe/flutter_stripe/issues/1877).
+    A key of 12 characters or fewer keeps only its first 8 (fewer if shorter, never all of it),
+    so no character is shown twice and a short key is never shown whole."""
+    head = key[: min(8, len(key) // 2)] if len(key) <= 12 else key[:8]
+    tail = key[-4:] if len(key) > 12 else ""
+    return head + "*" * (len(key) - len(head) - len(tail)) + tail
 
 
 def _fingerprint(path: str, params: dict[str, Any]) -> str:
@@ -258,7 +304,7 @@ def paginate(items: list[StripeObject], params: dict[str, Any], url: str) -> Str
 
 def _cursor(ids: list[str], object_id: str, param: str) -> int:
     if object_id not in ids:
-        raise invalid(f"No such object: '{object_id}'", param, code="resource_missing")
+        raise invalid(f"No such object: '{object_id}'", param, code=RESOURCE_MISSING)
     return ids.index(object_id)
 
 

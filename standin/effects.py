@@ -93,6 +93,11 @@ def change_plan(
         item["plan"] = objects.plan_for(price)
     if quantity is not None:
         item["quantity"] = quantity
+    if discounts:
+        # The flow's discounts replace the subscription's, as `discounts` does on
+        # POST /v1/subscriptions/{id} ("The coupons to redeem into discounts for the
+        # subscription": https://docs.stripe.com/api/subscriptions/update#update_subscription-discounts).
+        subscription["discounts"] = []
     for discount in discounts or []:
         _apply_discount(state, subscription, discount["coupon"], discount["promotion_code"])
     _paid_invoice(state, subscription, "subscription_update")

@@ -2,7 +2,9 @@
 
 Stripe tells an endpoint what changed through events. The stand-in finds the
 changes by comparing its objects before and after each request that may
-change them (API POST/DELETE, a hosted page's form), builds the events Stripe
+change them (API POST/DELETE, a hosted page's form): only the objects that
+request reached, as the state's undo log kept them (see `state.py`); the
+others are unchanged. It builds the events Stripe
 would send, and delivers them signed with the endpoint's secret, as Stripe
 does (`Stripe-Signature: t=<timestamp>,v1=<HMAC-SHA256 of "<t>.<body>">`).
 
@@ -34,7 +36,9 @@ Deliver = Callable[[bytes, dict[str, str]], int]
 
 
 def changes(before: dict[str, StripeObject], after: dict[str, StripeObject]) -> list[StripeObject]:
-    """The events Stripe would send for the difference between two states, in a stable order."""
+    """The events Stripe would send for the difference between two states, in a stable order
+    (`after`'s). Objects absent from both, or equal in both, make no events, so the states
+    may be just the objects a request reached (`State.changes`)."""
     found: list[StripeObject] = []
     for object_id, obj in after.items():
         old = before.get(object_id)

@@ -23,7 +23,7 @@ from stripe.params.billing_portal import (
 
 from standin import effects, objects
 from standin.api import endpoint, find, paginate, refuse_unsupported, set_fields, standin, state
-from standin.errors import invalid
+from standin.errors import COUPON_EXPIRED, invalid, missing_param
 from standin.resources import resolve_discount
 from standin.state import StripeObject
 
@@ -104,7 +104,7 @@ def _set_features(configuration: StripeObject, features: dict[str, Any], creatin
         for required in ("default_allowed_updates", "products"):
             if required not in update:
                 param = f"features[subscription_update][{required}]"
-                raise invalid(f"Missing required param: {param}.", param)
+                raise missing_param(param)
     if merged["subscription_update"]["enabled"] and not merged["payment_method_update"]["enabled"]:
         raise invalid(
             "Cannot enable subscription updates while payment method update is disabled.",
@@ -151,7 +151,7 @@ FLOW_TYPES_WITH_SUBSCRIPTION = (
 def create_session(params: dict[str, Any]) -> StripeObject:
     refuse_unsupported(params, {"configuration", "customer", "expand", "flow_data", "locale", "return_url"})
     if "customer" not in params:
-        raise invalid("Missing required param: customer.", "customer")
+        raise missing_param("customer")
     customer = find("customer", params["customer"], "customer")
     configuration = _session_configuration(params.get("configuration"))
     session = objects.blank("billing_portal.session", "bps_")
@@ -205,7 +205,7 @@ def _flow(flow_data: dict[str, Any], customer: StripeObject, configuration: Stri
         return flow
 
     if flow_type not in flow_data:
-        raise invalid(f"Missing required param: flow_data[{flow_type}].", f"flow_data[{flow_type}]")
+        raise missing_param(f"flow_data[{flow_type}]")
     data = flow_data[flow_type]
     subscription_param = f"flow_data[{flow_type}][subscription]"
     subscription = _flow_subscription(data["subscription"], customer, subscription_param)
@@ -241,9 +241,7 @@ def _after_completion(after: dict[str, Any]) -> StripeObject:
                 f"flow_data[after_completion][{other}]",
             )
     if kind == "redirect" and "redirect" not in after:
-        raise invalid(
-            "Missing required param: flow_data[after_completion][redirect].", "flow_data[after_completion][redirect]"
-        )
+        raise missing_param("flow_data[after_completion][redirect]")
     return {
         "hosted_confirmation": (
             {"custom_message": after.get("hosted_confirmation", {}).get("custom_message")}
@@ -309,7 +307,10 @@ def _update_confirm(data: dict[str, Any], subscription: StripeObject, features: 
         discounts.append({"coupon": discount.get("coupon"), "promotion_code": discount.get("promotion_code")})
     return {
         "discounts": discounts or None,
-        "items": [{"id": item["id"], "price": item.get("price"), "quantity": item.get("quantity")}],
+        # Stripe echoes the item; without a quantity in the request it is the item's current one.
+        "items": [
+            {"id": item["id"], "price": item.get("price"), "quantity": item.get("quantity", current["quantity"])}
+        ],
         "subscription": subscription["id"],
     }
 
@@ -320,5 +321,5 @@ def _retention(retention: dict[str, Any] | None) -> StripeObject | None:
     param = "flow_data[subscription_cancel][retention][coupon_offer][coupon]"
     coupon = find("coupon", retention["coupon_offer"]["coupon"], param)
     if not coupon["valid"]:
-        raise invalid(f"Coupon {coupon['id']} is no longer valid.", param)
+        raise invalid(f"Coupon {coupon['id']} is no longer valid.", param, code=COUPON_EXPIRED)
     return {"coupon_offer": {"coupon": coupon["id"]}, "type": "coupon_offer"}

@@ -50,7 +50,16 @@ from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
 
 from standin import effects, objects
 from standin.api import endpoint, find, paginate, refuse_unsupported, set_fields, standin, state
-from standin.errors import StripeError, invalid, missing
+from standin.errors import (
+    COUPON_EXPIRED,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_MISSING,
+    StripeError,
+    exclusive,
+    invalid,
+    missing,
+    missing_param,
+)
 from standin.state import StripeObject
 
 bp = Blueprint("resources", __name__, url_prefix="/v1")
@@ -60,7 +69,7 @@ def find_payment_method(pm_id: str, param: str) -> StripeObject:
     """A payment method named by a param, or Stripe's 400, which spells it "PaymentMethod"."""
     pm = state().get(pm_id, "payment_method")
     if pm is None:
-        raise invalid(f"No such PaymentMethod: '{pm_id}'", param, code="resource_missing")
+        raise invalid(f"No such PaymentMethod: '{pm_id}'", param, code=RESOURCE_MISSING)
     return pm
 
 
@@ -188,7 +197,7 @@ def attach_payment_method(params: dict[str, Any], pm_id: str) -> StripeObject:
     """
     refuse_unsupported(params, {"customer", "expand"})
     if "customer" not in params:
-        raise invalid("Missing required param: customer.", "customer")
+        raise missing_param("customer")
     customer = find("customer", params["customer"], "customer")
     with effects.customer_time(state(), customer["id"]):
         return state().add(_attach(pm_id, customer, "payment_method"))
@@ -238,7 +247,7 @@ def create_product(params: dict[str, Any]) -> StripeObject:
     if "id" in params:
         # Merchants may choose product ids (this project does, to find them again).
         if params["id"] in state().objects:
-            raise invalid("Product already exists.", "id", code="resource_already_exists")
+            raise invalid("Product already exists.", "id", code=RESOURCE_ALREADY_EXISTS)
         product["id"] = params["id"]
     set_fields(product, params, _PRODUCT_FIELDS)
     product["updated"] = product["created"]
@@ -391,11 +400,11 @@ def create_coupon(params: dict[str, Any]) -> StripeObject:
     if "amount_off" in params and "currency" not in params:
         raise invalid("You must pass currency when passing amount_off.", "currency")
     if params.get("duration") == "repeating" and "duration_in_months" not in params:
-        raise invalid("Missing required param: duration_in_months.", "duration_in_months")
+        raise missing_param("duration_in_months")
     coupon = objects.blank("coupon", "")
     coupon["id"] = params.get("id") or objects.new_id("", 8)
     if coupon["id"] in state().objects:
-        raise invalid("Coupon already exists.", "id", code="resource_already_exists")
+        raise invalid("Coupon already exists.", "id", code=RESOURCE_ALREADY_EXISTS)
     coupon["currency"] = None
     set_fields(coupon, params, fields)
     if "applies_to" in params:
@@ -436,7 +445,7 @@ def create_promotion_code(params: dict[str, Any]) -> StripeObject:
     fields = {"active", "code", "customer", "expires_at", "max_redemptions", "metadata"}
     refuse_unsupported(params, fields | {"expand", "promotion"})
     if "coupon" not in params["promotion"]:
-        raise invalid("Missing required param: promotion[coupon].", "promotion[coupon]")
+        raise missing_param("promotion[coupon]")
     coupon = find("coupon", params["promotion"]["coupon"], "promotion[coupon]")
     if "customer" in params:
         find("customer", params["customer"], "customer")
@@ -518,7 +527,7 @@ def resolve_discount(discount: dict[str, str], param: str, products: list[str]) 
     else:
         raise invalid("You must specify either `coupon` or `promotion_code` for a discount.", param)
     if not coupon_valid(coupon):
-        raise invalid(f"Coupon {coupon['id']} is no longer valid.", code_param)
+        raise invalid(f"Coupon {coupon['id']} is no longer valid.", code_param, code=COUPON_EXPIRED)
     if not any(objects.applies(coupon, product) for product in products):
         raise invalid(
             f"The {name} cannot be redeemed because it does not apply to anything in this order "
@@ -563,11 +572,9 @@ def create_checkout_session(params: dict[str, Any]) -> StripeObject:
     if "customer" in params:
         find("customer", params["customer"], "customer")
         if "customer_email" in params:
-            raise invalid("You may only specify one of these parameters: customer, customer_email.", "customer_email")
+            raise exclusive("customer, customer_email", "customer_email")
     if params.get("allow_promotion_codes") and params.get("discounts"):
-        raise invalid(
-            "You may only specify one of these parameters: allow_promotion_codes, discounts.", "allow_promotion_codes"
-        )
+        raise exclusive("allow_promotion_codes, discounts", "allow_promotion_codes")
     subscription_data = params.get("subscription_data", {})
     refuse_unsupported(subscription_data, {"billing_mode", "description", "metadata"}, "subscription_data")
     if not params.get("line_items"):
@@ -610,7 +617,7 @@ def _active_price(line: dict[str, Any], param: str) -> StripeObject:
     """The active price a line item ({price, quantity}) names; Stripe's errors otherwise."""
     refuse_unsupported(line, {"price", "quantity"}, param)
     if "price" not in line:
-        raise invalid(f"Missing required param: {param}[price].", f"{param}[price]")
+        raise missing_param(f"{param}[price]")
     price = find("price", line["price"], f"{param}[price]")
     if not price["active"]:
         raise invalid("The price specified is inactive. This field only accepts active prices.", f"{param}[price]")
@@ -786,10 +793,10 @@ def create_subscription(params: dict[str, Any]) -> StripeObject:
     )
     refuse_unsupported(params.get("billing_mode", {}), {"type"}, "billing_mode")
     if "customer" not in params:
-        raise invalid("Missing required param: customer.", "customer")
+        raise missing_param("customer")
     customer = find("customer", params["customer"], "customer")
     if not params.get("items"):
-        raise invalid("Missing required param: items.", "items")
+        raise missing_param("items")
     behavior = params.get("payment_behavior", "allow_incomplete")
     if behavior == "pending_if_incomplete":
         raise invalid(
@@ -845,7 +852,7 @@ def _subscription_price(item: dict[str, Any], param: str) -> tuple[StripeObject,
 def _trial_end(params: dict[str, Any]) -> int | None:
     """When the trial asked for ends (None: no trial), checked against the customer's "now"."""
     if "trial_end" in params and "trial_period_days" in params:
-        raise invalid("You may only specify one of these parameters: trial_end, trial_period_days.", "trial_end")
+        raise exclusive("trial_end, trial_period_days", "trial_end")
     if "trial_period_days" in params:
         days = params["trial_period_days"]
         if days < 0:
@@ -876,7 +883,7 @@ def update_subscription(params: dict[str, Any], subscription_id: str) -> StripeO
     if changes and refusal is not None:
         raise invalid(refusal, changes[0])
     if "cancel_at" in params and "cancel_at_period_end" in params:
-        raise invalid("You may only specify one of these parameters: cancel_at, cancel_at_period_end.", "cancel_at")
+        raise exclusive("cancel_at, cancel_at_period_end", "cancel_at")
     with effects.customer_time(state(), subscription["customer"]):
         if "default_payment_method" in params:
             pm = attached_payment_method(

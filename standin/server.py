@@ -9,9 +9,9 @@ have: `requests` (what the app sent), `fail_next` (make Stripe fail) and
 
 from __future__ import annotations
 
-import copy
 import os
 import random
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -80,19 +80,37 @@ class StandIn:
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         """The stand-in as a WSGI app. A request that may change state (anything
-        but GET) runs alone, and what it changed becomes webhook events."""
+        but GET) runs alone under the state's undo log (`State.track`): what it
+        changed becomes webhook events, and if it fails (an error status, or an
+        exception) the objects it reached are put back as they were."""
         if self.latency and environ.get("PATH_INFO", "").startswith("/v1/") and not environ.get(SKIP_LATENCY):
             time.sleep(self.latency)  # a slow Stripe: before the lock, so slow answers overlap
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return self.flask_app(environ, start_response)
-        with self.state.lock:
-            before = copy.deepcopy(self.state.objects)
-            result = self.flask_app(environ, start_response)
+        journal = self.state.objects.journal
+        if journal is not None and journal.thread == threading.get_ident():
+            # A request made while this thread's request runs: that one owns the changes.
+            return self.flask_app(environ, start_response)
+        status: list[str] = []
+
+        def record_status(status_line: str, headers: Any, exc_info: Any = None) -> Any:
+            status.append(status_line)
+            return start_response(status_line, headers, exc_info)
+
+        with self.state.lock, self.state.track() as journal:
             try:
-                body = b"".join(result)
-            finally:
-                getattr(result, "close", lambda: None)()
-            self.webhooks.add(events.changes(before, self.state.objects))
+                result = self.flask_app(environ, record_status)
+                try:
+                    body = b"".join(result)
+                finally:
+                    getattr(result, "close", lambda: None)()
+            except BaseException:
+                self.state.rollback(journal)
+                raise
+            if status and int(status[-1].split()[0]) >= 400:
+                self.state.rollback(journal)
+            else:
+                self.webhooks.add(events.changes(*self.state.changes(journal)))
         if self.webhooks.mode == "immediate":
             self.webhooks.deliver()
         return [body]

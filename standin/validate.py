@@ -41,6 +41,7 @@ from stripe._request_options import RequestOptions
 from stripe._stripe_object import UntypedStripeObject
 
 from standin.encoding import bracket
+from standin.errors import PARAMETER_INVALID_INTEGER, PARAMETER_MISSING, PARAMETER_UNKNOWN
 
 Path = tuple[str | int, ...]
 
@@ -51,10 +52,12 @@ _REQUEST_OPTIONS: Mapping[str, Any] = RequestOptions.__annotations__
 class ParamError(Exception):
     """The request does not match the endpoint's params type (answered as a 400)."""
 
-    def __init__(self, param: str, message: str) -> None:
+    def __init__(self, param: str, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.param = param
         self.message = message
+        # Stripe's error code, where it gives one (see errors.py).
+        self.code = code
 
 
 class SchemaError(Exception):
@@ -183,10 +186,14 @@ def _check_typeddict(value: Any, params_type: type, path: Path) -> dict[str, Any
     fields = _fields(params_type)
     for key in value:
         if key not in fields:
-            raise ParamError(bracket((*path, key)), f"Received unknown parameter: {bracket((*path, key))}")
+            raise ParamError(
+                bracket((*path, key)), f"Received unknown parameter: {bracket((*path, key))}", PARAMETER_UNKNOWN
+            )
     for key, (_, required) in fields.items():
         if required and key not in value:
-            raise ParamError(bracket((*path, key)), f"Missing required param: {bracket((*path, key))}.")
+            raise ParamError(
+                bracket((*path, key)), f"Missing required param: {bracket((*path, key))}.", PARAMETER_MISSING
+            )
     return {key: _check(item, fields[key][0], (*path, key)) for key, item in value.items()}
 
 
@@ -262,11 +269,15 @@ _SCALARS: dict[Any, tuple[str, typing.Callable[[str], Any]]] = {
 }
 
 
+# Stripe's codes for a scalar of the wrong form (https://docs.stripe.com/error-codes); the others have none.
+_CODES: dict[Any, str] = {int: PARAMETER_INVALID_INTEGER}
+
+
 def _check_scalar(value: Any, tp: Any, path: Path) -> Any:
     name, parse = _SCALARS[tp]
     if not isinstance(value, str):
-        raise ParamError(bracket(path), f"Invalid {name}: {bracket(path)} must be a {name}.")
+        raise ParamError(bracket(path), f"Invalid {name}: {bracket(path)} must be a {name}.", _CODES.get(tp))
     try:
         return parse(value)
     except (ValueError, ArithmeticError):
-        raise ParamError(bracket(path), f"Invalid {name}: {value}") from None
+        raise ParamError(bracket(path), f"Invalid {name}: {value}", _CODES.get(tp)) from None

@@ -186,7 +186,9 @@ def test_portal_session_shape(client: stripe.StripeClient, catalog: Any, subscri
     assert session.id.startswith("bps_") and session.url.startswith("http://site.test/_standin/p/session/")
     assert session.configuration == catalog.configuration.id  # the default one
     flow = session.flow.to_dict()
-    assert flow["subscription_update_confirm"]["items"] == [{"id": item.id, "price": catalog.pro.id, "quantity": None}]
+    assert flow["subscription_update_confirm"]["items"] == [
+        {"id": item.id, "price": catalog.pro.id, "quantity": 1}
+    ]  # echoed: the current one
     assert flow["after_completion"] == {
         "type": "redirect",
         "redirect": {"return_url": "http://site.test/back"},
