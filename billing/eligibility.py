@@ -21,6 +21,7 @@ LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "paused"}
 # subscriptions; a past-due one should settle its invoice first).
 CHANGEABLE_STATUSES = frozenset({"trialing", "active"})
 
+CANCEL_SCHEDULED = "Your subscription is set to cancel: renew it from Manage billing before changing plan."
 # Why plan changes are refused, per status that does not allow them.
 _NO_CHANGE_REASONS = {
     "past_due": "Your last payment failed: update your payment method first.",
@@ -143,6 +144,9 @@ def _plan_change_refusal(f: Facts) -> str:
         return _NO_CHANGE_REASONS[f.sub.status]
     if f.sub.item_count != 1:
         return "Subscriptions with several items can only be changed by our team."
+    if f.sub.cancel_at is not None:
+        # The page promises no further charges: a switch now would bill the new plan.
+        return CANCEL_SCHEDULED
     if not f.features.subscription_update:
         return "Plan changes are turned off in the billing portal's settings."
     return ""
@@ -221,5 +225,7 @@ def check_plan_change(sub: SubscriptionFacts, new_price: Price, quantity: int | 
         raise NotEligible(_NO_CHANGE_REASONS.get(sub.status, "This subscription cannot change plan."))
     if sub.item_count != 1:
         raise NotEligible("Subscriptions with several items can only be changed by our team.")
+    if sub.cancel_at is not None:
+        raise NotEligible(CANCEL_SCHEDULED)
     if sub.lookup_key == new_price.lookup_key and (quantity is None or quantity == sub.quantity):
         raise NotEligible("You are already on this plan." if quantity is None else "You already have this many seats.")

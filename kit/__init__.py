@@ -63,6 +63,7 @@ def init_app(app: Flask) -> None:
     if kit.offline:
         slots.setdefault("banner", []).append("kit/_banner.html")
         slots.setdefault("signin", []).append("kit/_demo_account.html")
+        slots.setdefault("mode", []).append("kit/_mode.html")
         app.jinja_env.globals["demo_reset"] = kit.demo_personas
         # Last: offline mode seeds the demo at start, and the stand-in's webhooks for it
         # arrive at the site's webhook route while it does.
@@ -104,5 +105,5 @@ def switch_persona() -> ResponseReturnValue:
         flash("That persona does not exist yet: run `flask --app app demo seed`.", "error")
         return redirect(url_for("pages.pricing"), 303)
     login_user(user)
-    flash(f"Signed in as {p.name}: {p.summary}", "success")
+    flash(f"Signed in as {p.name}, a demo customer.", "success")
     return redirect(url_for("pages.account"), 303)

@@ -70,7 +70,7 @@ PERSONAS = (
         then="end_trial",
     ),
     Persona("paused", "Paul", "Paused.", plan="highlighted", then="pause"),
-    Persona("canceled", "Cleo", "Canceled: only invoices are left.", plan="first", then="cancel"),
+    Persona("canceled", "Cleo", "Canceled: invoices and billing details are still there.", plan="first", then="cancel"),
 )
 
 

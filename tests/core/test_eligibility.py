@@ -54,7 +54,9 @@ def test_buttons_per_status(status):
 
 def test_cancel_scheduled_hides_cancel_and_pause():
     choices = decide(facts(cancel_at=datetime(2030, 1, 1)), FEATURES, PRO, has_customer=True)
-    assert allowed(choices) == ALWAYS | CHANGES
+    # No plan change either: the page promises no further charges (renew first, from Manage billing).
+    assert allowed(choices) == ALWAYS
+    assert choices["change_interval"].note.startswith("Your subscription is set to cancel")
     assert choices["cancel"].note == "Your subscription is already set to cancel."
 
 

@@ -188,3 +188,7 @@ def test_the_stripe_key_and_webhook_secret_never_reach_a_page_or_a_log(tmp_path,
     text = "\n".join(pages + outputs + [record.getMessage() for record in caplog.records] + [caplog.text])
     for secret in (key, whsec, key[8:], whsec[6:]):
         assert secret not in text
+
+
+def test_the_footer_says_test_mode_with_a_test_key(client):
+    assert "· test mode." in client.get("/").get_data(as_text=True)

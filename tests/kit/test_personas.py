@@ -90,7 +90,7 @@ def test_the_header_menu_signs_in_as_each_persona(seeded, client):
         switched = client.post("/demo/persona", data={"csrf_token": csrf_token(client, "/"), "persona": p.key})
         assert switched.status_code == 303 and switched.headers["Location"] == "/account"
         account = client.get("/account").get_data(as_text=True)
-        assert f"Signed in as {p.name}: {p.summary}" in account
+        assert f"Signed in as {p.name}, a demo customer." in account
         assert SHOWN[p.key] in account, p.key
 
 
@@ -191,3 +191,30 @@ def test_reset_demo_is_offline_only(tmp_path):
     client = app.test_client()
     assert 'action="/demo/reset"' not in client.get("/").get_data(as_text=True)
     assert client.post("/demo/reset", data={"csrf_token": csrf_token(client, "/signin")}).status_code == 404
+
+
+# What each persona's page must not say (each would be false for that state).
+NOT_SHOWN = {
+    "trialing": "Renews on",
+    "past-due": "Renews on",
+    "cancel-scheduled": "Switch to yearly billing",  # the page promises no further charges
+    "paused": "Renews on",
+}
+# What it says instead.
+SAID = {
+    "trialing": "Trial ends",
+    "past-due": "Last payment",
+    "monthly": "Renews on",
+    "cancel-scheduled": "you can renew it from",
+}
+
+
+def test_each_state_reads_true_and_offline_says_offline(seeded, client):
+    for p in PERSONAS:
+        client.post("/demo/persona", data={"csrf_token": csrf_token(client, "/"), "persona": p.key})
+        page = client.get("/account").get_data(as_text=True)
+        if p.key in NOT_SHOWN:
+            assert NOT_SHOWN[p.key] not in page, p.key
+        if p.key in SAID:
+            assert SAID[p.key] in page, p.key
+        assert "· offline mode" in page and "· test mode" not in page
