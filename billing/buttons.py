@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import LanguageAccept
 
@@ -73,8 +73,9 @@ class Button:
     # Once the rule allows the button: checks the choice against the user's subscription
     # (a plan change it can make, a new number of seats); raises NotEligible.
     check: Callable[[User, Chosen], Chosen] | None = None
-    # What the customer would choose by pressing it now, before any form (the panels show it).
-    preview: Callable[[User], Chosen] | None = None
+    # What the customer would choose by pressing it now, before any input (the panels show
+    # it); `price` is a pricing card's.
+    preview: Callable[[User, Price | None], Chosen] | None = None
     # Applies the campaign code from /pricing?promo=CODE, checked with Stripe on click.
     takes_promo: bool = False
     # Where a customer who finished the step comes back to (a redirect after_completion).
@@ -95,12 +96,26 @@ def other_interval_price(c: Catalog, sub: Subscription | None) -> Price | None:
 
 
 def _catalog_plan() -> Chosen:
-    """The plan a pricing card's button names: a lookup key from our catalog, never a price id."""
+    """The plan a pricing card's button names: a lookup key from our catalog, never a price id;
+    for a per-seat plan, the number of seats too (within the catalog's bounds)."""
     form = PlanForm()
-    price = current.catalog().price(form.lookup_key.data or "") if form.validate() else None
+    form.validate()
+    price = None if form.lookup_key.errors else current.catalog().price(form.lookup_key.data or "")
     if price is None:
         raise NotEligible("That plan is not on our pricing page.")
-    return Chosen(price=price)
+    product = current.catalog().product(price.product_id)
+    if product is None or product.seats is None or not form.quantity.raw_data:
+        return Chosen(price=price)
+    quantity = None if form.quantity.errors else form.quantity.data
+    if quantity is None or not product.seats.min <= quantity <= product.seats.max:
+        raise NotEligible(f"Choose between {product.seats.min} and {product.seats.max} seats.")
+    return Chosen(price=price, quantity=quantity)
+
+
+def _first_seats(u: User, price: Price | None) -> Chosen:
+    """A per-seat plan's card offers its fewest seats first (the form's default)."""
+    product = current.catalog().product(price.product_id) if price else None
+    return Chosen(price=price, quantity=product.seats.min if product and product.seats else None)
 
 
 def _plan_change(u: User, chosen: Chosen) -> Chosen:
@@ -158,6 +173,7 @@ BUTTONS = (
         section="",
         style="primary",
         choose=_catalog_plan,
+        preview=_first_seats,
         takes_promo=True,
         deep_link=False,
         comes_back_to="pages.checkout_return",
@@ -195,7 +211,7 @@ BUTTONS = (
         eligibility.change_interval,
         flows.update_confirm,
         check=_other_interval,
-        preview=lambda u: Chosen(price=other_interval_price(current.catalog(), u.subscription)),
+        preview=lambda u, price: Chosen(price=other_interval_price(current.catalog(), u.subscription)),
         takes_promo=True,
     ),
     Button(
@@ -206,7 +222,7 @@ BUTTONS = (
         flows.update_confirm,
         form="buttons/_seats.html",
         check=_seats,
-        preview=lambda u: Chosen(quantity=u.subscription.quantity if u.subscription else None),
+        preview=lambda u, price: Chosen(quantity=u.subscription.quantity if u.subscription else None),
     ),
     Button("plan_picker", "/account/plans", "Browse plans in the portal", eligibility.plan_picker, flows.plan_picker),
     Button("pause", "/account/pause", "Pause subscription", eligibility.pause, flows.pause),
@@ -332,6 +348,11 @@ def press(button: Button) -> ResponseReturnValue:
             raise NotEligible(choice.note)
         chosen = button.check(u, chosen) if button.check else chosen
     except NotEligible as e:
+        if button.form:  # the button's own form on the account page: that page again, with the message
+            flash(str(e), "error")
+            page = make_response(current_app.view_functions["pages.account"]())
+            page.status_code = 400
+            return page
         return refuse(str(e))
     api = current.stripe_api()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, IntegerField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
 
 PASSWORD_MIN = 8
 
@@ -23,9 +23,11 @@ class SignInForm(FlaskForm):
 
 
 class PlanForm(FlaskForm):
-    """A plan button: the chosen price's lookup key, checked against the catalog by the route."""
+    """A plan button: the chosen price's lookup key, checked against the catalog by the route,
+    and for a per-seat plan the number of seats (checked against the catalog's bounds)."""
 
     lookup_key = HiddenField(validators=[DataRequired(), Length(max=100)])
+    quantity = IntegerField("Seats", validators=[Optional(), NumberRange(min=1, max=10_000)])
 
 
 class SeatsForm(FlaskForm):

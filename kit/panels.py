@@ -50,7 +50,7 @@ def api_call(key: str, price: Price | None = None) -> ApiCall | None:
 def shown_params(key: str, price: Price | None = None) -> Any:
     """What button `key` will send, with placeholders for what a click creates."""
     u, button = current.user(), BUTTON[key]
-    chosen = button.preview(u) if button.preview else Chosen()
+    chosen = button.preview(u, price) if button.preview else Chosen()
     price = chosen.price or price
     code = promo_code() if button.takes_promo else None
     price_id = (current.stripe_api().known_price_id(price.lookup_key) or price_placeholder(price)) if price else None
