@@ -278,7 +278,9 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
             item = data["items"][0]
             discounts = [_discount_ids(d) for d in data["discounts"] or []]
             price = state.objects[item["price"]] if item["price"] else None
-            effects.change_plan(state, subscription, item["id"], price, item["quantity"], discounts)
+            effects.change_plan(
+                state, subscription, item["id"], price, item["quantity"], discounts, _proration_behavior(session)
+            )
         elif flow_type == "subscription_update" and subscription is not None:
             allowed = {
                 price_id
@@ -289,7 +291,9 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
             if price_id not in allowed:
                 return _flow_page(session, flow, "Choose one of the plans listed.")
             item_id = subscription["items"]["data"][0]["id"]
-            effects.change_plan(state, subscription, item_id, state.objects[price_id], None)
+            effects.change_plan(
+                state, subscription, item_id, state.objects[price_id], None, None, _proration_behavior(session)
+            )
         elif flow_type == "subscription_cancel" and subscription is not None:
             retention = data.get("retention")
             if retention and request.form.get("choice") == "accept":
@@ -312,6 +316,12 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
         return _flow_page(session, flow, str(declined))
     state.save()
     return None
+
+
+def _proration_behavior(session: StripeObject) -> str:
+    """How the portal bills a change within the period: the configuration says
+    (https://docs.stripe.com/customer-management/configure-portal, "Prorations")."""
+    return str(_configuration(session)["features"]["subscription_update"]["proration_behavior"] or "none")
 
 
 def _refusal(flow_type: str, subscription: StripeObject) -> str | None:
