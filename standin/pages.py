@@ -112,6 +112,10 @@ def complete_flow(session_id: str) -> Response | str:
         if outcome is not None:
             return outcome
         after = flow["after_completion"]
+        if _accepted_offer(flow) and after["type"] == "hosted_confirmation":
+            # The customer kept the subscription: the merchant's message was written for a
+            # cancellation, so the portal confirms the discount instead (see `offer_accepted`).
+            return redirect(url_for(".offer_accepted", session_id=session_id), 303)
         if after["type"] == "redirect":
             return redirect(after["redirect"]["return_url"], 303)
         if after["type"] == "hosted_confirmation":
@@ -133,6 +137,48 @@ def confirmation(session_id: str) -> str:
         flow = session["flow"] or {}
         message = ((flow.get("after_completion") or {}).get("hosted_confirmation") or {}).get("custom_message")
         return render_template("portal_done.html", session=session, message=message or "Your changes have been saved.")
+
+
+@bp.get("/p/session/<session_id>/kept")
+def offer_accepted(session_id: str) -> str:
+    """After the customer accepts a cancel flow's retention coupon: nothing was canceled.
+
+    Stripe's deep-link guide (https://docs.stripe.com/customer-management/portal-deep-links)
+    describes `retention` as a coupon offered before the cancellation, and
+    `after_completion` as what follows a completed action; it does not
+    document a hosted confirmation for an accepted offer, so the stand-in
+    shows what really happened (the coupon on the subscription) rather than
+    the merchant's cancellation message. A `redirect` or `portal_homepage`
+    ending is followed as for any completed flow.
+    """
+    with _state().lock:
+        session = _get(session_id, "billing_portal.session")
+        flow = session["flow"] or {}
+        if not _accepted_offer(flow):
+            abort(404)
+        coupon = _state().objects[flow["subscription_cancel"]["retention"]["coupon_offer"]["coupon"]]
+        message = f"Your subscription continues, with {_describe_coupon(coupon)} applied. Nothing was canceled."
+        return render_template("portal_done.html", session=session, message=message, title="Offer accepted")
+
+
+def _accepted_offer(flow: StripeObject) -> bool:
+    """Whether this cancel flow ended with the customer taking its retention coupon."""
+    data = flow.get("subscription_cancel") or {}
+    if flow.get("type") != "subscription_cancel" or not data.get("retention"):
+        return False
+    subscription = _state().get(data["subscription"], "subscription")
+    return bool(
+        subscription
+        and subscription["status"] not in ENDED_STATUSES
+        and not subscription["cancel_at"]
+        and not subscription["cancel_at_period_end"]
+        and _has_coupon(subscription, data["retention"])
+    )
+
+
+def _has_coupon(subscription: StripeObject, retention: StripeObject) -> bool:
+    coupon_id = retention["coupon_offer"]["coupon"]
+    return any(_state().objects[d]["source"]["coupon"] == coupon_id for d in subscription["discounts"])
 
 
 @bp.route("/p/session/<session_id>/do/<flow_type>", methods=["GET", "POST"])

@@ -398,3 +398,40 @@ def test_renew_a_scheduled_cancellation_from_home(
     web.post(f"/p/session/{session.id}/renew?subscription={sub.id}")
     after = client.v1.subscriptions.retrieve(sub.id)
     assert (after.cancel_at, after.cancel_at_period_end, after.status) == (None, False, "active")
+
+
+@pytest.mark.parametrize("choice", ["accept", "decline"])
+def test_accepted_retention_offer_confirms_the_discount_not_the_cancellation(
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any, choice: str
+) -> None:
+    customer, sub = subscribed
+    coupon = client.v1.coupons.create(
+        {"percent_off": 30, "duration": "repeating", "duration_in_months": 3, "name": "Stay"}
+    )
+    cancel_message = "Your cancellation is confirmed. We are sorry to see you go."
+    session = portal(
+        client,
+        customer.id,
+        {
+            "type": "subscription_cancel",
+            "subscription_cancel": {
+                "subscription": sub.id,
+                "retention": {"type": "coupon_offer", "coupon_offer": {"coupon": coupon.id}},
+            },
+            "after_completion": {
+                "type": "hosted_confirmation",
+                "hosted_confirmation": {"custom_message": cancel_message},
+            },
+        },
+    )
+    response = web.post(page_path(session.url), data={"choice": choice})
+    assert response.status_code == 303
+    html = web.get(response.headers["Location"]).get_data(as_text=True)
+    if choice == "accept":
+        assert cancel_message not in html and "Offer accepted" in html
+        assert "Stay: 30% off for 3 months applied" in html and "Nothing was canceled" in html
+        assert client.v1.subscriptions.retrieve(sub.id).status == "active"
+    else:
+        assert cancel_message in html and "Offer accepted" not in html
+        # The "offer accepted" page exists only for a kept subscription.
+        assert web.get(page_path(session.url) + "/kept").status_code == 404
