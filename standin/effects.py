@@ -345,6 +345,39 @@ def bill(state: State, subscription: StripeObject, billing_reason: str) -> bool:
     return True
 
 
+def pay_invoice(state: State, invoice: StripeObject) -> bool:
+    """Pay an open invoice with the customer's default card, as the portal's invoice list and the
+    hosted invoice page do (https://docs.stripe.com/invoicing/hosted-invoice-page; the API's
+    `POST /v1/invoices/{id}/pay`: https://docs.stripe.com/api/invoices/pay).
+
+    Paid: the invoice is `paid`, and a `past_due`/`unpaid` subscription whose latest invoice it
+    is becomes `active` again ("paying the most recent invoice" ends past_due:
+    https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses). Declined: one
+    more failed attempt, the invoice stays `open`, False.
+    """
+    details = (invoice["parent"] or {}).get("subscription_details") or {}
+    subscription = state.get(details.get("subscription") or "", "subscription")
+    customer = state.objects[invoice["customer"]]
+    if subscription is not None:
+        card = default_card(state, subscription)
+    else:
+        card = state.get(customer["invoice_settings"]["default_payment_method"] or "", "payment_method")
+    if card is None or declines(card):
+        invoice.update(attempted=True, attempt_count=invoice["attempt_count"] + 1)
+        return False
+    paid_at = objects.now()
+    invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0, attempted=True)
+    invoice["attempt_count"] += 1
+    invoice["status_transitions"]["paid_at"] = paid_at
+    if (
+        subscription is not None
+        and subscription["latest_invoice"] == invoice["id"]
+        and subscription["status"] in ("past_due", "unpaid")
+    ):
+        subscription["status"] = "active"
+    return True
+
+
 def default_card(state: State, subscription: StripeObject) -> StripeObject | None:
     """The card the subscription's invoices are charged to: its own default, else its customer's.
 

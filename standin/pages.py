@@ -217,6 +217,47 @@ def resume(session_id: str) -> Response | str:
         return redirect(url_for(".home", session_id=session_id), 303)
 
 
+@bp.post("/p/session/<session_id>/pay/<invoice_id>")
+def pay(session_id: str, invoice_id: str) -> Response | str:
+    """Pay an open invoice from the home page's invoice list with the default card.
+
+    The portal's invoice history lists a customer's invoices and lets them pay
+    the open ones (https://docs.stripe.com/customer-management, "invoice
+    history"); updating the card alone does not pay them
+    (https://docs.stripe.com/customer-management/portal-deep-links: the new
+    payment method only becomes `invoice_settings.default_payment_method`).
+    """
+    with _state().lock:
+        session = _get(session_id, "billing_portal.session")
+        invoice = _get(invoice_id, "invoice")
+        if invoice["customer"] != session["customer"]:
+            abort(404)
+        if invoice["status"] == "open":
+            with effects.customer_time(_state(), session["customer"]):
+                paid = effects.pay_invoice(_state(), invoice)
+            _state().save()
+            if not paid:
+                return _home(session, "Your card was declined. Update your payment method and try again.")
+        return redirect(url_for(".home", session_id=session_id), 303)
+
+
+@bp.route("/i/<invoice_id>", methods=["GET", "POST"])
+def hosted_invoice(invoice_id: str) -> Response | str:
+    """The invoice's `hosted_invoice_url`: what is due, and a Pay button (with the default card)
+    (https://docs.stripe.com/invoicing/hosted-invoice-page)."""
+    with _state().lock:
+        invoice = _get(invoice_id, "invoice")
+        error = None
+        if request.method == "POST" and invoice["status"] == "open":
+            with effects.customer_time(_state(), invoice["customer"]):
+                paid = effects.pay_invoice(_state(), invoice)
+            _state().save()
+            if paid:
+                return redirect(url_for(".hosted_invoice", invoice_id=invoice_id), 303)
+            error = "Your card was declined."
+        return render_template("invoice.html", invoice=invoice, error=error)
+
+
 @bp.post("/p/session/<session_id>/renew")
 def renew(session_id: str) -> Response:
     """Undo a scheduled cancellation (home page action)."""
