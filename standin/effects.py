@@ -84,15 +84,49 @@ def change_plan(
     price: StripeObject | None,
     quantity: int | None,
     discounts: list[StripeObject] | None = None,
+    proration_behavior: str = "create_prorations",
 ) -> StripeObject:
-    """Switch the item's price and/or quantity and charge for it (raises CardDeclined)."""
-    _charge_or_decline(state, subscription)
+    """Switch the item's price and/or quantity and bill for it as Stripe does (raises CardDeclined).
+
+    Stripe's rules for changing prices
+    (https://docs.stripe.com/billing/subscriptions/upgrade-downgrade and
+    https://docs.stripe.com/billing/subscriptions/billing-cycle#changing):
+    - a price with a different billing interval resets the billing cycle
+      anchor to the time of the change and invoices at once: a credit for the
+      unused time on the old price and the new price's first full period;
+    - within the same interval the period is kept, and the portal
+      configuration's `features.subscription_update.proration_behavior`
+      decides (https://docs.stripe.com/api/customer_portal/configurations/object#portal_configuration_object-features-subscription_update-proration_behavior):
+      `create_prorations` leaves proration items for the next invoice,
+      `always_invoice` invoices them now, `none` bills nothing until renewal.
+    A charge that is declined changes nothing (the portal shows the error).
+    """
     item = next(i for i in subscription["items"]["data"] if i["id"] == item_id)
+    new_price = price if price is not None else item["price"]
+    new_quantity = quantity if quantity is not None else item["quantity"]
+    interval_change = _interval(new_price) != _interval(item["price"])
+    invoice_now = interval_change or proration_behavior == "always_invoice"
+    if invoice_now:
+        _charge_or_decline(state, subscription)
+    at = objects.now()
+    start, end = int(item["current_period_start"]), int(item["current_period_end"])
+    share = max(0, end - at) / (end - start) if end > start else 0.0
+    credit = -round((item["price"]["unit_amount"] or 0) * item["quantity"] * share)
+    prorations = []
+    if proration_behavior != "none" or interval_change:
+        prorations.append(objects.proration_line(subscription, item, item["price"], item["quantity"], credit, at, end))
+    if not interval_change and proration_behavior != "none":
+        charge = round((new_price["unit_amount"] or 0) * new_quantity * share)
+        prorations.append(objects.proration_line(subscription, item, new_price, new_quantity, charge, at, end))
     if price is not None:
         item["price"] = copy.deepcopy(price)
         item["plan"] = objects.plan_for(price)
-    if quantity is not None:
-        item["quantity"] = quantity
+    item["quantity"] = new_quantity
+    if interval_change:
+        interval, count = _interval(new_price)
+        item["current_period_start"] = at
+        item["current_period_end"] = objects.add_interval(at, interval, count)
+        subscription["billing_cycle_anchor"] = at
     if discounts:
         # The flow's discounts replace the subscription's, as `discounts` does on
         # POST /v1/subscriptions/{id} ("The coupons to redeem into discounts for the
@@ -100,8 +134,19 @@ def change_plan(
         subscription["discounts"] = []
     for discount in discounts or []:
         _apply_discount(state, subscription, discount["coupon"], discount["promotion_code"])
-    _paid_invoice(state, subscription, "subscription_update")
+    if interval_change:
+        _paid_invoice(state, subscription, "subscription_update", prorations=prorations)
+    elif proration_behavior == "always_invoice":
+        _paid_invoice(state, subscription, "subscription_update", prorations=prorations, bill_items=False)
+    else:
+        # Pending proration items: the subscription's next invoice picks them up.
+        subscription.setdefault("_pending_prorations", []).extend(prorations)
     return subscription
+
+
+def _interval(price: StripeObject) -> tuple[str, int]:
+    recurring = price["recurring"] or {"interval": "month", "interval_count": 1}
+    return recurring["interval"], int(recurring.get("interval_count") or 1)
 
 
 def cancel(subscription: StripeObject, mode: str) -> StripeObject:
@@ -300,6 +345,39 @@ def bill(state: State, subscription: StripeObject, billing_reason: str) -> bool:
     return True
 
 
+def pay_invoice(state: State, invoice: StripeObject) -> bool:
+    """Pay an open invoice with the customer's default card, as the portal's invoice list and the
+    hosted invoice page do (https://docs.stripe.com/invoicing/hosted-invoice-page; the API's
+    `POST /v1/invoices/{id}/pay`: https://docs.stripe.com/api/invoices/pay).
+
+    Paid: the invoice is `paid`, and a `past_due`/`unpaid` subscription whose latest invoice it
+    is becomes `active` again ("paying the most recent invoice" ends past_due:
+    https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses). Declined: one
+    more failed attempt, the invoice stays `open`, False.
+    """
+    details = (invoice["parent"] or {}).get("subscription_details") or {}
+    subscription = state.get(details.get("subscription") or "", "subscription")
+    customer = state.objects[invoice["customer"]]
+    if subscription is not None:
+        card = default_card(state, subscription)
+    else:
+        card = state.get(customer["invoice_settings"]["default_payment_method"] or "", "payment_method")
+    if card is None or declines(card):
+        invoice.update(attempted=True, attempt_count=invoice["attempt_count"] + 1)
+        return False
+    paid_at = objects.now()
+    invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0, attempted=True)
+    invoice["attempt_count"] += 1
+    invoice["status_transitions"]["paid_at"] = paid_at
+    if (
+        subscription is not None
+        and subscription["latest_invoice"] == invoice["id"]
+        and subscription["status"] in ("past_due", "unpaid")
+    ):
+        subscription["status"] = "active"
+    return True
+
+
 def default_card(state: State, subscription: StripeObject) -> StripeObject | None:
     """The card the subscription's invoices are charged to: its own default, else its customer's.
 
@@ -422,8 +500,19 @@ def _charge_or_decline(state: State, subscription: StripeObject) -> None:
         raise CardDeclined("Your card was declined.")
 
 
-def _paid_invoice(state: State, subscription: StripeObject, billing_reason: str, trial: bool = False) -> StripeObject:
-    """Store a paid invoice for the subscription with every discount in force, make it the latest."""
+def _paid_invoice(
+    state: State,
+    subscription: StripeObject,
+    billing_reason: str,
+    trial: bool = False,
+    prorations: list[StripeObject] | None = None,
+    bill_items: bool = True,
+) -> StripeObject:
+    """Store a paid invoice for the subscription with every discount in force, make it the latest.
+
+    Proration items still pending on the subscription are added to it, as
+    Stripe pulls pending invoice items into the subscription's next invoice.
+    """
     customer = state.objects[subscription["customer"]]
     at = objects.now()
     discounts = [state.objects[discount_id] for discount_id in subscription["discounts"]]
@@ -432,7 +521,10 @@ def _paid_invoice(state: State, subscription: StripeObject, billing_reason: str,
         for discount in discounts
         if discount["end"] is None or discount["end"] > at
     ]
-    invoice = state.add(objects.paid_invoice(customer, subscription, billing_reason, in_force, trial))
+    lines = subscription.pop("_pending_prorations", []) + list(prorations or [])
+    invoice = state.add(
+        objects.paid_invoice(customer, subscription, billing_reason, in_force, trial, lines, bill_items)
+    )
     subscription["latest_invoice"] = invoice["id"]
     return invoice
 

@@ -84,10 +84,11 @@ def _subscription_events(old: StripeObject | None, new: StripeObject) -> list[St
 
 
 def _event(event_type: str, obj: StripeObject, old: StripeObject | None = None) -> StripeObject:
-    data: dict[str, Any] = {"object": json.loads(json.dumps(obj))}
+    # Fields starting with "_" are the stand-in's private notes, never shown (as in `api`).
+    data: dict[str, Any] = {"object": json.loads(json.dumps({k: v for k, v in obj.items() if not k.startswith("_")}))}
     if old is not None:
         # Stripe names the top-level fields that changed, with their former values.
-        data["previous_attributes"] = {k: v for k, v in old.items() if obj.get(k) != v}
+        data["previous_attributes"] = {k: v for k, v in old.items() if obj.get(k) != v and not k.startswith("_")}
     return {
         "id": objects.new_id("evt_"),
         "object": "event",

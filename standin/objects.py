@@ -249,8 +249,14 @@ def paid_invoice(
     billing_reason: str,
     discounts: list[tuple[StripeObject, StripeObject]],
     trial: bool = False,
+    prorations: list[StripeObject] | None = None,
+    bill_items: bool = True,
 ) -> StripeObject:
     """A paid invoice for the subscription's current items, as a successful charge leaves.
+
+    `prorations` are proration lines (see `proration_line`) put first on the
+    invoice; without `bill_items` they are all it holds (an `always_invoice`
+    change within the period). Discounts apply to the item lines only.
 
     `discounts` are the (discount, coupon) pairs in force on the subscription;
     each line and the invoice show what every discount took off
@@ -259,7 +265,7 @@ def paid_invoice(
     invoice is paid at $0.
     """
     invoice = blank("invoice", "in_")
-    items = sub["items"]["data"]
+    items = sub["items"]["data"] if bill_items else []
 
     def amount_of(item: StripeObject) -> int:
         return 0 if trial else (item["price"]["unit_amount"] or 0) * item["quantity"]
@@ -268,7 +274,7 @@ def paid_invoice(
         [(amount_of(item), item["price"]["product"]) for item in items],
         [coupon for _, coupon in discounts],
     )
-    lines = []
+    lines = [{**line, "invoice": invoice["id"]} for line in prorations or []]
     for item, line_discounts in zip(items, per_line, strict=True):
         line = copy.deepcopy(_FIXTURES["line_item"])
         amount = amount_of(item)
@@ -310,6 +316,8 @@ def paid_invoice(
     subtotal = sum(line["amount"] for line in lines)
     totals = [sum(column) for column in zip(*per_line, strict=True)] if per_line else []
     total = subtotal - sum(totals)
+    # A credit larger than the charge goes to the customer's balance; nothing is due.
+    due = max(0, total)
     paid_at = now()
     invoice.update(
         customer=cust["id"],
@@ -319,8 +327,8 @@ def paid_invoice(
         billing_reason=billing_reason,
         number=f"{cust['invoice_prefix']}-{cust['next_invoice_sequence']:04d}",
         status="paid",
-        amount_due=total,
-        amount_paid=total,
+        amount_due=due,
+        amount_paid=due,
         amount_remaining=0,
         subtotal=subtotal,
         subtotal_excluding_tax=subtotal,
@@ -353,6 +361,48 @@ def paid_invoice(
     invoice["lines"] = list_object(lines, f"/v1/invoices/{invoice['id']}/lines")
     cust["next_invoice_sequence"] += 1
     return invoice
+
+
+def proration_line(
+    sub: StripeObject, item: StripeObject, item_price: StripeObject, quantity: int, amount: int, start: int, end: int
+) -> StripeObject:
+    """One proration line: a credit (`amount` < 0, "Unused time on ...") or a charge ("Remaining time on ...").
+
+    Shaped like Stripe's: `parent.subscription_item_details.proration` is true
+    (https://docs.stripe.com/billing/subscriptions/prorations).
+    """
+    line = copy.deepcopy(_FIXTURES["line_item"])
+    name = item_price["nickname"] or item_price["product"]
+    kind = "Unused time on" if amount < 0 else "Remaining time on"
+    line.update(
+        id=new_id("il_"),
+        amount=amount,
+        subtotal=amount,
+        currency=item_price["currency"],
+        description=f"{kind} {quantity} × {name}",
+        quantity=quantity,
+        subscription=sub["id"],
+        period={"start": start, "end": end},
+        discounts=[],
+        discount_amounts=[],
+        pricing={
+            "price_details": {"price": item_price["id"], "product": item_price["product"]},
+            "type": "price_details",
+            "unit_amount_decimal": item_price["unit_amount_decimal"],
+        },
+        parent={
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": None,
+                "proration": True,
+                "proration_details": {"credited_items": None},
+                "subscription": sub["id"],
+                "subscription_item": item["id"],
+            },
+            "type": "subscription_item_details",
+        },
+    )
+    return line
 
 
 # The test cards the hosted pages offer, with what Stripe's test card numbers report.

@@ -112,6 +112,10 @@ def complete_flow(session_id: str) -> Response | str:
         if outcome is not None:
             return outcome
         after = flow["after_completion"]
+        if _accepted_offer(flow) and after["type"] == "hosted_confirmation":
+            # The customer kept the subscription: the merchant's message was written for a
+            # cancellation, so the portal confirms the discount instead (see `offer_accepted`).
+            return redirect(url_for(".offer_accepted", session_id=session_id), 303)
         if after["type"] == "redirect":
             return redirect(after["redirect"]["return_url"], 303)
         if after["type"] == "hosted_confirmation":
@@ -133,6 +137,48 @@ def confirmation(session_id: str) -> str:
         flow = session["flow"] or {}
         message = ((flow.get("after_completion") or {}).get("hosted_confirmation") or {}).get("custom_message")
         return render_template("portal_done.html", session=session, message=message or "Your changes have been saved.")
+
+
+@bp.get("/p/session/<session_id>/kept")
+def offer_accepted(session_id: str) -> str:
+    """After the customer accepts a cancel flow's retention coupon: nothing was canceled.
+
+    Stripe's deep-link guide (https://docs.stripe.com/customer-management/portal-deep-links)
+    describes `retention` as a coupon offered before the cancellation, and
+    `after_completion` as what follows a completed action; it does not
+    document a hosted confirmation for an accepted offer, so the stand-in
+    shows what really happened (the coupon on the subscription) rather than
+    the merchant's cancellation message. A `redirect` or `portal_homepage`
+    ending is followed as for any completed flow.
+    """
+    with _state().lock:
+        session = _get(session_id, "billing_portal.session")
+        flow = session["flow"] or {}
+        if not _accepted_offer(flow):
+            abort(404)
+        coupon = _state().objects[flow["subscription_cancel"]["retention"]["coupon_offer"]["coupon"]]
+        message = f"Your subscription continues, with {_describe_coupon(coupon)} applied. Nothing was canceled."
+        return render_template("portal_done.html", session=session, message=message, title="Offer accepted")
+
+
+def _accepted_offer(flow: StripeObject) -> bool:
+    """Whether this cancel flow ended with the customer taking its retention coupon."""
+    data = flow.get("subscription_cancel") or {}
+    if flow.get("type") != "subscription_cancel" or not data.get("retention"):
+        return False
+    subscription = _state().get(data["subscription"], "subscription")
+    return bool(
+        subscription
+        and subscription["status"] not in ENDED_STATUSES
+        and not subscription["cancel_at"]
+        and not subscription["cancel_at_period_end"]
+        and _has_coupon(subscription, data["retention"])
+    )
+
+
+def _has_coupon(subscription: StripeObject, retention: StripeObject) -> bool:
+    coupon_id = retention["coupon_offer"]["coupon"]
+    return any(_state().objects[d]["source"]["coupon"] == coupon_id for d in subscription["discounts"])
 
 
 @bp.route("/p/session/<session_id>/do/<flow_type>", methods=["GET", "POST"])
@@ -169,6 +215,47 @@ def resume(session_id: str) -> Response | str:
             effects.resume(_state(), subscription, "unchanged")
         _state().save()
         return redirect(url_for(".home", session_id=session_id), 303)
+
+
+@bp.post("/p/session/<session_id>/pay/<invoice_id>")
+def pay(session_id: str, invoice_id: str) -> Response | str:
+    """Pay an open invoice from the home page's invoice list with the default card.
+
+    The portal's invoice history lists a customer's invoices and lets them pay
+    the open ones (https://docs.stripe.com/customer-management, "invoice
+    history"); updating the card alone does not pay them
+    (https://docs.stripe.com/customer-management/portal-deep-links: the new
+    payment method only becomes `invoice_settings.default_payment_method`).
+    """
+    with _state().lock:
+        session = _get(session_id, "billing_portal.session")
+        invoice = _get(invoice_id, "invoice")
+        if invoice["customer"] != session["customer"]:
+            abort(404)
+        if invoice["status"] == "open":
+            with effects.customer_time(_state(), session["customer"]):
+                paid = effects.pay_invoice(_state(), invoice)
+            _state().save()
+            if not paid:
+                return _home(session, "Your card was declined. Update your payment method and try again.")
+        return redirect(url_for(".home", session_id=session_id), 303)
+
+
+@bp.route("/i/<invoice_id>", methods=["GET", "POST"])
+def hosted_invoice(invoice_id: str) -> Response | str:
+    """The invoice's `hosted_invoice_url`: what is due, and a Pay button (with the default card)
+    (https://docs.stripe.com/invoicing/hosted-invoice-page)."""
+    with _state().lock:
+        invoice = _get(invoice_id, "invoice")
+        error = None
+        if request.method == "POST" and invoice["status"] == "open":
+            with effects.customer_time(_state(), invoice["customer"]):
+                paid = effects.pay_invoice(_state(), invoice)
+            _state().save()
+            if paid:
+                return redirect(url_for(".hosted_invoice", invoice_id=invoice_id), 303)
+            error = "Your card was declined."
+        return render_template("invoice.html", invoice=invoice, error=error)
 
 
 @bp.post("/p/session/<session_id>/renew")
@@ -278,7 +365,9 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
             item = data["items"][0]
             discounts = [_discount_ids(d) for d in data["discounts"] or []]
             price = state.objects[item["price"]] if item["price"] else None
-            effects.change_plan(state, subscription, item["id"], price, item["quantity"], discounts)
+            effects.change_plan(
+                state, subscription, item["id"], price, item["quantity"], discounts, _proration_behavior(session)
+            )
         elif flow_type == "subscription_update" and subscription is not None:
             allowed = {
                 price_id
@@ -289,7 +378,9 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
             if price_id not in allowed:
                 return _flow_page(session, flow, "Choose one of the plans listed.")
             item_id = subscription["items"]["data"][0]["id"]
-            effects.change_plan(state, subscription, item_id, state.objects[price_id], None)
+            effects.change_plan(
+                state, subscription, item_id, state.objects[price_id], None, None, _proration_behavior(session)
+            )
         elif flow_type == "subscription_cancel" and subscription is not None:
             retention = data.get("retention")
             if retention and request.form.get("choice") == "accept":
@@ -312,6 +403,12 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
         return _flow_page(session, flow, str(declined))
     state.save()
     return None
+
+
+def _proration_behavior(session: StripeObject) -> str:
+    """How the portal bills a change within the period: the configuration says
+    (https://docs.stripe.com/customer-management/configure-portal, "Prorations")."""
+    return str(_configuration(session)["features"]["subscription_update"]["proration_behavior"] or "none")
 
 
 def _refusal(flow_type: str, subscription: StripeObject) -> str | None:

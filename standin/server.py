@@ -110,7 +110,13 @@ class StandIn:
             if status and int(status[-1].split()[0]) >= 400:
                 self.state.rollback(journal)
             else:
-                self.webhooks.add(events.changes(*self.state.changes(journal)))
+                before, after = self.state.changes(journal)
+                for object_id, obj in after.items():
+                    # Every finalized invoice has a hosted page where it can be paid
+                    # (https://docs.stripe.com/invoicing/hosted-invoice-page); here it is `/i/<id>`.
+                    if obj.get("object") == "invoice" and obj["status"] != "draft" and not obj["hosted_invoice_url"]:
+                        obj["hosted_invoice_url"] = f"{self.public_url}/i/{object_id}"
+                self.webhooks.add(events.changes(before, after))
         if self.webhooks.mode == "immediate":
             self.webhooks.deliver()
         return [body]

@@ -9,7 +9,7 @@ import pytest
 import stripe
 from werkzeug.test import Client
 
-from standin import StandIn
+from standin import StandIn, effects, objects
 
 
 def portal(client: stripe.StripeClient, customer: str, flow_data: Any = None, **extra: Any) -> Any:
@@ -86,13 +86,18 @@ def test_update_confirm_changes_price_applies_discount_and_redirects(
     after = client.v1.subscriptions.retrieve(sub.id, {"expand": ["discounts", "latest_invoice"]})
     assert (after["items"].data[0].price.id, after["items"].data[0].quantity) == (catalog.pro.id, 2)
     assert after.discounts[0].source.coupon == coupon.id
-    assert (after.latest_invoice.billing_reason, after.latest_invoice.amount_paid) == ("subscription_update", 2500)
+    # The configuration's proration_behavior is Stripe's default, `none`: nothing is billed until renewal.
+    assert after.latest_invoice.billing_reason == "subscription_create"
 
 
 def test_update_confirm_with_a_declining_card_changes_nothing(
     client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any, stand_in: StandIn
 ) -> None:
     customer, sub = subscribed
+    # A change billed now (with `none` nothing is charged, so nothing can be declined).
+    client.v1.billing_portal.configurations.update(
+        catalog.configuration.id, {"features": {"subscription_update": {"proration_behavior": "always_invoice"}}}
+    )
     pm_session = portal(client, customer.id, {"type": "payment_method_update"})
     web.post(page_path(pm_session.url), data={"card": "4000000000000341"})
     session = portal(
@@ -264,7 +269,7 @@ def test_a_flow_made_before_pausing_refuses_to_update(
 
 
 def test_update_confirm_with_a_promotion_code_discounts_the_invoice(
-    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any, stand_in: StandIn
 ) -> None:
     customer, sub = subscribed
     coupon = client.v1.coupons.create({"percent_off": 20, "duration": "forever", "applies_to": {"products": ["pro"]}})
@@ -288,7 +293,11 @@ def test_update_confirm_with_a_promotion_code_discounts_the_invoice(
     [discount] = after.discounts
     assert discount.id.startswith("di_") and (discount.source.coupon, discount.promotion_code) == (coupon.id, code.id)
     assert (discount.subscription, discount.customer) == (sub.id, customer.id)
-    invoice = after.latest_invoice
+    # Nothing is billed now (proration_behavior `none`); the renewal carries the discount.
+    end = stand_in.state.objects[sub.id]["items"]["data"][0]["current_period_end"]
+    with stand_in.state.lock, objects.frozen_at(end):
+        effects._change(stand_in.state, stand_in.state.objects[sub.id], end)
+    invoice = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]}).latest_invoice
     assert (invoice.subtotal, invoice.total, invoice.amount_paid) == (2500, 2000, 2000)
     assert [(d.amount, d.discount) for d in invoice.total_discount_amounts] == [(500, discount.id)]
     assert invoice.discounts == [discount.id]
@@ -389,3 +398,40 @@ def test_renew_a_scheduled_cancellation_from_home(
     web.post(f"/p/session/{session.id}/renew?subscription={sub.id}")
     after = client.v1.subscriptions.retrieve(sub.id)
     assert (after.cancel_at, after.cancel_at_period_end, after.status) == (None, False, "active")
+
+
+@pytest.mark.parametrize("choice", ["accept", "decline"])
+def test_accepted_retention_offer_confirms_the_discount_not_the_cancellation(
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any, choice: str
+) -> None:
+    customer, sub = subscribed
+    coupon = client.v1.coupons.create(
+        {"percent_off": 30, "duration": "repeating", "duration_in_months": 3, "name": "Stay"}
+    )
+    cancel_message = "Your cancellation is confirmed. We are sorry to see you go."
+    session = portal(
+        client,
+        customer.id,
+        {
+            "type": "subscription_cancel",
+            "subscription_cancel": {
+                "subscription": sub.id,
+                "retention": {"type": "coupon_offer", "coupon_offer": {"coupon": coupon.id}},
+            },
+            "after_completion": {
+                "type": "hosted_confirmation",
+                "hosted_confirmation": {"custom_message": cancel_message},
+            },
+        },
+    )
+    response = web.post(page_path(session.url), data={"choice": choice})
+    assert response.status_code == 303
+    html = web.get(response.headers["Location"]).get_data(as_text=True)
+    if choice == "accept":
+        assert cancel_message not in html and "Offer accepted" in html
+        assert "Stay: 30% off for 3 months applied" in html and "Nothing was canceled" in html
+        assert client.v1.subscriptions.retrieve(sub.id).status == "active"
+    else:
+        assert cancel_message in html and "Offer accepted" not in html
+        # The "offer accepted" page exists only for a kept subscription.
+        assert web.get(page_path(session.url) + "/kept").status_code == 404
