@@ -104,6 +104,11 @@ class Catalog:
                     return price
         return None
 
+    def campaign_code(self, code: str) -> Coupon | None:
+        """The coupon of one of the catalog's promotion codes (matched regardless of case,
+        as Stripe keeps active codes unique regardless of case), or None."""
+        return next((c for c in self.coupons if code.upper() in (p.upper() for p in c.promotion_codes)), None)
+
     def coupon(self, coupon_id: str) -> Coupon | None:
         return next((c for c in self.coupons if c.id == coupon_id), None)
 

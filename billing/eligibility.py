@@ -24,8 +24,8 @@ CHANGEABLE_STATUSES = frozenset({"trialing", "active"})
 CANCEL_SCHEDULED = "Your subscription is set to cancel: renew it from Manage billing before changing plan."
 # Why plan changes are refused, per status that does not allow them.
 _NO_CHANGE_REASONS = {
-    "past_due": "Your last payment failed: update your payment method first.",
-    "unpaid": "Your subscription is unpaid: update your payment method first.",
+    "past_due": "Your last payment failed: pay the open invoice (Manage billing) first.",
+    "unpaid": "Your subscription is unpaid: pay the open invoice (Manage billing) first.",
     "paused": "Your subscription is paused: resume it first.",
     "incomplete": "Your first payment is not complete yet: finish it from Manage billing.",
     "incomplete_expired": "Your subscription never started: choose a plan to subscribe.",

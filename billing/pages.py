@@ -66,6 +66,9 @@ def pricing() -> ResponseReturnValue:
         picked_name=presenters.price_name(catalog, picked) if picked else None,
         yearly_saving=presenters.yearly_saving(catalog),
         promo=promo_code(),
+        # Shown as applied only when it is one of the catalog's codes; any other code is
+        # checked with Stripe on the click (pages make no Stripe calls).
+        promo_coupon=catalog.campaign_code(promo_code() or ""),
     )
 
 

@@ -42,7 +42,7 @@ def format_day(when: datetime | None) -> str:
 STATUS_LABELS = {
     "trialing": "Trial",
     "active": "Active",
-    "past_due": "Past due: please update your card",
+    "past_due": "Past due: the last payment failed",
     "unpaid": "Unpaid",
     "incomplete": "Awaiting first payment",
     "incomplete_expired": "Expired",

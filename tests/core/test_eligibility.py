@@ -107,7 +107,7 @@ def test_interval_label():
     [
         (facts(), "pro_monthly", "already on this plan"),
         (facts("canceled"), "business_monthly", "ended"),
-        (facts("past_due"), "business_monthly", "payment method"),
+        (facts("past_due"), "business_monthly", "pay the open invoice"),
         (facts(item_count=2), "business_monthly", "several items"),
     ],
 )

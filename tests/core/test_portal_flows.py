@@ -312,3 +312,11 @@ def test_a_code_for_another_product_is_refused(app, client, auth, standin):
     assert sent.params["flow_data"]["subscription_update_confirm"]["discounts"] == [
         {"promotion_code": promo_id(standin, "BIZONLY")}
     ]
+
+
+def test_a_campaign_code_reads_as_applied_only_when_it_is_known(client, standin):
+    known = client.get("/pricing?promo=welcome20").get_data(as_text=True)
+    assert "will be applied" in known and "20% off for 3 months" in known
+    unknown = client.get("/pricing?promo=BOGUS").get_data(as_text=True)
+    assert "BOGUS</strong> will be checked" in unknown and "will be applied" not in unknown
+    assert standin.requests == []  # still no Stripe call for a page view

@@ -30,7 +30,7 @@ SHOWN = {
     "seats": "5 seats",
     "trialing": "Trial",
     "cancel-scheduled": "Cancels on",
-    "past-due": "Past due: please update your card",
+    "past-due": "Past due: the last payment failed",
     "paused": "Paused",
     "canceled": "Canceled",
 }
