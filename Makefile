@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check fork-check standin load
+.PHONY: run test check fork-check standin load screenshots
 
 run: $(VENV)/.installed
 	$(BIN)/flask --app app init-db
@@ -30,6 +30,10 @@ check:
 # key against the stand-in, serving its pricing page.
 fork-check: $(VENV)/.installed-dev
 	bash .ci/fork-check
+
+# The README's screenshots, from the demo in a real browser (Debian's chromium), into docs/screenshots/.
+screenshots: $(VENV)/.installed-dev
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_screenshots.py
 
 # The stand-in on its own port, for pointing the app (or curl) at it.
 standin: $(VENV)/.installed

@@ -471,7 +471,11 @@ def _describe_coupon(coupon: StripeObject) -> str:
     duration = {"once": "once", "forever": "forever"}.get(
         coupon["duration"], f"for {coupon['duration_in_months']} months"
     )
-    return f"{coupon['name'] or coupon['id']}: {off} {duration}"
+    terms, name = f"{off} {duration}", coupon["name"]
+    # A name that already says the terms ("Stay with us: 30% off for 2 months") is shown alone.
+    if name and terms in name:
+        return str(name)
+    return f"{name or coupon['id']}: {terms}"
 
 
 def _describe_discount(discount: StripeObject) -> str:

@@ -435,3 +435,18 @@ def test_accepted_retention_offer_confirms_the_discount_not_the_cancellation(
         assert cancel_message in html and "Offer accepted" not in html
         # The "offer accepted" page exists only for a kept subscription.
         assert web.get(page_path(session.url) + "/kept").status_code == 404
+
+
+def test_a_coupon_whose_name_states_its_terms_is_not_described_twice() -> None:
+    from standin.pages import _describe_coupon
+
+    named = {
+        "id": "c",
+        "name": "Stay: 30% off for 2 months",
+        "percent_off": 30,
+        "duration": "repeating",
+        "duration_in_months": 2,
+    }
+    assert _describe_coupon(named) == "Stay: 30% off for 2 months"
+    plain = {**named, "name": "Stay with us"}
+    assert _describe_coupon(plain) == "Stay with us: 30% off for 2 months"

@@ -1,0 +1,54 @@
+"""The README's screenshots, taken from the running demo (offline mode, personas), so they
+can't go stale: `make screenshots` writes them to docs/screenshots/; in the test suite
+they go to test-artifacts/screenshots/ and only the flows are checked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.helpers import ROOT
+
+FOLDER = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "test-artifacts" / "screenshots")
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
+
+
+def as_persona(page: Page, site: str, name: str) -> None:
+    page.goto(site + "/")
+    page.click("summary:has-text('Demo personas')")
+    page.click(f"button.persona:has-text('{name}')")
+    expect(page).to_have_url(site + "/account")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_screenshots_of_the_pages_and_each_step(page: Page, site_with_personas, size):
+    site = site_with_personas
+    page.set_viewport_size(SIZES[size])
+    FOLDER.mkdir(parents=True, exist_ok=True)
+
+    def shoot(name: str) -> None:
+        page.screenshot(path=str(FOLDER / f"{name}-{size}.png"), full_page=size == "desktop")
+
+    page.goto(site + "/pricing?interval=month")
+    expect(page.locator(".card").first).to_be_visible()
+    shoot("pricing")
+
+    as_persona(page, site, "Mona")  # monthly Pro, active
+    shoot("account")
+    page.click("button:has-text('Switch to yearly billing')")
+    expect(page.locator("body")).to_contain_text("subscription_update_confirm")
+    shoot("step-switch-interval")
+    page.go_back()
+    page.click("button:has-text('Cancel at period end')")
+    expect(page.locator("body")).to_contain_text("subscription_cancel")
+    shoot("step-cancel")
+    page.go_back()
+    page.click("button:has-text('Update payment method')")
+    expect(page.locator("body")).to_contain_text("payment_method_update")
+    shoot("step-payment-method")
+
+    as_persona(page, site, "Priya")  # past due
+    shoot("account-past-due")
