@@ -22,7 +22,7 @@ from werkzeug.datastructures import LanguageAccept
 
 from billing import current, eligibility, flows, outcomes
 from billing.accounts import login_required
-from billing.catalog import Catalog, Price
+from billing.catalog import Catalog, Price, Seats
 from billing.eligibility import Choice, Facts, NotEligible, Rule, check_plan_change
 from billing.errors import refuse
 from billing.forms import PlanForm, SeatsForm
@@ -106,10 +106,14 @@ def _catalog_plan() -> Chosen:
     product = current.catalog().product(price.product_id)
     if product is None or product.seats is None or not form.quantity.raw_data:
         return Chosen(price=price)
-    quantity = None if form.quantity.errors else form.quantity.data
-    if quantity is None or not product.seats.min <= quantity <= product.seats.max:
-        raise NotEligible(f"Choose between {product.seats.min} and {product.seats.max} seats.")
-    return Chosen(price=price, quantity=quantity)
+    return Chosen(price=price, quantity=_within(product.seats, None if form.quantity.errors else form.quantity.data))
+
+
+def _within(seats: Seats, quantity: int | None) -> int:
+    """A number of seats the catalog allows for this plan; NotEligible (with the bounds) otherwise."""
+    if quantity is None or not seats.min <= quantity <= seats.max:
+        raise NotEligible(f"Choose between {seats.min} and {seats.max} seats.")
+    return quantity
 
 
 def _first_seats(u: User, price: Price | None) -> Chosen:
@@ -136,11 +140,10 @@ def _seats(u: User, chosen: Chosen) -> Chosen:
     if sub is None or product is None or product.seats is None:
         raise NotEligible("Your plan is not priced per seat.")
     form = SeatsForm()
-    if not form.validate() or not product.seats.min <= (form.quantity.data or 0) <= product.seats.max:
-        raise NotEligible(f"Choose between {product.seats.min} and {product.seats.max} seats.")
-    if form.quantity.data == sub.quantity:
+    quantity = _within(product.seats, form.quantity.data if form.validate() else None)
+    if quantity == sub.quantity:
         raise NotEligible("You already have this many seats.")
-    return Chosen(quantity=form.quantity.data)
+    return Chosen(quantity=quantity)
 
 
 @login_required
