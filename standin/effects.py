@@ -260,30 +260,63 @@ def pause(subscription: StripeObject) -> StripeObject:
     return subscription
 
 
-def resume(state: State, subscription: StripeObject, billing_cycle_anchor: str = "unchanged") -> StripeObject:
-    """Resume a paused subscription (the caller checks `resume_refusal` first).
+def resume(
+    state: State,
+    subscription: StripeObject,
+    billing_cycle_anchor: str = "now",
+    proration_behavior: str = "create_prorations",
+) -> StripeObject:
+    """Resume a paused subscription (the caller checks `resume_refusal` first), as
+    https://docs.stripe.com/api/subscriptions/resume describes.
 
     It goes back to `trialing` if its trial has not ended, else to `active`.
-    With `billing_cycle_anchor` `unchanged` the items keep their periods (the
-    stand-in's clock does not move, so the period around "now" is the one
-    they have). With `now` a new period starts on every item, and outside a
-    trial it is invoiced at once; if that charge is declined the subscription
-    is `past_due` with the invoice left open, as Stripe's default
-    `payment_behavior=resume_on_payment_attempt` leaves it.
+    - `now` (Stripe's default) starts a new period on every item today and,
+      outside a trial, invoices it at once; if that charge is declined the
+      subscription is `past_due` with the invoice left open, as the default
+      `payment_behavior=resume_on_payment_attempt` leaves it.
+    - `unchanged` "advances the subscription to the period that surrounds the
+      current time" without moving the anchor. A pause never advances periods
+      (https://docs.stripe.com/billing/subscriptions/pausing), so a period
+      reached this way was never paid: its remaining time is prorated per
+      `proration_behavior` (pending items for the next invoice, an invoice now,
+      or nothing). Resuming within the period paid before the pause bills nothing.
     """
     at = objects.now()
     trialing = subscription["trial_end"] is not None and subscription["trial_end"] > at
     subscription.update(status="trialing" if trialing else "active", status_details=None)
-    if billing_cycle_anchor != "now":
+    if billing_cycle_anchor == "unchanged":
+        _catch_up(state, subscription, at, "none" if trialing else proration_behavior)
         return subscription
     subscription["billing_cycle_anchor"] = at
     for item in subscription["items"]["data"]:
-        interval = item["price"]["recurring"] or {"interval": "month", "interval_count": 1}
+        interval, count = _interval(item["price"])
         item["current_period_start"] = at
-        item["current_period_end"] = objects.add_interval(at, interval["interval"], interval["interval_count"])
+        item["current_period_end"] = objects.add_interval(at, interval, count)
     if not trialing and not bill(state, subscription, "subscription_update"):
         subscription["status"] = "past_due"
     return subscription
+
+
+def _catch_up(state: State, subscription: StripeObject, at: int, proration_behavior: str) -> None:
+    """Move each item on to the period around `at`, prorating a period it enters unpaid."""
+    prorations = []
+    for item in subscription["items"]["data"]:
+        interval, count = _interval(item["price"])
+        start, end = int(item["current_period_start"]), int(item["current_period_end"])
+        if end > at:
+            continue
+        while end <= at:
+            start, end = end, objects.add_interval(end, interval, count)
+        item.update(current_period_start=start, current_period_end=end)
+        share = (end - at) / (end - start)
+        charge = round((item["price"]["unit_amount"] or 0) * item["quantity"] * share)
+        prorations.append(objects.proration_line(subscription, item, item["price"], item["quantity"], charge, at, end))
+    if not prorations or proration_behavior == "none":
+        return
+    if proration_behavior == "always_invoice":
+        _paid_invoice(state, subscription, "subscription_update", prorations=prorations, bill_items=False)
+    else:
+        subscription.setdefault("_pending_prorations", []).extend(prorations)
 
 
 def start(

@@ -742,17 +742,17 @@ def pause_subscription(params: dict[str, Any], subscription_id: str) -> StripeOb
 def resume_subscription(params: dict[str, Any], subscription_id: str) -> StripeObject:
     """Resume a paused subscription; `billing_cycle_anchor[type]` defaults to `now`, as on Stripe.
 
-    Prorations are not modelled, so `proration_behavior`, `proration_date`
-    and `payment_behavior` are refused rather than ignored.
+    `proration_date` and `payment_behavior` are not modelled, so they are
+    refused rather than ignored.
     """
     subscription = find("subscription", subscription_id)
-    refuse_unsupported(params, {"billing_cycle_anchor", "expand"})
+    refuse_unsupported(params, {"billing_cycle_anchor", "expand", "proration_behavior"})
     refusal = effects.resume_refusal(subscription)
     if refusal is not None:
         raise invalid(refusal)
     anchor = params.get("billing_cycle_anchor", {"type": "now"})["type"]
     with effects.customer_time(state(), subscription["customer"]):
-        return effects.resume(state(), subscription, anchor)
+        return effects.resume(state(), subscription, anchor, params.get("proration_behavior", "create_prorations"))
 
 
 # -- Subscriptions made through the API (not Checkout) -----------------------

@@ -395,8 +395,11 @@ def test_pause_refusals(client: stripe.StripeClient, catalog: Any, subscribe: An
     assert info.value.param == "type"
     assert stand_in.state.objects[flexible.id]["status"] == "active"
     client.v1.subscriptions.pause(flexible.id, {"type": "subscription"})
-    with pytest.raises(stripe.InvalidRequestError, match="does not implement the param proration_behavior"):
-        client.v1.subscriptions.resume(flexible.id, {"proration_behavior": "none"})
+    with pytest.raises(stripe.InvalidRequestError, match="does not implement the param proration_date"):
+        client.v1.subscriptions.resume(flexible.id, {"proration_date": 1})
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscriptions.resume(flexible.id, {"proration_behavior": "sometimes"})  # type: ignore[typeddict-item]
+    assert info.value.param == "proration_behavior"
     with pytest.raises(stripe.InvalidRequestError) as info:
         client.v1.subscriptions.resume(flexible.id, {"billing_cycle_anchor": {"type": "later"}})  # type: ignore[typeddict-item]
     assert info.value.param == "billing_cycle_anchor[type]"

@@ -502,3 +502,71 @@ def test_deleting_a_clock_deletes_its_customers(client: stripe.StripeClient, cat
     gone = client.v1.subscriptions.retrieve(sub.id)
     assert (gone.status, gone.ended_at) == ("canceled", T0)
     assert client.v1.payment_methods.retrieve(card.id).customer is None
+
+
+# -- A pause across a renewal --------------------------------------------------
+
+
+def paused_across_a_renewal(client: stripe.StripeClient, catalog: Any) -> tuple[Any, Any, int]:
+    """A flexible monthly subscription paused on day 10 of its first period, its clock
+    then moved 40 days on: past the renewal it would have had."""
+    clock = client.v1.test_helpers.test_clocks.create({"frozen_time": T0})
+    customer, _ = customer_with(client, test_clock=clock.id)
+    sub = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": catalog.basic.id}], "billing_mode": {"type": "flexible"}}
+    )
+    client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": T0 + 10 * DAY})
+    client.v1.subscriptions.pause(sub.id)
+    client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": T0 + 50 * DAY})
+    return clock, sub, T0 + 50 * DAY
+
+
+def test_a_paused_subscription_is_not_billed_and_its_period_waits(client: stripe.StripeClient, catalog: Any) -> None:
+    _, sub, _ = paused_across_a_renewal(client, catalog)
+    paused = client.v1.subscriptions.retrieve(sub.id)
+    assert paused.status == "paused"
+    assert paused["items"].data[0].current_period_end == sub["items"].data[0].current_period_end
+    assert [i.billing_reason for i in invoices(client, sub.id)] == ["subscription_create"]
+
+
+@pytest.mark.parametrize(
+    ("proration_behavior", "invoiced_now", "pending"),
+    [("create_prorations", False, True), ("always_invoice", True, False), ("none", False, False)],
+)
+def test_resume_unchanged_after_a_renewal_prorates_the_unpaid_period(
+    client: stripe.StripeClient, catalog: Any, proration_behavior: str, invoiced_now: bool, pending: bool
+) -> None:
+    clock, sub, now = paused_across_a_renewal(client, catalog)
+    resumed = client.v1.subscriptions.resume(
+        sub.id, {"billing_cycle_anchor": {"type": "unchanged"}, "proration_behavior": proration_behavior}
+    )
+    item, first = resumed["items"].data[0], sub["items"].data[0]
+    # The anchor stays; the items move on to the period around now, the one after the paid one.
+    assert resumed.status == "active" and resumed.billing_cycle_anchor == sub.billing_cycle_anchor
+    assert item.current_period_start == first.current_period_end <= now < item.current_period_end
+    share = (item.current_period_end - now) / (item.current_period_end - item.current_period_start)
+    remaining = round(catalog.basic.unit_amount * share)
+    made = invoices(client, sub.id)[1:]
+    if invoiced_now:
+        assert [(i.billing_reason, i.amount_paid) for i in made] == [("subscription_update", remaining)]
+        assert made[0].lines.data[0].description.startswith("Remaining time on 1 ×")
+    else:
+        assert made == []
+    # The next renewal carries the pending proration (and only then).
+    client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": item.current_period_end + DAY})
+    renewal = invoices(client, sub.id)[-1]
+    assert renewal.billing_reason == "subscription_cycle"
+    assert renewal.amount_paid == catalog.basic.unit_amount + (remaining if pending else 0)
+
+
+def test_resume_unchanged_within_the_paid_period_bills_nothing(client: stripe.StripeClient, catalog: Any) -> None:
+    clock = client.v1.test_helpers.test_clocks.create({"frozen_time": T0})
+    customer, _ = customer_with(client, test_clock=clock.id)
+    sub = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": catalog.basic.id}], "billing_mode": {"type": "flexible"}}
+    )
+    client.v1.subscriptions.pause(sub.id)
+    client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": T0 + 5 * DAY})
+    resumed = client.v1.subscriptions.resume(sub.id, {"billing_cycle_anchor": {"type": "unchanged"}})
+    assert resumed["items"].data[0].current_period_end == sub["items"].data[0].current_period_end
+    assert len(invoices(client, sub.id)) == 1
