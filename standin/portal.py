@@ -301,6 +301,8 @@ def _update_confirm(data: dict[str, Any], subscription: StripeObject, features: 
         )
     # The discount must apply to the plan the customer ends up on.
     product = find("price", item["price"])["product"] if "price" in item else current["price"]["product"]
+    if item.get("quantity", current["quantity"]) != current["quantity"]:
+        _check_quantity(item["quantity"], product, features, f"{param}[items][0][quantity]")
     discounts = []
     for index, discount in enumerate(data.get("discounts", [])):
         resolve_discount(discount, f"{param}[discounts][{index}]", [product])
@@ -313,6 +315,29 @@ def _update_confirm(data: dict[str, Any], subscription: StripeObject, features: 
         ],
         "subscription": subscription["id"],
     }
+
+
+def _check_quantity(quantity: int, product: str, features: StripeObject, param: str) -> None:
+    """A new quantity must be one the configuration lets customers choose for the product:
+    `features.subscription_update.products[].adjustable_quantity` is enabled and the
+    quantity is within its `minimum` and `maximum`
+    (https://docs.stripe.com/api/customer_portal/configurations/object#portal_configuration_object-features-subscription_update-products-adjustable_quantity)."""
+    entry = next((p for p in features["subscription_update"]["products"] or [] if p["product"] == product), None)
+    limits = entry["adjustable_quantity"] if entry is not None else {"enabled": False}
+    if not limits["enabled"]:
+        raise invalid(
+            f"The quantity of the product {product} cannot be changed: its entry in the portal configuration's "
+            "features[subscription_update][products] does not have adjustable_quantity[enabled].",
+            param,
+        )
+    low, high = limits["minimum"], limits["maximum"]
+    if quantity < low or (high is not None and quantity > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise invalid(
+            f"The quantity {quantity} is outside the portal configuration's limits for the product "
+            f"{product}: it must be {bounds}.",
+            param,
+        )
 
 
 def _retention(retention: dict[str, Any] | None) -> StripeObject | None:

@@ -90,7 +90,10 @@ def make_catalog(client: stripe.StripeClient, **features: Any) -> Catalog:
         "subscription_update": {
             "enabled": True,
             "default_allowed_updates": ["price"],
-            "products": [{"product": "basic", "prices": [basic.id]}, {"product": "pro", "prices": [pro.id]}],
+            "products": [
+                {"product": "basic", "prices": [basic.id]},
+                {"product": "pro", "prices": [pro.id], "adjustable_quantity": {"enabled": True, "maximum": 10}},
+            ],
         },
         "subscription_cancel": {"enabled": True, "mode": "at_period_end"},
         "subscription_pause": {"enabled": True},

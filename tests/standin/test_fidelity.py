@@ -162,3 +162,37 @@ def test_update_confirm_discounts_replace_the_subscriptions(
     assert [d.source.coupon for d in client.v1.subscriptions.retrieve(sub.id, {"expand": ["discounts"]}).discounts] == [
         second.id
     ]
+
+
+@pytest.mark.parametrize(
+    ("price", "quantity", "refusal"),
+    [
+        ("basic", 2, "cannot be changed: its entry .* does not have adjustable_quantity"),
+        ("pro", 11, "must be between 1 and 10"),
+        ("pro", 0, "must be between 1 and 10"),
+        ("basic", 1, None),  # the current quantity is no change
+        ("pro", 10, None),
+    ],
+)
+def test_update_confirm_quantity_honours_adjustable_quantity(
+    client: stripe.StripeClient, catalog: Any, subscribed: Any, price: str, quantity: int, refusal: str | None
+) -> None:
+    customer, sub = subscribed
+    item = sub["items"].data[0]
+    params: Any = {
+        "customer": customer.id,
+        "flow_data": {
+            "type": "subscription_update_confirm",
+            "subscription_update_confirm": {
+                "subscription": sub.id,
+                "items": [{"id": item.id, "price": getattr(catalog, price).id, "quantity": quantity}],
+            },
+        },
+    }
+    if refusal is None:
+        session = client.v1.billing_portal.sessions.create(params)
+        assert session.flow.subscription_update_confirm["items"][0].quantity == quantity
+        return
+    with pytest.raises(stripe.InvalidRequestError, match=refusal) as info:
+        client.v1.billing_portal.sessions.create(params)
+    assert info.value.param == "flow_data[subscription_update_confirm][items][0][quantity]"
