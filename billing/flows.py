@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from billing.catalog import AfterCompletion
 from billing.eligibility import SubscriptionFacts
+from billing.snapshots import expanded
 
 if TYPE_CHECKING:
     # Types only: this module never calls Stripe (billing.stripe_api is the one that does).
@@ -171,7 +172,7 @@ def customer_update(p: Press) -> PortalSessionParams:
 def resume(p: Press) -> SubscriptionResumeParams:
     """Resume a paused subscription where its billing period left off (the portal
     has no resume step, so this is a direct API call)."""
-    return {"billing_cycle_anchor": {"type": "unchanged"}, "expand": ["discounts"]}
+    return {"billing_cycle_anchor": {"type": "unchanged"}, "expand": expanded()}
 
 
 def checkout_subscription(p: Press) -> CheckoutSessionParams:

@@ -92,6 +92,9 @@ class Subscription(Base):
     # "flexible" or "classic": only flexible subscriptions can be paused.
     billing_mode: Mapped[str] = mapped_column(String(16), default="flexible")
     discount_coupon: Mapped[str | None] = mapped_column(String(255))
+    # While the latest invoice is unpaid: what is due, and Stripe's hosted page to pay it.
+    open_invoice_amount: Mapped[int | None]
+    open_invoice_url: Mapped[str | None] = mapped_column(String(2048))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(back_populates="subscription")

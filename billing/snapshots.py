@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from billing.eligibility import PortalFeatures
 
@@ -37,6 +37,19 @@ class SubscriptionSnapshot:
     billing_mode: str
     # The coupon of the discount in force, if any (the catalog names it).
     discount_coupon: str | None
+    # The latest invoice while it is unpaid: what is due, and Stripe's page to pay it.
+    open_invoice_amount: int | None
+    open_invoice_url: str | None
+
+
+# What `snapshot` reads beyond the subscription itself, so every call that returns
+# one expands these: `expanded()` for the subscription, `expanded("data.")` in a
+# list, `expanded("subscription.")` from a Checkout Session.
+EXPANDED = ("discounts", "latest_invoice")
+
+
+def expanded(prefix: str = "") -> list[str]:
+    return [prefix + field for field in EXPANDED]
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,18 @@ def snapshot(sub: stripe.Subscription) -> SubscriptionSnapshot:
         ended_at=_time(sub.ended_at),
         billing_mode=sub.billing_mode.type if sub.billing_mode else "classic",
         discount_coupon=_discount_coupon(sub),
+        **_open_invoice(sub),
     )
+
+
+def _open_invoice(sub: stripe.Subscription) -> dict[str, Any]:
+    """The latest invoice's amount due and `hosted_invoice_url` while it is open (needs
+    `latest_invoice` expanded). A past-due subscription stays so until it is paid
+    (https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses)."""
+    invoice = sub.latest_invoice
+    if invoice is None or isinstance(invoice, str) or invoice.status != "open":
+        return {"open_invoice_amount": None, "open_invoice_url": None}
+    return {"open_invoice_amount": invoice.amount_remaining, "open_invoice_url": invoice.hosted_invoice_url}
 
 
 def _discount_coupon(sub: stripe.Subscription) -> str | None:

@@ -27,6 +27,7 @@ from billing.snapshots import (
     SubscriptionSnapshot,
     customer_snapshot,
     event_facts,
+    expanded,
     portal_features_of,
     snapshot,
 )
@@ -349,7 +350,7 @@ class StripeAPI:
         """The subscription a completed Checkout Session created for this customer."""
         with self.calling("read the Checkout result"):
             session = self.client.v1.checkout.sessions.retrieve(
-                session_id, {"expand": ["subscription", "subscription.discounts"]}
+                session_id, {"expand": ["subscription", *expanded("subscription.")]}
             )
         session_customer = session.customer if isinstance(session.customer, str) else None
         # The session id comes from the URL: ignore a session of another customer.
@@ -382,7 +383,7 @@ class StripeAPI:
         over, else the newest one (so a canceled customer sees that it ended)."""
         with self.calling("read your subscription"):
             subs = self.client.v1.subscriptions.list(
-                {"customer": customer, "status": "all", "limit": 10, "expand": ["data.discounts"]}
+                {"customer": customer, "status": "all", "limit": 10, "expand": expanded("data.")}
             )
         ordered = sorted(subs.data, key=lambda s: s.created, reverse=True)
         live = [s for s in ordered if s.status not in FINAL_STATUSES]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from billing.snapshots import SubscriptionSnapshot, snapshot
+from billing.snapshots import SubscriptionSnapshot, expanded, snapshot
 from billing.stripe_api import BillingError, StripeAPI
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def create_persona_subscription(
         "items": [{"price": api.price_id(lookup_key), "quantity": quantity}],
         "billing_mode": {"type": "flexible"},
         "cancel_at_period_end": cancel_at_period_end,
-        "expand": ["discounts"],
+        "expand": expanded(),
     }
     if trial_days:
         params["trial_period_days"] = trial_days
@@ -58,12 +58,12 @@ def create_persona_subscription(
 
 def pause_subscription(api: StripeAPI, subscription_id: str) -> SubscriptionSnapshot:
     with api.calling("pause the subscription"):
-        return snapshot(api.client.v1.subscriptions.pause(subscription_id, {"expand": ["discounts"]}))
+        return snapshot(api.client.v1.subscriptions.pause(subscription_id, {"expand": expanded()}))
 
 
 def cancel_subscription(api: StripeAPI, subscription_id: str) -> SubscriptionSnapshot:
     with api.calling("cancel the subscription"):
-        return snapshot(api.client.v1.subscriptions.cancel(subscription_id, {"expand": ["discounts"]}))
+        return snapshot(api.client.v1.subscriptions.cancel(subscription_id, {"expand": expanded()}))
 
 
 def create_test_clock(api: StripeAPI, name: str) -> tuple[str, int]:

@@ -23,7 +23,7 @@ from standin import api, clocks, events, pages, portal, resources
 from standin.errors import StripeError
 from standin.events import Deliver, Webhooks
 from standin.http_client import CONNECTION_FAULTS, SKIP_LATENCY, InProcessHTTPClient
-from standin.state import State
+from standin.state import Journal, State
 
 
 @dataclass(frozen=True)
@@ -110,16 +110,21 @@ class StandIn:
             if status and int(status[-1].split()[0]) >= 400:
                 self.state.rollback(journal)
             else:
-                before, after = self.state.changes(journal)
-                for object_id, obj in after.items():
-                    # Every finalized invoice has a hosted page where it can be paid
-                    # (https://docs.stripe.com/invoicing/hosted-invoice-page); here it is `/i/<id>`.
-                    if obj.get("object") == "invoice" and obj["status"] != "draft" and not obj["hosted_invoice_url"]:
-                        obj["hosted_invoice_url"] = f"{self.public_url}/i/{object_id}"
-                self.webhooks.add(events.changes(before, after))
+                self.settle(journal)
         if self.webhooks.mode == "immediate":
             self.webhooks.deliver()
         return [body]
+
+    def settle(self, journal: Journal) -> None:
+        """Finish what a request changed (or a test, under `state.track()`): give new
+        invoices their hosted page and queue the events the changes make."""
+        before, after = self.state.changes(journal)
+        for object_id, obj in after.items():
+            # Every finalized invoice has a hosted page where it can be paid
+            # (https://docs.stripe.com/invoicing/hosted-invoice-page); here it is `/i/<id>`.
+            if obj.get("object") == "invoice" and obj["status"] != "draft" and not obj["hosted_invoice_url"]:
+                obj["hosted_invoice_url"] = f"{self.public_url}/i/{object_id}"
+        self.webhooks.add(events.changes(before, after))
 
     def configure_webhooks(
         self, secret: str, deliver: Deliver | None = None, url: str | None = None, mode: str = "immediate"
