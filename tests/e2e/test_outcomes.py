@@ -134,6 +134,7 @@ def test_change_seats(page: Page, site):
     sign_in_as(page, site, "Sasha")
     before = facts(page)
     assert before["Billing"] == "$99 per month × 5 seats"
+    invoices_before = invoices(page, site)
 
     page.fill("#quantity", "7")
     page.click("button:has-text('Change seats')")
@@ -147,6 +148,8 @@ def test_change_seats(page: Page, site):
         "Status": "Active",
         "Renews on": before["Renews on"],
     }
+    # create_prorations: the two extra seats are billed on the next invoice, not now.
+    assert invoices(page, site) == invoices_before
 
 
 def test_cancel_declining_the_offer_cancels_at_period_end(page: Page, site):
