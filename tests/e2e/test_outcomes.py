@@ -222,7 +222,10 @@ def test_past_due_new_card_then_paying_the_open_invoice(page: Page, site):
     default; paying the open invoice ("Manage billing", Pay) makes the subscription active."""
     sign_in_as(page, site, "Priya")
     assert facts(page)["Status"] == "Past due: the last payment failed"
-    expect(page.locator(".notice.past-due")).to_contain_text('press "Pay" next to the open invoice')
+    notice = page.locator(".notice.past-due")
+    expect(notice).to_contain_text("$29 is still due")
+    # The open invoice's hosted page is one click away (paying there is tested in tests/core).
+    expect(notice.locator("a:has-text('Pay $29')")).to_have_attribute("href", re.compile(r"/_standin/i/in_"))
 
     page.click("button:has-text('Update payment method')")
     page.check("input[value='4242424242424242']")
