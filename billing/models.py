@@ -50,11 +50,12 @@ class User(UserMixin, Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # Every page shows both: load them with the user, in the same query.
     subscription: Mapped[Subscription | None] = relationship(
-        back_populates="user", uselist=False, cascade="all, delete-orphan"
+        back_populates="user", uselist=False, cascade="all, delete-orphan", lazy="joined"
     )
     profile: Mapped[BillingProfile | None] = relationship(
-        back_populates="user", uselist=False, cascade="all, delete-orphan"
+        back_populates="user", uselist=False, cascade="all, delete-orphan", lazy="joined"
     )
 
     def set_password(self, password: str) -> None:

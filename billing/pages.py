@@ -14,13 +14,13 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from billing import current, mirror, outcomes, presenters
+from billing import current, mirror, outcomes, page_cache, presenters
 from billing.accounts import login_required
 from billing.buttons import BUTTON, BUTTONS, PROMO, choices, promo_code
 from billing.catalog import Price
 from billing.eligibility import NotEligible, check_plan_change
 from billing.errors import refuse
-from billing.forms import LocaleForm, SeatsForm
+from billing.forms import LocaleForm
 from billing.models import User, db, save_subscription
 from billing.stripe_api import PORTAL_LOCALES, BillingError
 
@@ -59,17 +59,25 @@ def pricing() -> ResponseReturnValue:
     if picked is not None:
         interval = picked.interval
     u = current.user_or_none()
-    return render_template(
-        "pricing.html",
-        cards=[plan_card(p.prices[interval], u, picked) for p in catalog.products if interval in p.prices],
-        interval=interval,
-        picked_name=presenters.price_name(catalog, picked) if picked else None,
-        yearly_saving=presenters.yearly_saving(catalog),
-        promo=promo_code(),
-        # Shown as applied only when it is one of the catalog's codes; any other code is
-        # checked with Stripe on the click (pages make no Stripe calls).
-        promo_coupon=catalog.campaign_code(promo_code() or ""),
-    )
+    promo = promo_code()
+
+    def page() -> str:
+        return render_template(
+            "pricing.html",
+            cards=[plan_card(p.prices[interval], u, picked) for p in catalog.products if interval in p.prices],
+            interval=interval,
+            picked_name=presenters.price_name(catalog, picked) if picked else None,
+            yearly_saving=presenters.yearly_saving(catalog),
+            promo=promo,
+            # Shown as applied only when it is one of the catalog's codes; any other code is
+            # checked with Stripe on the click (pages make no Stripe calls).
+            promo_coupon=catalog.campaign_code(promo or ""),
+        )
+
+    # Everyone not signed in sees the same page for the same choices: render it once.
+    if u is None and page_cache.cacheable():
+        return page_cache.shared(("pricing", interval, picked and picked.lookup_key, promo), page)
+    return page()
 
 
 def plan_card(price: Price, u: User | None, picked: Price | None) -> dict[str, Any]:
@@ -120,8 +128,6 @@ def account() -> ResponseReturnValue:
         coupon=catalog.coupon(sub.discount_coupon) if sub and sub.discount_coupon else None,
         buttons=views,
         choices=allowed,
-        seats_form=SeatsForm(quantity=sub.quantity if sub else 1),
-        locale_form=LocaleForm(locale=u.locale or ""),
         locales=PORTAL_LOCALES,
     )
 
