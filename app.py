@@ -25,7 +25,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import kit  # the demo kit, plugged in at the end of create_app
 import ops
-from billing import accounts, buttons, errors, page_cache, pages, presenters, web, webhook
+from billing import accounts, buttons, errors, mirror, page_cache, pages, presenters, web, webhook
 from billing.catalog import load_catalog
 from billing.models import db, init_db_command
 from billing.settings import load_settings
@@ -93,7 +93,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(ops.stripe_cli)
 
     # The Stripe client, with what pages need read once at start (pages make no Stripe calls).
-    app.extensions["stripe"] = StripeAPI.connect(settings, catalog, app.config.get("STRIPE_HTTP_CLIENT"))
+    api = app.extensions["stripe"] = StripeAPI.connect(settings, catalog, app.config.get("STRIPE_HTTP_CLIENT"))
+    with app.app_context():
+        mirror.save_known_prices(api, [price.lookup_key for price in catalog.prices])
 
     kit.init_app(app)  # the demo kit (offline mode, personas, API-call panels): see README, "Make it yours"
     return app

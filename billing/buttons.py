@@ -20,7 +20,7 @@ from flask import Blueprint, current_app, flash, make_response, redirect, reques
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import LanguageAccept
 
-from billing import current, eligibility, flows, outcomes
+from billing import current, eligibility, flows, mirror, outcomes
 from billing.accounts import login_required
 from billing.catalog import Catalog, Price, Seats
 from billing.eligibility import Choice, Facts, NotEligible, Rule, check_plan_change
@@ -360,7 +360,7 @@ def press(button: Button) -> ResponseReturnValue:
     api = current.stripe_api()
     try:
         discount = checked_promotion_code(chosen) if button.takes_promo else None
-        price_id = api.price_id(chosen.price.lookup_key) if chosen.price else None
+        price_id = mirror.price_id(api, chosen.price.lookup_key) if chosen.price else None
         params = button.build(press_for(u, button, chosen, customer_id(u), price_id, discount))
         assert button.send is not None, f"{button.key} has a view of its own"
         url = button.send(api, params)

@@ -7,7 +7,11 @@ learns of it in three ways, all ending here:
   - a webhook event: `apply_event(event)`;
   - `flask stripe resync`: `refresh` for every customer (or one).
 
-An event is only a hint of *which* customer changed. Its payload may be old
+The catalog's price ids are mirrored the same way (`price_id`, `refresh_prices`),
+so a click sends its price without asking Stripe first, and an archived price
+is refused as soon as its webhook arrives.
+
+An event is only a hint of *which* customer (or price) changed. Its payload may be old
 (Stripe does not deliver in order, and retries for days), so the handler
 re-reads the customer from Stripe and writes what Stripe says now: a late
 event can never bring back an older state.
@@ -19,11 +23,11 @@ import logging
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from billing.models import StripeEvent, User, db, save_profile, save_subscription
+from billing.models import StripeEvent, StripePrice, User, db, save_profile, save_subscription
 from billing.snapshots import EventFacts
-from billing.stripe_api import StripeAPI
+from billing.stripe_api import PLAN_UNAVAILABLE, BillingError, StripeAPI
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,8 @@ HANDLED_EVENTS = frozenset(
         "invoice.payment_failed",
     }
 )
+# Events that may change which price a lookup key names (https://docs.stripe.com/api/events/types).
+PRICE_EVENTS = frozenset({"price.created", "price.updated", "price.deleted", "product.updated", "product.deleted"})
 
 Outcome = Literal["applied", "duplicate", "ignored"]
 
@@ -65,7 +71,47 @@ def refresh_profile(api: StripeAPI, user: User) -> None:
             save_profile(user, profile)
 
 
-def apply_event(api: StripeAPI, event: EventFacts) -> Outcome:
+def price_id(api: StripeAPI, lookup_key: str) -> str:
+    """Stripe's id of the active price with this lookup key, with no Stripe call once
+    known: from the mirror (which webhooks keep current), else as read at start, else
+    asked once. Raises BillingError when the price is archived."""
+    row = db.session.get(StripePrice, lookup_key)
+    if row is not None:
+        if row.price_id is None:
+            raise BillingError(PLAN_UNAVAILABLE)
+        return row.price_id
+    return api.known_price_id(lookup_key) or api.find_price_id(lookup_key)
+
+
+def refresh_prices(api: StripeAPI, lookup_keys: list[str]) -> None:
+    """Read which active price each lookup key names into the mirror (not committed)."""
+    _save_prices(api.active_prices(lookup_keys), lookup_keys)
+
+
+def save_known_prices(api: StripeAPI, lookup_keys: list[str]) -> None:
+    """Write the price ids this process knows (read at start, or made by `flask stripe
+    setup`): newer than the mirror, which may even come from another Stripe account or
+    mode. Skipped when Stripe could not be read, before `init-db` made the tables, and
+    when another instance writes at the same moment."""
+    found = {key: price_id for key in lookup_keys if (price_id := api.known_price_id(key))}
+    if not found:
+        return
+    try:
+        _save_prices(found, lookup_keys)
+        db.session.commit()
+    except SQLAlchemyError as e:
+        db.session.rollback()
+        log.info("Known prices not saved (%s)", type(e).__name__)
+
+
+def _save_prices(found: dict[str, str], lookup_keys: list[str]) -> None:
+    for lookup_key in lookup_keys:
+        row = db.session.get(StripePrice, lookup_key) or StripePrice(lookup_key=lookup_key)
+        row.price_id = found.get(lookup_key)
+        db.session.add(row)
+
+
+def apply_event(api: StripeAPI, event: EventFacts, lookup_keys: list[str]) -> Outcome:
     """Apply one verified event, exactly once, in one transaction.
 
     The event id is recorded in the same transaction as the changes it
@@ -76,7 +122,7 @@ def apply_event(api: StripeAPI, event: EventFacts) -> Outcome:
     Raises BillingError (Stripe could not be read): the caller answers 5xx
     so that Stripe retries.
     """
-    if event.type not in HANDLED_EVENTS:
+    if event.type not in HANDLED_EVENTS | PRICE_EVENTS:
         return "ignored"
     try:
         db.session.add(StripeEvent(id=event.id, type=event.type))
@@ -86,6 +132,8 @@ def apply_event(api: StripeAPI, event: EventFacts) -> Outcome:
         log.info("Skipped event %s (%s): already applied", event.id, event.type)
         return "duplicate"
     try:
+        if event.type in PRICE_EVENTS:
+            refresh_prices(api, lookup_keys)
         user = _customer_owner(event.customer)
         if user is not None:
             refresh(api, user)

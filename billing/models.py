@@ -148,6 +148,20 @@ class BillingProfile(Base):
     user: Mapped[User] = relationship(back_populates="profile")
 
 
+class StripePrice(Base):
+    """Stripe's id of the active price for each of the catalog's lookup keys, so a
+    click sends it without asking Stripe first. Written by `flask stripe setup` and
+    on every `price.*` or `product.*` webhook (see mirror.refresh_prices); `price_id`
+    is None once no active price has the key (archived): its buttons are refused
+    with no Stripe call."""
+
+    __tablename__ = "stripe_prices"
+
+    lookup_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    price_id: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class StripeEvent(Base):
     """A webhook event already applied. Its id is the primary key, so a second
     delivery of the same event (a retry, or two instances at once) cannot be

@@ -55,9 +55,10 @@ if stripe.api_version != STRIPE_API_VERSION:
 
 # How old a webhook's signature may be: older deliveries are refused as replays.
 WEBHOOK_TOLERANCE_SECONDS = 300
+# What a customer reads when a plan's price is archived or missing at Stripe.
+PLAN_UNAVAILABLE = "This plan is not available right now. Please try again later."
 # How long a lookup key -> price id answer is reused before asking Stripe again
 # (a key can move to a new price when the merchant changes an amount).
-PRICE_CACHE_SECONDS = 300
 # Statuses after which a subscription is over; another one may have replaced it.
 FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
 # Marks the portal configuration this app manages, so a rerun finds it.
@@ -172,7 +173,8 @@ class StripeAPI:
         # else the one `flask stripe setup` made, else None (the account's default).
         self.configuration = settings.stripe_portal_configuration
         self._configured = settings.stripe_portal_configuration
-        self._prices: dict[str, tuple[str, float]] = {}
+        # The catalog's price ids as read at start (lookup key -> id).
+        self._prices: dict[str, str] = {}
         self._features = PortalFeatures()
         # Seconds a request may spend on Stripe before it starts no more calls.
         self.request_seconds = stripe_call_seconds(settings.stripe_timeout)
@@ -232,45 +234,46 @@ class StripeAPI:
             )
         return customer.id
 
-    def price_id(self, lookup_key: str) -> str:
-        """Stripe's id of the active price with this lookup key (cached briefly).
+    def find_price_id(self, lookup_key: str) -> str:
+        """Ask Stripe for the id of the active price with this lookup key (clicks use
+        the local mirror instead: see mirror.price_id).
 
         Lookup keys let the catalog name prices the same way in test mode, live
         mode and offline, where Stripe's generated ids all differ.
         """
-        cached = self._prices.get(lookup_key)
-        if cached and cached[1] > time.monotonic():
-            return cached[0]
         with self.calling("find a price"):
             prices = self.client.v1.prices.list({"lookup_keys": [lookup_key], "active": True, "limit": 1})
         if not prices.data:
             log.error("No active Stripe price has lookup key %r: run the Stripe setup.", lookup_key)
-            raise BillingError("This plan is not available right now. Please try again later.")
+            raise BillingError(PLAN_UNAVAILABLE)
         self.remember_price(lookup_key, prices.data[0].id)
         return prices.data[0].id
 
     def remember_price(self, lookup_key: str, price_id: str) -> None:
-        self._prices[lookup_key] = (price_id, time.monotonic() + PRICE_CACHE_SECONDS)
+        self._prices[lookup_key] = price_id
 
     def use_configuration(self, configuration: str) -> None:
         """Sessions use this portal configuration, unless STRIPE_PORTAL_CONFIGURATION names one."""
         self.configuration = self._configured or configuration
 
     def known_price_id(self, lookup_key: str) -> str | None:
-        """The cached price id, without asking Stripe (for pages, which make no calls)."""
-        cached = self._prices.get(lookup_key)
-        return cached[0] if cached else None
+        """The price id read at start, without asking Stripe (for pages, which make no calls)."""
+        return self._prices.get(lookup_key)
 
     def load_prices(self, lookup_keys: list[str]) -> None:
-        """Resolve many lookup keys at once (at start), so pages can show price ids."""
+        """Resolve the catalog's lookup keys at start, so clicks need no extra call."""
+        self._prices.update(self.active_prices(lookup_keys))
+
+    def active_prices(self, lookup_keys: list[str]) -> dict[str, str]:
+        """The ids of the active prices with these lookup keys (a key with none is missing)."""
+        found: dict[str, str] = {}
         with self.calling("find the catalog's prices"):
             for start in range(0, len(lookup_keys), 10):  # Stripe takes 10 lookup keys a call
-                found = self.client.v1.prices.list(
+                prices = self.client.v1.prices.list(
                     {"lookup_keys": lookup_keys[start : start + 10], "active": True, "limit": 100}
                 )
-                for price in found.data:
-                    if price.lookup_key:
-                        self.remember_price(price.lookup_key, price.id)
+                found.update({price.lookup_key: price.id for price in prices.data if price.lookup_key})
+        return found
 
     def portal_features(self) -> PortalFeatures:
         """What the portal configuration allows, as read at start (or defaults)."""

@@ -34,7 +34,7 @@ def stripe_webhook() -> ResponseReturnValue:
         log.warning("Refused a webhook: %s", e)
         return {"error": str(e)}, 400
     try:
-        outcome = mirror.apply_event(api, event)
+        outcome = mirror.apply_event(api, event, [p.lookup_key for p in current.catalog().prices])
     except (BillingError, SQLAlchemyError) as e:
         log.warning("Could not apply event %s (%s), Stripe will retry: %s", event.id, event.type, e)
         return {"error": "The event could not be applied now; retry later."}, 503

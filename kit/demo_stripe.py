@@ -45,7 +45,7 @@ def create_persona_subscription(
     """A subscription made directly (no Checkout), in flexible billing mode like Checkout's."""
     params: SubscriptionCreateParams = {
         "customer": customer,
-        "items": [{"price": api.price_id(lookup_key), "quantity": quantity}],
+        "items": [{"price": api.known_price_id(lookup_key) or api.find_price_id(lookup_key), "quantity": quantity}],
         "billing_mode": {"type": "flexible"},
         "cancel_at_period_end": cancel_at_period_end,
         "expand": expanded(),

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
+from billing import mirror
 from billing.catalog import Catalog
 from billing.models import Subscription, User, db, upgrade_schema
 from billing.settings import WEBHOOK_PATH, Settings
@@ -79,6 +80,8 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
 
         with app.app_context():
             upgrade_schema()
+            # The stand-in's price ids (new ones when its state is fresh) replace any the database kept.
+            mirror.save_known_prices(api, [price.lookup_key for price in catalog.prices])
             if fresh:
                 # A new, empty stand-in knows none of the customers the database
                 # remembers: forget them, so they are created again when needed.

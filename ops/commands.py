@@ -46,6 +46,7 @@ def setup_command(write_env: bool) -> None:
         report = ensure_catalog(api, catalog, return_url=settings.url("/account"))
     except BillingError as e:
         raise click.ClickException(str(e)) from e
+    mirror.save_known_prices(api, [p.lookup_key for p in catalog.prices])
     mode = api.served_by or ("live mode" if settings.live_mode else "test mode")
     click.echo(f"Stripe account ({mode}):")
     for change in report.changes:

@@ -67,7 +67,17 @@ def changes(before: dict[str, StripeObject], after: dict[str, StripeObject]) -> 
             kind == "checkout.session" and obj["status"] == "complete" and (old is None or old["status"] != "complete")
         ):
             found.append(_event("checkout.session.completed", obj))
+        elif kind in ("price", "product"):
+            # Archiving is an update with `active` false; a moved lookup key updates both prices
+            # (https://docs.stripe.com/api/events/types: price.*, product.*).
+            found.append(_catalog_event(kind, old, obj))
     return found
+
+
+def _catalog_event(kind: str, old: StripeObject | None, new: StripeObject) -> StripeObject:
+    if new.get("deleted"):
+        return _event(f"{kind}.deleted", old or new)
+    return _event(f"{kind}.created", new) if old is None else _event(f"{kind}.updated", new, old)
 
 
 def _subscription_events(old: StripeObject | None, new: StripeObject) -> list[StripeObject]:
