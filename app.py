@@ -53,6 +53,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
+        # A pooled connection the database dropped (a PostgreSQL restart, a failover, an idle
+        # timeout) is noticed and replaced at checkout, not handed to a request that then fails;
+        # none is kept longer than 30 minutes, under most proxies' and servers' idle limits.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_recycle": 1800},
         # A form post is a few hundred bytes; refuse anything large before reading it.
         MAX_CONTENT_LENGTH=64 * 1024,
         # Cookies: not readable by scripts, not sent on cross-site posts, https-only once
