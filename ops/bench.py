@@ -82,6 +82,11 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores (os.cpu_count()), Python {platform.python_version()}, {now}"
 
 
+def load_average() -> str:
+    """Other work on the machine during the run shows here, and in the figures."""
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
+
+
 # ---------------------------------------------------------------- the servers
 
 
@@ -263,13 +268,19 @@ def _expect(status: int, wanted: int, path: str) -> None:
         raise SystemExit(f"{path} answered {status}, not {wanted}")
 
 
-def mean_ms(action: Callable[[], None], times: int, warm_up: int) -> float:
+def mean_ms(action: Callable[[], None], times: int, warm_up: int, batches: int = 5) -> tuple[float, float]:
+    """ms per call after `warm_up` calls: the mean over all `times`, and the mean of the
+    quickest of `batches` equal batches (the machine's quieter moments, as wrk's best round)."""
     for _ in range(warm_up):
         action()
-    start = time.perf_counter()
-    for _ in range(times):
-        action()
-    return (time.perf_counter() - start) / times * 1000
+    took = []
+    for _ in range(batches):
+        start = time.perf_counter()
+        for _ in range(times // batches):
+            action()
+        took.append(time.perf_counter() - start)
+    each = times // batches
+    return sum(took) / (each * batches) * 1000, min(took) / each * 1000
 
 
 def profile(action: Callable[[], None], times: int, lines: int = 25) -> str:
@@ -300,12 +311,14 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
 
     print(f"Machine: {machine()}")
+    print(f"Load average before: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         folder = Path(tmp)
         customer, rates = serve_and_load(folder, args.seconds, args.rounds)
         print_throughput(customer, rates, args.seconds, args.rounds)
         client = in_process_client(folder / "in-process")
         print_in_process(actions(client, folder / "floor"), args.views, args.profile)
+    print(f"Load average after: {load_average()}")
 
 
 def serve_and_load(folder: Path, seconds: float, rounds: int) -> tuple[Customer, dict[tuple[str, str], list[float]]]:
@@ -359,9 +372,11 @@ def print_throughput(
 
 def print_in_process(steps: dict[str, Callable[[], None]], views: int, with_profile: bool) -> None:
     warm_up = max(views // 10, 10)
-    print(f"In-process (Flask test client, offline stand-in at zero latency): mean of {views} after {warm_up} warm-up")
+    print(f"In-process (Flask test client, offline stand-in at zero latency): {views} each after {warm_up} warm-up")
+    print(f"  {'ms per request':46} {'mean':>6} {'best fifth':>11}")
     for name, action in steps.items():
-        print(f"  {name:46} {mean_ms(action, views, warm_up):6.2f} ms")
+        mean, best = mean_ms(action, views, warm_up)
+        print(f"  {name:46} {mean:6.2f} {best:11.2f}")
     if with_profile:
         for name in (PRICING_VIEW, ACCOUNT_VIEW):
             print(f"\nProfile of {views} {name}s (cumulative, top 25):")
