@@ -13,7 +13,7 @@ bench prints, from this one run on this machine:
 
 It prints figures and asserts nothing about them: it is a benchmark, not a test.
 
-    .venv/bin/python -m ops.bench                  # 2 rounds of 8 s per page and server
+    .venv/bin/python -m ops.bench                  # 3 rounds of 8 s per page and server
     .venv/bin/python -m ops.bench --seconds 4 --rounds 3 --profile
 
 Never points anywhere but 127.0.0.1. Needs wrk (apt-get install wrk).
@@ -324,7 +324,7 @@ def profile(action: Callable[[], None], times: int) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8, help="length of one wrk round (default 8)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds per page and server (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per page and server (default 3)")
     parser.add_argument("--views", type=int, default=500, help="in-process requests per figure (default 500)")
     parser.add_argument("--profile", action="store_true", help="print where the views' time goes (cProfile)")
     args = parser.parse_args(argv)
