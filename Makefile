@@ -43,10 +43,14 @@ standin: $(VENV)/.installed
 load: $(VENV)/.installed
 	$(BIN)/python -m ops.load
 
-# How a mutation's cost grows with the stand-in's state: 2,000 portal sessions through the
-# SDK in-process; prints the first and last 100 creates' times and their ratio (goal <= 1.2).
+# Benchmarks that print figures (no pass or fail). First the pages under gunicorn as a
+# ratio to a bare Flask+Jinja floor serving the same HTML (wrk), and the in-process cost of
+# a view and a click (ops/bench.py; needs wrk). Then how a mutation's cost grows with the
+# stand-in's state: 2,000 portal sessions through the SDK in-process; prints the first and
+# last 100 creates' times and their ratio (goal <= 1.2).
 .PHONY: bench
 bench: $(VENV)/.installed
+	$(BIN)/python -m ops.bench
 	$(BIN)/python -m standin.bench
 
 $(VENV)/bin/python:
