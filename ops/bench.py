@@ -102,9 +102,14 @@ def gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.
     return process
 
 
+# The pages as a merchant serves them: without the demo's persona menu and API-call
+# panels (offline mode is only how the bench gets a Stripe without a key).
+AS_A_MERCHANT_SERVES_THEM = {"DEMO_PERSONAS": "off", "SHOW_API_CALLS": "off"}
+
+
 def offline_env(instance: Path, port: int) -> dict[str, str]:
     """Offline mode (no Stripe key: the stand-in in each worker) in a throwaway instance
-    folder; no personas, so the start seeds nothing; SHOW_API_CALLS as by default."""
+    folder, the pages as a merchant serves them."""
     return {
         "PATH": os.environ.get("PATH", ""),
         "STRIPE_SECRET_KEY": "",  # set, so that no .env can fill it in
@@ -112,7 +117,7 @@ def offline_env(instance: Path, port: int) -> dict[str, str]:
         "APP_BASE_URL": f"http://127.0.0.1:{port}",
         "INSTANCE_PATH": str(instance),
         "DATABASE_URL": f"sqlite:///{instance / 'bench.sqlite'}",
-        "DEMO_PERSONAS": "off",
+        **AS_A_MERCHANT_SERVES_THEM,
     }
 
 
@@ -243,7 +248,7 @@ def in_process_client(instance: Path) -> FlaskClient:
                 "INSTANCE_PATH": str(instance),
                 "DATABASE_URL": f"sqlite:///{instance / 'in-process.sqlite'}",
                 "SECRET_KEY": "bench-secret-key-0123456789abcdef",
-                "DEMO_PERSONAS": "off",
+                **AS_A_MERCHANT_SERVES_THEM,
             }
         )
     finally:
@@ -393,7 +398,7 @@ def print_throughput(
         )
     else:
         state = f"NOT subscribed, Checkout failed: {customer.trouble}"
-    print(f"Account page: signed in, {state}; offline mode, SHOW_API_CALLS as default")
+    print(f"Account page: signed in, {state}; offline mode, no persona menu or API-call panels")
     print(f"{'page':10} {'floor req/s':>12} {'site req/s':>11} {'site/floor':>11}   rounds: floor | site")
     for page in PAGES:
         floor, site = rates[page, "floor"], rates[page, "site"]
