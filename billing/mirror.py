@@ -21,7 +21,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from billing.models import StripeEvent, User, db, save_profile, save_subscription
+from billing.models import StripeEvent, User, db, forget_customer_from_elsewhere, save_profile, save_subscription
 from billing.snapshots import EventFacts
 from billing.stripe_api import StripeAPI
 
@@ -86,7 +86,7 @@ def apply_event(api: StripeAPI, event: EventFacts) -> Outcome:
         log.info("Skipped event %s (%s): already applied", event.id, event.type)
         return "duplicate"
     try:
-        user = _customer_owner(event.customer)
+        user = _customer_owner(event.customer, api.origin)
         if user is not None:
             refresh(api, user)
         db.session.commit()
@@ -97,11 +97,15 @@ def apply_event(api: StripeAPI, event: EventFacts) -> Outcome:
     return "applied"
 
 
-def _customer_owner(customer: str | None) -> User | None:
+def _customer_owner(customer: str | None, origin: str) -> User | None:
     """The user whose Stripe customer this is, locked for the rest of the
     transaction (on PostgreSQL): two events for one customer handled at once
     by two instances then refresh one after the other, and the later refresh,
-    which read Stripe later, is the one that stays."""
+    which read Stripe later, is the one that stays. None if the user's customer
+    with this id was made elsewhere (another key or mode): the event is not theirs."""
     if customer is None:
         return None
-    return db.session.scalar(select(User).where(User.stripe_customer_id == customer).with_for_update())
+    user = db.session.scalar(select(User).where(User.stripe_customer_id == customer).with_for_update())
+    if user is None or forget_customer_from_elsewhere(user, origin):
+        return None
+    return user

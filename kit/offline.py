@@ -31,6 +31,8 @@ from standin import StandIn
 
 # The key the site uses with the in-process stand-in (no secret: it opens nothing real).
 OFFLINE_STRIPE_KEY = "sk_test_offline"
+# Where offline customers are made (Settings.stripe_origin): nowhere a real key reaches.
+OFFLINE_ORIGIN = "offline"
 
 # The stand-in's API and hosted pages are served by this same process under this path.
 STANDIN_PATH = "/_standin"
@@ -65,8 +67,9 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
         app.jinja_env.globals["demo_account"] = (DEMO_EMAIL, DEMO_PASSWORD)
         # The stand-in signs the events it sends with this secret, as Stripe does with an endpoint's.
         secret = settings.stripe_webhook_secret or "whsec_offline_" + secrets.token_hex(16)
+        # Customers made here exist only in this stand-in: the core records that beside each id.
         settings = app.extensions["settings"] = dataclasses.replace(
-            settings, stripe_secret_key=OFFLINE_STRIPE_KEY, stripe_webhook_secret=secret
+            settings, stripe_secret_key=OFFLINE_STRIPE_KEY, stripe_webhook_secret=secret, stripe_origin=OFFLINE_ORIGIN
         )
         send_webhooks_to_app(app, standin, secret)
 
@@ -82,7 +85,7 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
             if fresh:
                 # A new, empty stand-in knows none of the customers the database
                 # remembers: forget them, so they are created again when needed.
-                db.session.execute(update(User).values(stripe_customer_id=None))
+                db.session.execute(update(User).values(stripe_customer_id=None, stripe_origin=None))
                 db.session.query(Subscription).delete()
             if db.session.scalar(select(User).where(User.email == DEMO_EMAIL)) is None:
                 demo = User(email=DEMO_EMAIL)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from billing import mirror
 from billing.catalog import Catalog, Price
-from billing.models import User, db, save_subscription
+from billing.models import User, db, forget_customer_from_elsewhere, save_subscription
 from billing.stripe_api import StripeAPI
 from kit import demo_stripe
 from kit.demo_stripe import PERSONA_CLOCK_PREFIX
@@ -104,6 +104,9 @@ def seed(api: StripeAPI, catalog: Catalog) -> Iterator[tuple[Persona, bool]]:
         if p.plan is not None and price is None:
             continue  # the catalog has no plan of this kind (e.g. no per-seat product)
         user = user_of(p)
+        if user is not None:
+            # A persona made offline is no customer under a test key (nor the reverse): remake it.
+            forget_customer_from_elsewhere(user, api.origin)
         if user is not None and user.stripe_customer_id and (price is None or user.subscription is not None):
             yield p, False
             continue
@@ -122,16 +125,17 @@ def _make(api: StripeAPI, user: User, p: Persona, price: Price | None) -> None:
     clock = None
     if p.then == "end_trial":
         clock = demo_stripe.create_test_clock(api, PERSONA_CLOCK_PREFIX + p.name)
-    user.stripe_customer_id = demo_stripe.create_persona_customer(
+    customer = demo_stripe.create_persona_customer(
         api, p.email, f"{p.name} (demo)", p.key, p.payment_method, test_clock=clock[0] if clock else None
     )
+    user.use_customer(customer, api.origin)
     db.session.commit()  # a persona half-made by a failure below is made again by the next seed
     if price is None:
         mirror.refresh_profile(api, user)
         db.session.commit()
         return
     snap = demo_stripe.create_persona_subscription(
-        api, user.stripe_customer_id, price.lookup_key, p.quantity, p.trial_days, p.cancel_at_period_end
+        api, customer, price.lookup_key, p.quantity, p.trial_days, p.cancel_at_period_end
     )
     if p.then == "pause":
         snap = demo_stripe.pause_subscription(api, snap.id)
@@ -141,7 +145,7 @@ def _make(api: StripeAPI, user: User, p: Persona, price: Price | None) -> None:
         clock_id, now = clock
         # Past the trial's end and the hour Stripe waits before charging the first invoice.
         demo_stripe.advance_test_clock(api, clock_id, now + (p.trial_days or 0) * DAY + DAY)
-        snap = api.current_subscription(user.stripe_customer_id) or snap
+        snap = api.current_subscription(customer) or snap
     save_subscription(user, snap)
     mirror.refresh_profile(api, user)
     db.session.commit()
