@@ -48,7 +48,8 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
     there (as `flask stripe setup` would), and seed the demo user and personas.
 
     The stand-in keeps its state in the instance folder beside the SQLite
-    database, so a demo survives restarts; tests run it in memory.
+    database, so a demo survives restarts; tests run it in memory unless they
+    set OFFLINE_STATE_FILE=True (the app's config: `persist`).
     """
     persist = not app.testing if persist is None else persist
     settings: Settings = app.extensions["settings"]
@@ -56,11 +57,10 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
     # sets up the stand-in and seeds, and each later one loads what the first one saved.
     with one_at_a_time(Path(app.instance_path) / "offline-start.lock" if persist else None):
         state_file = Path(app.instance_path) / "standin-state.json" if persist else None
-        fresh = state_file is None or not state_file.exists()
-        if state_file is not None:
-            state_file.parent.mkdir(parents=True, exist_ok=True)
-
+        # Its state file is shared with every other process of this demo (a `flask demo
+        # reset` beside the server, gunicorn's workers); one it cannot read is set aside.
         standin = StandIn(public_url=settings.url(STANDIN_PATH), state_file=state_file)
+        fresh = standin.state.fresh
         standin_pages = with_headers(standin.wsgi_app, app.extensions["security_headers"])
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin_pages})  # type: ignore[method-assign]
         app.extensions["standin"] = standin
