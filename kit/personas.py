@@ -4,8 +4,9 @@
 of Stripe's test payment methods, and a subscription brought into its state
 through the API (a test clock lets time pass where a state needs it: a trial
 that ends on a declining card makes a past-due subscription). `flask demo
-reset` removes exactly what seed made. In offline and test mode the header
-has a persona menu that signs in as any of them.
+reset` removes exactly what seed made and seeds again (`--remove-only`: just
+removes). In offline and test mode the header has a persona menu that signs in
+as any of them.
 
 Never in live mode: the switcher signs in without a password.
 """
@@ -169,6 +170,13 @@ def reset(api: StripeAPI) -> int:
             removed += 1
     db.session.commit()
     return removed
+
+
+def start_over(api: StripeAPI, catalog: Catalog) -> tuple[int, list[Persona]]:
+    """Every persona back in its starting state: all removed, then made again.
+    Returns how many users were removed and the personas made."""
+    removed = reset(api)
+    return removed, [p for p, made in seed(api, catalog) if made]
 
 
 def menu(catalog: Catalog) -> list[Persona]:

@@ -111,7 +111,7 @@ def test_the_menu_before_seeding_says_how_to_seed(client):
 def test_reset_removes_what_seed_made_and_nothing_else(seeded, app, auth, standin):
     auth.signup()
     auth.subscribe()
-    reset = app.test_cli_runner().invoke(args=["demo", "reset"])
+    reset = app.test_cli_runner().invoke(args=["demo", "reset", "--remove-only"])
     assert reset.exit_code == 0, reset.output
     assert f"Removed {len(PERSONAS)} demo personas" in reset.output
     for p in PERSONAS:
