@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from billing.catalog import Catalog
 from billing.forms import SignInForm, SignUpForm
-from billing.models import User, db
+from billing.models import User, db, forget_customer_from_elsewhere
+from billing.settings import Settings
 
 bp = Blueprint("auth", __name__)
 # Sign-in and sign-up attempts per client address (guessing passwords, mass sign-ups),
@@ -53,7 +54,11 @@ def login_required(view: View) -> View:
 
 
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    settings: Settings = current_app.extensions["settings"]
+    if user is not None and forget_customer_from_elsewhere(user, settings.stripe_origin):
+        db.session.commit()
+    return user
 
 
 login_manager.user_loader(load_user)

@@ -315,11 +315,14 @@ def press_for(
 
 def customer_id(u: User) -> str:
     """The user's Stripe customer, created the first time a button needs one."""
-    if u.stripe_customer_id is None:
-        key = f"customer-for-user-{u.id}-{u.created_at:%Y%m%dT%H%M%S%f}"
-        u.stripe_customer_id = current.stripe_api().create_customer(u.email, u.id, idempotency_key=key)
-        db.session.commit()
-    return u.stripe_customer_id
+    if u.stripe_customer_id is not None:
+        return u.stripe_customer_id
+    key = f"customer-for-user-{u.id}-{u.created_at:%Y%m%dT%H%M%S%f}"
+    api = current.stripe_api()
+    customer = api.create_customer(u.email, u.id, idempotency_key=key)
+    u.use_customer(customer, api.origin)
+    db.session.commit()
+    return customer
 
 
 def promo_code() -> str | None:

@@ -25,7 +25,15 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from billing.models import StripeEvent, StripePrice, User, db, save_profile, save_subscription
+from billing.models import (
+    StripeEvent,
+    StripePrice,
+    User,
+    db,
+    forget_customer_from_elsewhere,
+    save_profile,
+    save_subscription,
+)
 from billing.snapshots import EventFacts
 from billing.stripe_api import PLAN_UNAVAILABLE, BillingError, StripeAPI
 
@@ -134,7 +142,7 @@ def apply_event(api: StripeAPI, event: EventFacts, lookup_keys: list[str]) -> Ou
     try:
         if event.type in PRICE_EVENTS:
             refresh_prices(api, lookup_keys)
-        user = _customer_owner(event.customer)
+        user = _customer_owner(event.customer, api.origin)
         if user is not None:
             refresh(api, user)
         db.session.commit()
@@ -145,11 +153,15 @@ def apply_event(api: StripeAPI, event: EventFacts, lookup_keys: list[str]) -> Ou
     return "applied"
 
 
-def _customer_owner(customer: str | None) -> User | None:
+def _customer_owner(customer: str | None, origin: str) -> User | None:
     """The user whose Stripe customer this is, locked for the rest of the
     transaction (on PostgreSQL): two events for one customer handled at once
     by two instances then refresh one after the other, and the later refresh,
-    which read Stripe later, is the one that stays."""
+    which read Stripe later, is the one that stays. None if the user's customer
+    with this id was made elsewhere (another key or mode): the event is not theirs."""
     if customer is None:
         return None
-    return db.session.scalar(select(User).where(User.stripe_customer_id == customer).with_for_update())
+    user = db.session.scalar(select(User).where(User.stripe_customer_id == customer).with_for_update())
+    if user is None or forget_customer_from_elsewhere(user, origin):
+        return None
+    return user

@@ -45,6 +45,10 @@ class User(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     # One Stripe customer per user, created the first time a button needs it.
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Where that customer was made (Settings.stripe_origin): a test-mode customer does not
+    # exist under a live key, nor one made by a stand-in at Stripe. None: not recorded
+    # (rows from before this column), trusted as before.
+    stripe_origin: Mapped[str | None] = mapped_column(String(32))
     # The language chosen for Stripe's pages (one of stripe_api.PORTAL_LOCALES), or
     # None to follow the browser's Accept-Language.
     locale: Mapped[str | None] = mapped_column(String(16))
@@ -63,6 +67,24 @@ class User(UserMixin, Base):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def use_customer(self, customer_id: str, origin: str) -> None:
+        """The user's Stripe customer from now on, made under `origin` (not committed)."""
+        self.stripe_customer_id = customer_id
+        self.stripe_origin = origin
+
+
+def forget_customer_from_elsewhere(user: User, origin: str) -> bool:
+    """If the user's customer was made under another origin than `origin` (the
+    one in use now), forget it and the mirror of it: Stripe would answer "No such
+    customer", so the user is treated as having none, and a button makes a new one.
+    Returns whether anything was forgotten (the caller commits)."""
+    if user.stripe_customer_id is None or user.stripe_origin in (None, origin):
+        return False
+    user.stripe_customer_id = user.stripe_origin = None
+    user.subscription = None
+    user.profile = None
+    return True
 
 
 class Subscription(Base):

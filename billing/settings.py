@@ -53,6 +53,9 @@ class Settings:
     # How many proxies in front of the app set X-Forwarded-For/-Proto (0: trust none, so a
     # client cannot pick its own address to dodge the sign-in limit).
     trusted_proxies: int = 0
+    # Where the Stripe customers this site makes now are made ("live" or "test", from the
+    # key): an id made under one does not exist under another (see User.stripe_origin).
+    stripe_origin: str = "test"
 
     @property
     def live_mode(self) -> bool:
@@ -65,6 +68,11 @@ class Settings:
         request's Host header, which a client controls.
         """
         return self.app_base_url + path
+
+
+def key_origin(key: str) -> str:
+    """ "live" or "test": the mode a Stripe key's objects live in."""
+    return "live" if key.startswith(("sk_live_", "rk_live_")) else "test"
 
 
 def origin(url: str) -> str:
@@ -186,4 +194,5 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         stripe_timeout=_seconds(env, "STRIPE_TIMEOUT", 10.0),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         trusted_proxies=_count(env, "TRUSTED_PROXIES", 5),
+        stripe_origin=key_origin(key),
     )

@@ -167,6 +167,8 @@ class StripeAPI:
 
     def __init__(self, settings: Settings, http_client: stripe.HTTPClient | None = None) -> None:
         self.configured = bool(settings.stripe_secret_key)
+        # Where the customers this client makes live (recorded beside each customer id).
+        self.origin = settings.stripe_origin
         # Who answers instead of Stripe itself, if anyone (a stand-in); shown by the tools.
         self.served_by: str | None = None
         # The portal configuration sessions are created with: STRIPE_PORTAL_CONFIGURATION,

@@ -67,13 +67,13 @@ def init_app(app: Flask) -> None:
         app.jinja_env.globals["demo_reset"] = kit.demo_personas
         # Last: offline mode seeds the demo at start, and the stand-in's webhooks for it
         # arrive at the site's webhook route while it does.
-        offline.start(app, seed_personas=kit.demo_personas)
+        offline.start(app, seed_personas=kit.demo_personas, persist=app.config.get("OFFLINE_STATE_FILE"))
 
 
 @bp.post("/demo/reset")
 def reset_demo() -> ResponseReturnValue:
-    """Put every persona back in its starting state, between two demos (offline mode only:
-    the stand-in lives in this process, so only the running site can reset it)."""
+    """Put every persona back in its starting state, between two demos (offline mode only;
+    with a test key, `flask demo reset` does the same)."""
     kit: KitSettings = current_app.extensions["kit"]
     if not (kit.offline and kit.demo_personas):
         abort(404)
@@ -81,12 +81,11 @@ def reset_demo() -> ResponseReturnValue:
     api, catalog = current_app.extensions["stripe"], current_app.extensions["catalog"]
     with offline.DELIVERING:
         try:
-            removed = personas.reset(api)
-            made = sum(1 for _, new in personas.seed(api, catalog) if new)
+            removed, made = personas.start_over(api, catalog)
         except BillingError as e:
             flash(f"The demo could not be reset: {e}", "error")
             return redirect(url_for("pages.pricing"), 303)
-    log.info("Demo reset: %d personas removed, %d made again", removed, made)
+    log.info("Demo reset: %d personas removed, %d made again", removed, len(made))
     flash("The demo is reset: every persona is back in its starting state.", "success")
     return redirect(url_for("pages.pricing"), 303)
 

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from billing.settings import Settings
 from billing.stripe_api import BillingError, StripeAPI
-from kit import personas
+from kit import offline, personas
 
 demo_cli = AppGroup("demo", help="Demo customers in varied states (test mode and offline only).")
 
@@ -35,11 +35,23 @@ def seed_command() -> None:
 
 
 @demo_cli.command("reset")
-def reset_command() -> None:
-    """Remove the demo personas: their users, Stripe customers and test clocks."""
+@click.option("--remove-only", is_flag=True, help="Only remove them (e.g. to leave a test account clean).")
+def reset_command(remove_only: bool) -> None:
+    """Put every demo persona back in its starting state: remove their users, Stripe
+    customers and test clocks, then make them again. Safe while the site runs."""
     _, api = _settings_and_stripe()
+    made: list[personas.Persona] = []
     try:
-        removed = personas.reset(api)
+        # The site's webhook delivery (offline, this process) waits: the seed writes the rows it refreshes.
+        with offline.DELIVERING:
+            if remove_only:
+                removed = personas.reset(api)
+            else:
+                removed, made = personas.start_over(api, current_app.extensions["catalog"])
     except BillingError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"Removed {removed} demo persona{'s' if removed != 1 else ''} and their Stripe customers.")
+    for persona in made:
+        click.echo(f"  created  {persona.email:34} {persona.summary}")
+    if not remove_only:
+        click.echo("Every persona is back in its starting state.")

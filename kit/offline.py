@@ -32,6 +32,8 @@ from standin import StandIn
 
 # The key the site uses with the in-process stand-in (no secret: it opens nothing real).
 OFFLINE_STRIPE_KEY = "sk_test_offline"
+# Where offline customers are made (Settings.stripe_origin): nowhere a real key reaches.
+OFFLINE_ORIGIN = "offline"
 
 # The stand-in's API and hosted pages are served by this same process under this path.
 STANDIN_PATH = "/_standin"
@@ -47,7 +49,8 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
     there (as `flask stripe setup` would), and seed the demo user and personas.
 
     The stand-in keeps its state in the instance folder beside the SQLite
-    database, so a demo survives restarts; tests run it in memory.
+    database, so a demo survives restarts; tests run it in memory unless they
+    set OFFLINE_STATE_FILE=True (the app's config: `persist`).
     """
     persist = not app.testing if persist is None else persist
     settings: Settings = app.extensions["settings"]
@@ -55,19 +58,19 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
     # sets up the stand-in and seeds, and each later one loads what the first one saved.
     with one_at_a_time(Path(app.instance_path) / "offline-start.lock" if persist else None):
         state_file = Path(app.instance_path) / "standin-state.json" if persist else None
-        fresh = state_file is None or not state_file.exists()
-        if state_file is not None:
-            state_file.parent.mkdir(parents=True, exist_ok=True)
-
+        # Its state file is shared with every other process of this demo (a `flask demo
+        # reset` beside the server, gunicorn's workers); one it cannot read is set aside.
         standin = StandIn(public_url=settings.url(STANDIN_PATH), state_file=state_file)
+        fresh = standin.state.fresh
         standin_pages = with_headers(standin.wsgi_app, app.extensions["security_headers"])
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin_pages})  # type: ignore[method-assign]
         app.extensions["standin"] = standin
         app.jinja_env.globals["demo_account"] = (DEMO_EMAIL, DEMO_PASSWORD)
         # The stand-in signs the events it sends with this secret, as Stripe does with an endpoint's.
         secret = settings.stripe_webhook_secret or "whsec_offline_" + secrets.token_hex(16)
+        # Customers made here exist only in this stand-in: the core records that beside each id.
         settings = app.extensions["settings"] = dataclasses.replace(
-            settings, stripe_secret_key=OFFLINE_STRIPE_KEY, stripe_webhook_secret=secret
+            settings, stripe_secret_key=OFFLINE_STRIPE_KEY, stripe_webhook_secret=secret, stripe_origin=OFFLINE_ORIGIN
         )
         send_webhooks_to_app(app, standin, secret)
 
@@ -85,7 +88,7 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
             if fresh:
                 # A new, empty stand-in knows none of the customers the database
                 # remembers: forget them, so they are created again when needed.
-                db.session.execute(update(User).values(stripe_customer_id=None))
+                db.session.execute(update(User).values(stripe_customer_id=None, stripe_origin=None))
                 db.session.query(Subscription).delete()
             if db.session.scalar(select(User).where(User.email == DEMO_EMAIL)) is None:
                 demo = User(email=DEMO_EMAIL)

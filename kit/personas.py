@@ -4,8 +4,9 @@
 of Stripe's test payment methods, and a subscription brought into its state
 through the API (a test clock lets time pass where a state needs it: a trial
 that ends on a declining card makes a past-due subscription). `flask demo
-reset` removes exactly what seed made. In offline and test mode the header
-has a persona menu that signs in as any of them.
+reset` removes exactly what seed made and seeds again (`--remove-only`: just
+removes). In offline and test mode the header has a persona menu that signs in
+as any of them.
 
 Never in live mode: the switcher signs in without a password.
 """
@@ -20,7 +21,7 @@ from sqlalchemy import select
 
 from billing import mirror
 from billing.catalog import Catalog, Price
-from billing.models import User, db, save_subscription
+from billing.models import User, db, forget_customer_from_elsewhere, save_subscription
 from billing.stripe_api import StripeAPI
 from kit import demo_stripe
 from kit.demo_stripe import PERSONA_CLOCK_PREFIX
@@ -104,6 +105,9 @@ def seed(api: StripeAPI, catalog: Catalog) -> Iterator[tuple[Persona, bool]]:
         if p.plan is not None and price is None:
             continue  # the catalog has no plan of this kind (e.g. no per-seat product)
         user = user_of(p)
+        if user is not None:
+            # A persona made offline is no customer under a test key (nor the reverse): remake it.
+            forget_customer_from_elsewhere(user, api.origin)
         if user is not None and user.stripe_customer_id and (price is None or user.subscription is not None):
             yield p, False
             continue
@@ -122,16 +126,17 @@ def _make(api: StripeAPI, user: User, p: Persona, price: Price | None) -> None:
     clock = None
     if p.then == "end_trial":
         clock = demo_stripe.create_test_clock(api, PERSONA_CLOCK_PREFIX + p.name)
-    user.stripe_customer_id = demo_stripe.create_persona_customer(
+    customer = demo_stripe.create_persona_customer(
         api, p.email, f"{p.name} (demo)", p.key, p.payment_method, test_clock=clock[0] if clock else None
     )
+    user.use_customer(customer, api.origin)
     db.session.commit()  # a persona half-made by a failure below is made again by the next seed
     if price is None:
         mirror.refresh_profile(api, user)
         db.session.commit()
         return
     snap = demo_stripe.create_persona_subscription(
-        api, user.stripe_customer_id, price.lookup_key, p.quantity, p.trial_days, p.cancel_at_period_end
+        api, customer, price.lookup_key, p.quantity, p.trial_days, p.cancel_at_period_end
     )
     if p.then == "pause":
         snap = demo_stripe.pause_subscription(api, snap.id)
@@ -141,7 +146,7 @@ def _make(api: StripeAPI, user: User, p: Persona, price: Price | None) -> None:
         clock_id, now = clock
         # Past the trial's end and the hour Stripe waits before charging the first invoice.
         demo_stripe.advance_test_clock(api, clock_id, now + (p.trial_days or 0) * DAY + DAY)
-        snap = api.current_subscription(user.stripe_customer_id) or snap
+        snap = api.current_subscription(customer) or snap
     save_subscription(user, snap)
     mirror.refresh_profile(api, user)
     db.session.commit()
@@ -165,6 +170,13 @@ def reset(api: StripeAPI) -> int:
             removed += 1
     db.session.commit()
     return removed
+
+
+def start_over(api: StripeAPI, catalog: Catalog) -> tuple[int, list[Persona]]:
+    """Every persona back in its starting state: all removed, then made again.
+    Returns how many users were removed and the personas made."""
+    removed = reset(api)
+    return removed, [p for p, made in seed(api, catalog) if made]
 
 
 def menu(catalog: Catalog) -> list[Persona]:

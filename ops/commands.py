@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from billing import mirror
 from billing.catalog import Catalog
-from billing.models import User, db
+from billing.models import User, db, forget_customer_from_elsewhere
 from billing.settings import Settings
 from billing.stripe_api import BillingError, StripeAPI
 from ops import doctor
@@ -114,8 +114,13 @@ def resync_command(customer: str | None) -> None:
     users = db.session.scalars(query).all()
     if customer is not None and not users:
         raise click.ClickException(f"No user of this site has the Stripe customer {customer}.")
-    failures = 0
+    failures = forgotten = 0
     for user in users:
+        if forget_customer_from_elsewhere(user, api.origin):
+            db.session.commit()
+            click.echo(f"  forgot   {user.email}: its customer was made under another key or mode")
+            forgotten += 1
+            continue
         try:
             changed = mirror.refresh(api, user)
             db.session.commit()
@@ -125,6 +130,6 @@ def resync_command(customer: str | None) -> None:
             click.secho(f"  failed   {user.email} ({user.stripe_customer_id}): {e}", fg="red")
             continue
         click.echo(f"  {'updated' if changed else 'ok     '}  {user.email} ({user.stripe_customer_id})")
-    click.echo(f"Resynced {len(users) - failures} of {len(users)} customers from Stripe.")
+    click.echo(f"Resynced {len(users) - failures - forgotten} of {len(users) - forgotten} customers from Stripe.")
     if failures:
         raise SystemExit(1)

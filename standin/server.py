@@ -79,14 +79,16 @@ class StandIn:
         return app
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        """The stand-in as a WSGI app. A request that may change state (anything
+        """The stand-in as a WSGI app. Every request holds `State.shared()`, so it sees
+        what other processes wrote to the state file. A request that may change state (anything
         but GET) runs alone under the state's undo log (`State.track`): what it
         changed becomes webhook events, and if it fails (an error status, or an
         exception) the objects it reached are put back as they were."""
         if self.latency and environ.get("PATH_INFO", "").startswith("/v1/") and not environ.get(SKIP_LATENCY):
             time.sleep(self.latency)  # a slow Stripe: before the lock, so slow answers overlap
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            return self.flask_app(environ, start_response)
+            with self.state.shared():  # sees what another process wrote to the state file
+                return self.flask_app(environ, start_response)
         journal = self.state.objects.journal
         if journal is not None and journal.thread == threading.get_ident():
             # A request made while this thread's request runs: that one owns the changes.
@@ -97,7 +99,7 @@ class StandIn:
             status.append(status_line)
             return start_response(status_line, headers, exc_info)
 
-        with self.state.lock, self.state.track() as journal:
+        with self.state.shared(), self.state.track() as journal:
             try:
                 result = self.flask_app(environ, record_status)
                 try:

@@ -29,18 +29,24 @@ back. A request therefore costs what it reaches, not what the state holds.
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
+import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import IO, Any, TypeVar, overload
 
 StripeObject = dict[str, Any]
 _T = TypeVar("_T")
+# Written into the state file; a file of another version (or none) is set aside, not guessed at.
+FORMAT_VERSION = 2
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -150,7 +156,12 @@ class Objects(dict[str, StripeObject]):
 
 
 class State:
-    """In-memory store of Stripe objects, optionally mirrored to a JSON file."""
+    """In-memory store of Stripe objects, optionally mirrored to a JSON file.
+
+    With a file, the file is the truth shared by every process using it (a server and
+    a `flask demo reset` beside it, several gunicorn workers): `shared()` holds an
+    exclusive lock on a sibling lock file and first reloads the file if someone else
+    wrote it since this process last read or wrote it."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.objects = Objects()
@@ -159,10 +170,84 @@ class State:
         self.path = Path(path) if path is not None else None
         # The undo log of the last request `track()` ran (for tests and the curious).
         self.last_journal: Journal | None = None
-        if self.path is not None and self.path.exists():
+        # (inode, mtime_ns, size) of the file as this process last read or wrote it.
+        self._seen: tuple[int, int, int] | None = None
+        self._lock_handle: IO[str] | None = None
+        self._lock_held = False
+        # True when nothing was loaded: no file yet, or one set aside as unreadable.
+        self.fresh = True
+        if self.path is not None:
+            with self.lock, self._file_lock():
+                self.fresh = not self._load()
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        """Hold the state alone, across threads and processes, up to date with the
+        file (re-entrant: an inner hold neither locks nor reloads again)."""
+        with self.lock, self._file_lock() as outermost:
+            if outermost:
+                self.refresh()
+            yield
+
+    def refresh(self) -> bool:
+        """Reload the file if another process wrote it since this one last read or
+        wrote it. Costs one `os.stat` when nobody did. Returns whether it reloaded."""
+        if self.path is None:
+            return False
+        try:
+            seen = _signature(os.stat(self.path))
+        except FileNotFoundError:
+            return False  # removed behind our back: what is in memory is written again on the next save
+        return seen != self._seen and self._load()
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[bool]:
+        """An exclusive lock on the sibling lock file (flock: also between two `State`s of
+        one process). Yields whether this call took it (False: already held here)."""
+        if self.path is None or self._lock_held:
+            yield False
+            return
+        if self._lock_handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_handle = self.path.with_name(self.path.name + ".lock").open("a")
+        fcntl.flock(self._lock_handle, fcntl.LOCK_EX)
+        self._lock_held = True
+        try:
+            yield True
+        finally:
+            self._lock_held = False
+            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
+
+    def _load(self) -> bool:
+        """Read the state file (the caller holds the file lock). A file this version cannot
+        read is set aside with a warning, and what is in memory stays. Returns whether it loaded."""
+        assert self.path is not None
+        try:
+            seen = _signature(os.stat(self.path))
             saved = json.loads(self.path.read_text())
-            self.objects = Objects(saved["objects"].items())
-            self.idempotency = saved["idempotency"]
+            version = saved.get("version") if isinstance(saved, dict) else None
+            if version != FORMAT_VERSION:
+                raise ValueError(f"format version {version!r}, this stand-in reads {FORMAT_VERSION}")
+            objects, idempotency = Objects(saved["objects"].items()), dict(saved["idempotency"])
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            self._set_aside(error)
+            return False
+        self.objects, self.idempotency, self._seen = objects, idempotency, seen
+        return True
+
+    def _set_aside(self, error: Exception) -> None:
+        """Move an unreadable state file out of the way, keeping it for whoever wants it."""
+        assert self.path is not None
+        old = self.path.with_name(self.path.name + ".old")
+        os.replace(self.path, old)
+        log.warning(
+            "The stand-in's state file %s could not be read (%s): moved to %s; the stand-in starts empty.",
+            self.path,
+            error,
+            old,
+        )
 
     def add(self, obj: StripeObject) -> StripeObject:
         self.objects[obj["id"]] = obj
@@ -209,9 +294,19 @@ class State:
         """Write the state file, if any, atomically: a crash never leaves half a file."""
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = json.dumps({"objects": self.objects, "idempotency": self.idempotency}, indent=1)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as file:
-            file.write(data)
-        os.replace(tmp, self.path)
+        with self.lock, self._file_lock():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            saved = {"version": FORMAT_VERSION, "objects": self.objects, "idempotency": self.idempotency}
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+            with os.fdopen(fd, "w") as file:
+                file.write(json.dumps(saved, indent=1))
+            # Each write's mtime is later than the one before, even within the clock's tick,
+            # so another process's `refresh()` never takes a new file for the one it read.
+            mtime = max(time.time_ns(), self._seen[1] + 1 if self._seen else 0)
+            os.utime(tmp, ns=(mtime, mtime))
+            os.replace(tmp, self.path)
+            self._seen = _signature(os.stat(self.path))
+
+
+def _signature(stat: os.stat_result) -> tuple[int, int, int]:
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size

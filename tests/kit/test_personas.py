@@ -8,7 +8,7 @@ import pytest
 from app import create_app
 from billing.settings import ConfigError
 from kit.personas import PERSONAS
-from tests.helpers import core_app, csrf_token, database_url, local_path
+from tests.helpers import Auth, core_app, csrf_token, database_url, local_path
 
 # What each persona's subscription looks like once seeded: (status, lookup key, quantity, cancel scheduled).
 EXPECTED = {
@@ -111,7 +111,7 @@ def test_the_menu_before_seeding_says_how_to_seed(client):
 def test_reset_removes_what_seed_made_and_nothing_else(seeded, app, auth, standin):
     auth.signup()
     auth.subscribe()
-    reset = app.test_cli_runner().invoke(args=["demo", "reset"])
+    reset = app.test_cli_runner().invoke(args=["demo", "reset", "--remove-only"])
     assert reset.exit_code == 0, reset.output
     assert f"Removed {len(PERSONAS)} demo personas" in reset.output
     for p in PERSONAS:
@@ -218,3 +218,16 @@ def test_each_state_reads_true_and_offline_says_offline(seeded, client):
         if p.key in SAID:
             assert SAID[p.key] in page, p.key
         assert "· offline mode" in page and "· test mode" not in page
+
+
+def test_personas_made_offline_are_made_again_under_a_test_key(seeded, tmp_path, auth):
+    """A demo database later used with a test key: its offline personas are no customers
+    there, so seed makes them again instead of saying they exist."""
+    offline_customers = {p.key: auth.user(p.email).customer for p in PERSONAS}
+    app = core_app(tmp_path, name="test", DEMO_PERSONAS="on")  # the kit's database, a test key
+    again = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert again.exit_code == 0, again.output
+    assert again.output.count("created") == len(PERSONAS) and "exists" not in again.output
+    test_mode = Auth(app.test_client(), app)
+    for p in PERSONAS:
+        assert test_mode.user(p.email).customer not in (None, offline_customers[p.key]), p.key
