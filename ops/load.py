@@ -158,7 +158,8 @@ def machine() -> str:
         cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+    busy = f", load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}{busy}"
 
 
 def main() -> None:
@@ -244,15 +245,19 @@ def main() -> None:
             for process in reversed(processes):
                 process.terminate()
                 process.wait(10)
-    fast, slow = (percentiles(phase.pages())[1] for phase in phases)
+    (_, fast, fast99, _), (_, slow, slow99, _) = (percentiles(phase.pages()) for phase in phases)
     ratio = slow / fast
     verdict = "PASS" if ratio <= GOAL else "FAIL"
+    print()
+    print(f"page p99: {fast99:.1f} ms with Stripe at 0 s, {slow99:.1f} ms at {args.latency:g} s")
     print(
         f"page p95: {fast:.1f} ms with Stripe at 0 s, {slow:.1f} ms at {args.latency:g} s:"
         f" ratio {ratio:.2f} (goal <= {GOAL}) {verdict}"
     )
     if any(phase.errors for phase in phases) or verdict == "FAIL":
+        print(f"(the stand-in's request logs are in {tmp})")
         raise SystemExit(1)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ready_workers(booted: Path, workers: int) -> bool:
