@@ -2,7 +2,8 @@
 
 The site under gunicorn with gunicorn.conf.py (one shared database), a Stripe
 stand-in on its own port (`python -m standin --latency X`), then two phases of
-the same length: Stripe answering at once, then Stripe answering in 2 s. In
+the same length: Stripe answering at once, and Stripe answering in 2 s (in turn,
+twice: fast, slow, fast, slow, so that other work on the machine weighs on both). In
 each, 40 keep-alive connections load the pages (the pricing page signed out and
 the account page signed in, in turn; pages never call Stripe) and 10 press a
 button (Manage billing: a CSRF-checked POST that makes one Stripe call and
@@ -10,12 +11,13 @@ answers 303). Prints each phase's figures, then the page p95 with Stripe slow
 over the page p95 with Stripe fast, against the goal (1.2 at most). Exits 1 on
 any error or a missed goal.
 
-    .venv/bin/python -m ops.load                    # 40 + 10 connections, 25 s a phase, Stripe at 0 s then 2 s
+    .venv/bin/python -m ops.load                    # 40 + 10 connections, 25 s with Stripe at 0 s and 25 s at 2 s
     .venv/bin/python -m ops.load --seconds 10 --latency 5 --workers 2
 
 The connections share a few customers, each signed up and subscribed through
-Checkout (on the stand-in's hosted page) before the clock starts; the second
-phase starts from the same Stripe state (the stand-in's --state-file, copied).
+Checkout (on the stand-in's hosted page) before the clock starts; each part
+starts from the same Stripe state (the stand-in's --state-file, copied) and a
+freshly started site.
 
 Never points anywhere but 127.0.0.1.
 """
@@ -166,10 +168,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=40, help="connections on the pages (default 40)")
     parser.add_argument("--buttons", type=int, default=10, help="connections pressing a button (default 10)")
-    parser.add_argument("--seconds", type=float, default=25, help="length of each phase (default 25)")
+    parser.add_argument("--seconds", type=float, default=25, help="time with Stripe at each speed (default 25)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="alternate the two speeds this many times, to even out drift (default 2)"
+    )
     parser.add_argument("--latency", type=float, default=2.0, help="Stripe's answer time in the slow phase (default 2)")
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py's)")
     args = parser.parse_args()
+    if not 0 < args.latency < float("inf") or args.rounds < 1:
+        parser.error("--latency is a number of seconds above 0, and --rounds at least 1")
 
     tmp = Path(tempfile.mkdtemp(prefix="load-"))
     standin_port, site_port = free_port(), free_port()
@@ -189,16 +196,18 @@ def main() -> None:
     python = sys.executable
     seeded = tmp / "standin-seeded.json"
     customers: list[tuple[dict[str, str], str]] = []
-    phases: list[Phase] = []
+    phases = {0.0: Phase(0.0), args.latency: Phase(args.latency)}
     print(f"machine: {machine()}")
     print(
         f"gunicorn.conf.py: {conf['workers']} workers x {conf['threads']} threads ({conf['worker_class']}),"
         f" timeout {conf['timeout']} s; {args.pages} connections on pages, {args.buttons} on buttons,"
-        f" {args.seconds:g} s a phase, all on 127.0.0.1",
+        f" {args.seconds:g} s at each speed in {args.rounds} parts, all on 127.0.0.1",
         flush=True,
     )
-    for latency in (0.0, args.latency):
-        state = tmp / f"standin-{latency:g}.json"
+    # Fast, slow, fast, slow...: each speed gets `seconds` in all, in `rounds` parts, so other
+    # work on the machine that comes and goes weighs on both alike.
+    for n, latency in enumerate([0.0, args.latency] * args.rounds):
+        state = tmp / f"standin-{n}.json"
         if seeded.exists():
             shutil.copyfile(seeded, state)
         processes: list[subprocess.Popen[bytes]] = []
@@ -208,7 +217,7 @@ def main() -> None:
                 + ["--latency", f"{latency:g}"],
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
-                stderr=(tmp / f"standin-{latency:g}.log").open("wb"),
+                stderr=(tmp / f"standin-{n}.log").open("wb"),
             )
             processes.append(standin)
             wait_for(standin_port, standin, "the stand-in")
@@ -221,7 +230,7 @@ def main() -> None:
                         check=True,
                         capture_output=True,
                     )
-            booted = tmp / f"booted-{latency:g}"
+            booted = tmp / f"booted-{n}"
             booted.mkdir()
             site = subprocess.Popen(
                 # The project's gunicorn.conf.py as a merchant runs it, on a loopback port.
@@ -238,14 +247,14 @@ def main() -> None:
             if not customers:
                 customers = [subscribed_customer(site_port, n, plan) for n, plan in enumerate(PLANS)]
                 shutil.copyfile(state, seeded)
-            phase = run(site_port, customers, args.pages, args.buttons, args.seconds, latency)
-            phases.append(phase)
-            report(phase, args.pages, args.buttons)
+            run(phases[latency], site_port, customers, args.pages, args.buttons, args.seconds / args.rounds)
         finally:
             for process in reversed(processes):
                 process.terminate()
                 process.wait(10)
-    (_, fast, fast99, _), (_, slow, slow99, _) = (percentiles(phase.pages()) for phase in phases)
+    for phase in phases.values():
+        report(phase, args.pages, args.buttons, args.rounds)
+    (_, fast, fast99, _), (_, slow, slow99, _) = (percentiles(phase.pages()) for phase in phases.values())
     ratio = slow / fast
     verdict = "PASS" if ratio <= GOAL else "FAIL"
     print()
@@ -254,7 +263,7 @@ def main() -> None:
         f"page p95: {fast:.1f} ms with Stripe at 0 s, {slow:.1f} ms at {args.latency:g} s:"
         f" ratio {ratio:.2f} (goal <= {GOAL}) {verdict}"
     )
-    if any(phase.errors for phase in phases) or verdict == "FAIL":
+    if any(phase.errors for phase in phases.values()) or verdict == "FAIL":
         print(f"(the stand-in's request logs are in {tmp})")
         raise SystemExit(1)
     shutil.rmtree(tmp, ignore_errors=True)
@@ -296,10 +305,10 @@ def gunicorn_settings(env: dict[str, str]) -> dict[str, object]:
 
 
 def run(
-    port: int, customers: list[tuple[dict[str, str], str]], pages: int, buttons: int, seconds: float, latency: float
-) -> Phase:
-    """`pages` connections on the pages and `buttons` pressing Manage billing, for `seconds`."""
-    phase = Phase(latency)
+    phase: Phase, port: int, customers: list[tuple[dict[str, str], str]], pages: int, buttons: int, seconds: float
+) -> None:
+    """`pages` connections on the pages and `buttons` pressing Manage billing, for `seconds`;
+    their timings and errors are added to `phase`'s."""
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
@@ -336,21 +345,20 @@ def run(
 
     threads = [threading.Thread(target=visit, args=(n, True)) for n in range(pages)]
     threads += [threading.Thread(target=visit, args=(n, False)) for n in range(buttons)]
-    began = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    phase.took = time.monotonic() - began
-    return phase
+    phase.took += seconds  # the clock; requests under way at its end finish and count
 
 
-def report(phase: Phase, pages: int, buttons: int) -> None:
+def report(phase: Phase, pages: int, buttons: int, rounds: int) -> None:
     timings = phase.timings
     total = sum(len(t) for t in timings.values())
     took = phase.took
     print()
-    print(f"Stripe at {phase.latency:g} s: {pages} + {buttons} connections, {took:.0f} s")
+    parts = f" in {rounds} parts" if rounds > 1 else ""
+    print(f"Stripe at {phase.latency:g} s: {pages} + {buttons} connections, {took:.0f} s{parts}")
     print(f"{'route':10} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     rows = [(route, timings[route]) for route in PAGES] + [("pages", phase.pages()), ("button", timings["button"])]
     for route, t in rows:
