@@ -30,9 +30,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count
 # a thread waiting on Stripe costs a little memory and no CPU, and 12 a worker absorb a
 # burst of slow clicks on any one worker. `make load` (README, "Load test"): 40 connections
 # on pages and 10 on a button, Stripe answering at once and then in 2 s, 5 workers on 2 cores:
-#   4 threads:  page p95 715 -> 279 ms, but p99 1.5 -> 5.1 s (pages queued behind clicks),
-#               and a click took 6.5 s (p50), queued behind other clicks
-#   12 threads: page p95 283 -> 222 ms, p99 421 -> 364 ms (pages did not notice),
+#   4 threads:  page p95 570 -> 107 ms, but p99 0.8 -> 4.7 s (pages queued behind clicks),
+#               and a click took 5.3 s (p50), queued behind other clicks
+#   12 threads: page p95 345 -> 249 ms, p99 673 -> 438 ms (pages did not notice),
 #               and a click took 2.3 s (p50): Stripe's 2 s and the site's own work
 # More is not better: past ~12 the threads of one process mostly wait for each other
 # (Python runs one at a time), and each thread needs its own database connection while
