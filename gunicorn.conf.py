@@ -34,11 +34,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count
 #               and a click took 5.3 s (p50), queued behind other clicks
 #   12 threads: page p95 345 -> 249 ms, p99 673 -> 438 ms (pages did not notice),
 #               and a click took 2.3 s (p50): Stripe's 2 s and the site's own work
-# More is not better: past ~12 the threads of one process mostly wait for each other
-# (Python runs one at a time), and each thread needs its own database connection while
-# it serves a request. SQLAlchemy's pool holds 15 a worker (5, plus 10 opened on demand):
-# to raise `threads` above 15, raise the pool too (SQLALCHEMY_ENGINE_OPTIONS "pool_size"),
-# and keep workers x threads under your database's connection limit.
+# More did not help here: with 16 (one run) fewer pages a second were served, as the
+# threads of one process take turns to run Python. And each thread needs its own database
+# connection while it serves a request. SQLAlchemy's pool holds 15 a worker (5, plus 10
+# opened on demand): to raise `threads` above 15, raise the pool too
+# (SQLALCHEMY_ENGINE_OPTIONS "pool_size"), and keep workers x threads under your
+# database's connection limit.
 # Not gevent: it needs monkey-patching before anything imports ssl (the Stripe SDK does,
 # and this file imports it), and measured no better here (page p95 about 1 s either way).
 worker_class = "gthread"
@@ -51,8 +52,8 @@ except ValueError:
 # A worker silent for longer than this is restarted. A request waits on Stripe for at most
 # slowest_request_seconds (63 s with STRIPE_TIMEOUT=10), so a slow Stripe gets the customer
 # a message, not a killed worker. (A gthread worker keeps reporting in while its threads
-# wait; this bound matters for a worker's start, which reads the portal configuration and
-# prices from Stripe, and for the "sync" worker, one request at a time, if you switch.)
+# wait; this bound also applies to a worker's start, which reads the portal configuration
+# and prices from Stripe, and to the "sync" worker, one request at a time, if you switch.)
 timeout = int(slowest_request_seconds(_stripe_timeout)) + 15
 graceful_timeout = 30
 # Only the error log: the request lines come from your proxy or platform.
