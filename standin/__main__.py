@@ -2,6 +2,7 @@
 
 Point the app at it with STRIPE_API_BASE=http://127.0.0.1:<port> and any
 sk_test_... key; the hosted pages are served from the same address.
+`--latency 2.0` makes every API answer (under /v1/) wait 2 s: a slow Stripe.
 """
 
 from __future__ import annotations
@@ -23,12 +24,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--webhook-secret", help="the whsec_... secret to sign them with (the app's STRIPE_WEBHOOK_SECRET)"
     )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long before answering each API request: a slow Stripe (default 0)",
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.latency < float("inf"):
+        parser.error("--latency is a number of seconds, 0 or more")
     if bool(args.webhook_url) != bool(args.webhook_secret):
         parser.error("--webhook-url and --webhook-secret go together")
 
     url = f"http://{args.host}:{args.port}"
     stand_in = StandIn(public_url=args.public_url or url, state_file=args.state_file)
+    stand_in.latency = args.latency
     if args.webhook_url:
         stand_in.configure_webhooks(args.webhook_secret, url=args.webhook_url)
     print(f"Stripe stand-in listening on {url}", flush=True)
