@@ -7,15 +7,16 @@ brings the customer back, and on a webhook (see `billing.mirror`).
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask.cli import with_appcontext
 from flask_login import UserMixin
 from flask_migrate import stamp, upgrade
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import JSON, ForeignKey, String, inspect
+from sqlalchemy import JSON, Engine, ForeignKey, String, event, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -30,6 +31,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_for_several_threads(connection: Any, record: Any) -> None:
+    """SQLite, the default database, serves several threads and processes: in WAL mode
+    readers never wait for a writer, and a writer waits its turn (up to 15 s) rather
+    than failing at once with "database is locked" (https://sqlite.org/wal.html)."""
+    if isinstance(connection, sqlite3.Connection):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
 
 
 def utcnow() -> datetime:
