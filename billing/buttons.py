@@ -44,6 +44,7 @@ class Chosen:
 # Where the account page shows a button: its "Change your subscription" panel, its
 # "Billing" panel, beside the subscription's status, or not at all (pricing cards).
 Section = Literal["change", "billing", "status", ""]
+Changes = mirror.Part
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class Button:
     takes_promo: bool = False
     # Where a customer who finished the step comes back to (a redirect after_completion).
     comes_back_to: str = "pages.account_return"
+    # What the step can change, and so what the way back reads from Stripe (one read).
+    changes: Changes = "subscription"
     # Where Stripe errors send the customer, with the message.
     back: str = "pages.account"
     # A view of its own, for a button that does not send the customer to Stripe.
@@ -237,6 +240,7 @@ BUTTONS = (
         eligibility.update_payment_method,
         flows.payment_method_update,
         section="billing",
+        changes="customer",
     ),
     Button(
         "update_details",
@@ -245,6 +249,7 @@ BUTTONS = (
         eligibility.update_details,
         flows.customer_update,
         section="billing",
+        changes="customer",
     ),
     Button(
         "manage_billing",
@@ -372,7 +377,8 @@ def press(button: Button) -> ResponseReturnValue:
         return redirect(url_for(button.back), 303)
     if discount is not None:
         session.pop(PROMO, None)  # used: do not apply it again
-    session[outcomes.LEFT_WITH] = outcomes.remember(u)  # to say, on return, what the step changed
+    # To say, on return, what the step changed (and to read only what it could change).
+    session[outcomes.LEFT_WITH] = outcomes.remember(u) | {outcomes.STEP_CHANGES: button.changes}
     return redirect(url, 303)
 
 

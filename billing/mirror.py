@@ -59,15 +59,20 @@ HANDLED_EVENTS = frozenset(
 PRICE_EVENTS = frozenset({"price.created", "price.updated", "price.deleted", "product.updated", "product.deleted"})
 
 Outcome = Literal["applied", "duplicate", "ignored"]
+# What a refresh reads: the customer's subscription, or the customer (card, billing details).
+Part = Literal["subscription", "customer"]
 
 
-def refresh(api: StripeAPI, user: User) -> bool:
-    """Read the user's subscription and billing details from Stripe into the
-    mirror (not committed). Returns whether the subscription changed."""
+def refresh(api: StripeAPI, user: User, only: Part | None = None) -> bool:
+    """Read the user's subscription and billing details (or `only` one of them: one
+    Stripe read) into the mirror (not committed). Returns whether the subscription changed."""
     if user.stripe_customer_id is None:
         return False
-    changed = save_subscription(user, api.current_subscription(user.stripe_customer_id))
-    refresh_profile(api, user)
+    changed = False
+    if only != "customer":
+        changed = save_subscription(user, api.current_subscription(user.stripe_customer_id))
+    if only != "subscription":
+        refresh_profile(api, user)
     return changed
 
 

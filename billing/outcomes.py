@@ -15,8 +15,10 @@ from billing.catalog import Catalog
 from billing.models import User
 from billing.presenters import format_day
 
-# The session key holding what the account page showed when the customer left.
+# The session key holding what the account page showed when the customer left,
+# and under STEP_CHANGES what the step could change (see Button.changes).
 LEFT_WITH = "left_with"
+STEP_CHANGES = "step_changes"
 
 
 def remember(user: User) -> dict[str, Any]:

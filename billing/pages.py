@@ -15,13 +15,13 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask.typing import ResponseReturnValue
 
 from billing import current, mirror, outcomes, page_cache, presenters
-from billing.accounts import login_required
+from billing.accounts import limiter, login_required
 from billing.buttons import BUTTON, BUTTONS, PROMO, choices, promo_code
 from billing.catalog import Price
 from billing.eligibility import NotEligible, check_plan_change
 from billing.errors import refuse
 from billing.forms import LocaleForm
-from billing.models import User, db, save_subscription
+from billing.models import User, db, save_profile, save_subscription
 from billing.stripe_api import PORTAL_LOCALES, BillingError
 
 bp = Blueprint("pages", __name__)
@@ -145,43 +145,65 @@ def set_locale() -> ResponseReturnValue:
     return redirect(url_for("pages.account"), 303)
 
 
+# The ways back from Stripe read Stripe once a visit; a customer reloading them cannot
+# make the site read Stripe without bound.
+RETURNS = "10 per minute"
+
+
+def _visitor() -> str:
+    return "user:" + str(current.user().id)
+
+
 @bp.route("/checkout/return")
 @login_required
+@limiter.limit(RETURNS, key_func=_visitor)
 def checkout_return() -> ResponseReturnValue:
-    """Checkout's success_url: read the new subscription once, then show the account."""
+    """Checkout's success_url: read the new subscription and card once (one Stripe
+    read), then show the account."""
     u = current.user()
     session_id = request.args.get("checkout_session", "")
     if not session_id.startswith("cs_") or u.stripe_customer_id is None:
         return redirect(url_for("pages.account"), 303)
-    api = current.stripe_api()
     before = session.pop(outcomes.LEFT_WITH, None) or outcomes.remember(u)
     try:
-        save_subscription(u, api.checkout_subscription(session_id, u.stripe_customer_id))
-        mirror.refresh_profile(api, u)  # the card just entered on Checkout
-        db.session.commit()
-        for message in outcomes.describe(before, u, current.catalog()):
-            flash(message, "success")
+        result = current.stripe_api().checkout_result(session_id, u.stripe_customer_id)
     except BillingError as e:
-        flash(f"Your payment went through, but we could not load it yet: {e}", "error")
+        flash_once(f"Your payment may have gone through, but we could not load it yet: {e}", "error")
+        return redirect(url_for("pages.account"), 303)
+    if result is None:
+        flash_once("We found no payment of yours at that address: your account shows your current plan.", "error")
+        return redirect(url_for("pages.account"), 303)
+    save_subscription(u, result[0])
+    save_profile(u, result[1])
+    db.session.commit()
+    for message in outcomes.describe(before, u, current.catalog()):
+        flash(message, "success")
     return redirect(url_for("pages.account"), 303)
 
 
 @bp.route("/account/return")
 @login_required
+@limiter.limit(RETURNS, key_func=_visitor)
 def account_return() -> ResponseReturnValue:
-    """Where every portal flow sends the customer back: refresh the subscription
-    and billing details from Stripe once, so the page is right before any
-    webhook arrives, and say what the step changed (see outcomes)."""
+    """Where every portal flow sends the customer back: refresh from Stripe what the
+    step could change (one read), so the page is right before any webhook arrives,
+    and say what the step changed (see outcomes)."""
     u = current.user()
     # What the page showed when the customer left (else, now: a webhook may have come first).
     before = session.pop(outcomes.LEFT_WITH, None) or outcomes.remember(u)
     try:
-        changed = mirror.refresh(current.stripe_api(), u)
+        changed = mirror.refresh(current.stripe_api(), u, only=before.get(outcomes.STEP_CHANGES, "subscription"))
         db.session.commit()
         messages = outcomes.describe(before, u, current.catalog())
         for message in messages or (["Your subscription is updated."] if changed else []):
             flash(message, "success")
     except BillingError as e:
         db.session.rollback()
-        flash(f"We could not refresh your subscription: {e}", "error")
+        flash_once(f"We could not refresh your subscription: {e}", "error")
     return redirect(url_for("pages.account"), 303)
+
+
+def flash_once(message: str, category: str) -> None:
+    """Flash a message unless it is already waiting (a reloaded page does not stack it)."""
+    if (category, message) not in session.get("_flashes", []):
+        flash(message, category)

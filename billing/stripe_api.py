@@ -351,17 +351,22 @@ class StripeAPI:
             raise BillingError("Stripe did not return a Checkout page. Please try again.")
         return session.url
 
-    def checkout_subscription(self, session_id: str, customer: str) -> SubscriptionSnapshot | None:
-        """The subscription a completed Checkout Session created for this customer."""
-        with self.calling("read the Checkout result"):
-            session = self.client.v1.checkout.sessions.retrieve(
-                session_id, {"expand": ["subscription", *expanded("subscription.")]}
-            )
-        session_customer = session.customer if isinstance(session.customer, str) else None
-        # The session id comes from the URL: ignore a session of another customer.
-        if session_customer != customer or not isinstance(session.subscription, stripe.Subscription):
+    def checkout_result(self, session_id: str, customer: str) -> tuple[SubscriptionSnapshot, CustomerSnapshot] | None:
+        """What a completed Checkout Session made for this customer, in one read: the
+        subscription, and the card just entered. None for a session that does not exist
+        or is another customer's (the id comes from the URL)."""
+        expand = ["subscription", *expanded("subscription."), "customer.invoice_settings.default_payment_method"]
+        try:
+            with self.calling("read the Checkout result"):
+                session = self.client.v1.checkout.sessions.retrieve(session_id, {"expand": expand})
+        except BillingError as e:
+            if isinstance(e.__cause__, stripe.InvalidRequestError) and e.__cause__.code == "resource_missing":
+                return None
+            raise
+        paying, made = session.customer, session.subscription
+        if not isinstance(paying, stripe.Customer) or not isinstance(made, stripe.Subscription):
             return None
-        return snapshot(session.subscription)
+        return (snapshot(made), customer_snapshot(paying)) if paying.id == customer else None
 
     def verify_event(self, payload: bytes, signature: str | None, secret: str) -> EventFacts:
         """Check the Stripe-Signature header (an HMAC of the timestamp and the

@@ -11,6 +11,7 @@ import pytest
 
 from billing.buttons import BUTTON
 from billing.models import StripePrice, db
+from tests.helpers import Auth, local_path
 
 HOUR = 3600.0
 
@@ -75,3 +76,61 @@ def test_an_archived_price_is_refused_with_no_call_once_its_webhook_arrives(app,
     refused = auth.post("/account/switch-plan", lookup_key="pro_monthly")
     assert refused.status_code == 303 and not [r for r in standin.requests if r.path.startswith("/v1/")]
     assert "This plan is not available right now." in client.get("/account").get_data(as_text=True)
+
+
+def reads(standin):
+    return [(r.method, r.path.split("/")[2]) for r in standin.requests if r.path.startswith("/v1/")]
+
+
+@pytest.mark.parametrize(
+    ("button", "data", "read"),
+    [
+        ("/account/switch-plan", {"lookup_key": "pro_monthly"}, ("GET", "subscriptions")),
+        ("/account/payment-method", {"card": "5555555555554444"}, ("GET", "customers")),
+    ],
+)
+def test_the_way_back_reads_stripe_once_what_the_step_could_change(client, auth, standin, button, data, read):
+    auth.signup()
+    auth.subscribe("starter_monthly")
+    step = auth.post(button, **({"lookup_key": data["lookup_key"]} if "lookup_key" in data else {}))
+    done = client.post(local_path(step.headers["Location"]), data={} if "lookup_key" in data else data)
+    standin.clear_requests()
+    client.get(local_path(done.headers["Location"]))  # /account/return
+    assert reads(standin) == [read]
+
+
+def test_checkout_return_is_one_read(client, auth, standin):
+    auth.signup()
+    step = auth.post("/checkout", lookup_key="starter_monthly")
+    paid = client.post(local_path(step.headers["Location"]))
+    standin.clear_requests()
+    client.get(local_path(paid.headers["Location"]))
+    assert reads(standin) == [("GET", "checkout")]
+    assert auth.user().subscription.status == "active"
+    assert "Visa ending in 4242" in client.get("/account").get_data(as_text=True)  # the card, from the same read
+
+
+def test_the_ways_back_are_limited_per_customer(client, auth, standin):
+    auth.signup()
+    auth.subscribe("starter_monthly")
+    standin.clear_requests()
+    answers = [client.get("/account/return").status_code for _ in range(12)]
+    assert answers == [303] * 10 + [429] * 2
+    assert len(reads(standin)) == 10  # none once limited
+    assert "Too many" in client.get("/account/return").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("whose", ["unknown", "another customer's"])
+def test_a_checkout_session_that_is_not_yours_gets_one_clear_message(app, client, auth, standin, whose):
+    session_id = "cs_test_unknown"
+    if whose == "another customer's":
+        other = Auth(app.test_client(), app)
+        other.signup("bob@example.com")
+        session_id = local_path(other.post("/checkout", lookup_key="pro_monthly").headers["Location"]).split("/")[-1]
+    auth.signup()
+    auth.post("/checkout", lookup_key="starter_monthly")  # a customer of our own, no subscription
+    for _ in range(3):  # reloaded: the message does not stack up
+        client.get(f"/checkout/return?checkout_session={session_id}")
+    page = client.get("/account").get_data(as_text=True)
+    assert page.count("We found no payment of yours at that address") == 1
+    assert "payment went through" not in page and auth.user().subscription is None
