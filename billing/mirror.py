@@ -166,7 +166,8 @@ def _customer_owner(customer: str | None, origin: str) -> User | None:
     with this id was made elsewhere (another key or mode): the event is not theirs."""
     if customer is None:
         return None
-    user = db.session.scalar(select(User).where(User.stripe_customer_id == customer).with_for_update())
+    # Only the user's row is locked (its subscription and profile are loaded in the same query).
+    user = db.session.scalar(select(User).where(User.stripe_customer_id == customer).with_for_update(of=User))
     if user is None or forget_customer_from_elsewhere(user, origin):
         return None
     return user
