@@ -4,9 +4,11 @@ redirects."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -191,3 +193,23 @@ class Auth:
                 if sub is None
                 else SimpleNamespace(**{c.key: getattr(sub, c.key) for c in sub.__table__.columns}),
             )
+
+
+def event_body(event_type, obj, event_id="evt_test_1", previous=None):
+    """A Stripe event's JSON, as Stripe posts it to a webhook endpoint (sign it to send it)."""
+    data = {"object": obj}
+    if previous is not None:
+        data["previous_attributes"] = previous
+    return json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "api_version": "2026-10-28.endive",
+            "created": int(time.time()),
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": event_type,
+            "data": data,
+        }
+    )

@@ -19,7 +19,7 @@ import stripe
 
 from app import create_app
 from billing.models import StripeEvent, User, db
-from tests.helpers import database_url, free_port
+from tests.helpers import database_url, event_body, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_two_instances"
@@ -86,18 +86,7 @@ def test_the_same_event_to_two_instances_at_once_is_applied_once(standin_url, tm
     instances = [start_instance(env), start_instance(env)]
     try:
         for n in range(15):
-            event = {
-                "id": f"evt_two_instances_{n}",
-                "object": "event",
-                "type": "customer.updated",
-                "api_version": "2026-10-28.endive",
-                "created": int(time.time()),
-                "livemode": False,
-                "pending_webhooks": 1,
-                "request": {"id": None, "idempotency_key": None},
-                "data": {"object": {"id": customer.id, "object": "customer"}},
-            }
-            body = json.dumps(event)
+            body = event_body("customer.updated", {"id": customer.id, "object": "customer"}, f"evt_two_instances_{n}")
             header = stripe.WebhookSignature.generate_signature_header(body, SECRET, int(time.time()))
             results: list[str] = []
             barrier = threading.Barrier(2)

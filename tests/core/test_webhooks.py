@@ -11,28 +11,9 @@ import stripe
 
 from app import create_app
 from billing.models import StripeEvent, db
-from tests.helpers import WEBHOOK_SECRET, database_url
+from tests.helpers import WEBHOOK_SECRET, database_url, event_body
 
 SECRET = WEBHOOK_SECRET
-
-
-def event_body(event_type, obj, event_id="evt_test_1", previous=None):
-    data = {"object": obj}
-    if previous is not None:
-        data["previous_attributes"] = previous
-    return json.dumps(
-        {
-            "id": event_id,
-            "object": "event",
-            "api_version": "2026-10-28.endive",
-            "created": int(time.time()),
-            "livemode": False,
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "type": event_type,
-            "data": data,
-        }
-    )
 
 
 def post_event(client, body, secret=SECRET, timestamp=None, header=None):

@@ -28,7 +28,7 @@ import stripe
 
 from app import create_app
 from billing.models import BillingProfile, StripeEvent, User, db
-from tests.helpers import database_url, free_port
+from tests.helpers import database_url, event_body, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk_test_scale_instances"
@@ -214,19 +214,7 @@ def test_without_a_shared_store_each_instance_counts_alone(shared):
 
 
 def signed_event(event_id, customer):
-    body = json.dumps(
-        {
-            "id": event_id,
-            "object": "event",
-            "type": "customer.updated",
-            "api_version": "2026-10-28.endive",
-            "created": int(time.time()),
-            "livemode": False,
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "data": {"object": {"id": customer, "object": "customer"}},
-        }
-    )
+    body = event_body("customer.updated", {"id": customer, "object": "customer"}, event_id)
     return body, stripe.WebhookSignature.generate_signature_header(body, SECRET, int(time.time()))
 
 
