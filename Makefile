@@ -16,7 +16,8 @@ test: $(VENV)/.installed-dev check
 
 # The checks themselves, with nothing installed: what .ci/run runs with networking off.
 # With TEST_DATABASE_URL=postgresql+psycopg://... set (CI sets it), the suite runs on
-# SQLite and then again on that PostgreSQL server. Last, the fork check.
+# SQLite and then again on that PostgreSQL server (with TEST_REDIS_URL too, tests/scale runs
+# two instances on them). Last, the fork check.
 check:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
