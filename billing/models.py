@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from billing.eligibility import LIVE_STATUSES, SubscriptionFacts
+from billing.settings import LIVE_ORIGIN
 
 if TYPE_CHECKING:
     from billing.snapshots import CustomerSnapshot, SubscriptionSnapshot
@@ -91,8 +92,13 @@ def forget_customer_from_elsewhere(user: User, origin: str) -> bool:
     """If the user's customer was made under another origin than `origin` (the
     one in use now), forget it and the mirror of it: Stripe would answer "No such
     customer", so the user is treated as having none, and a button makes a new one.
-    Returns whether anything was forgotten (the caller commits)."""
-    if user.stripe_customer_id is None or user.stripe_origin in (None, origin):
+    Returns whether anything was forgotten (the caller commits).
+
+    A live customer is never forgotten: under a test key (a mistake, such as a staging
+    site pointed at the production database) its buttons fail with Stripe's message, and
+    with the live key back everything is as it was. Forgetting it would lose the link to
+    a paying customer, and a second subscription could follow."""
+    if user.stripe_customer_id is None or user.stripe_origin in (None, origin, LIVE_ORIGIN):
         return False
     user.stripe_customer_id = user.stripe_origin = None
     user.subscription = None

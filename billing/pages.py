@@ -74,8 +74,9 @@ def pricing() -> ResponseReturnValue:
             promo_coupon=catalog.campaign_code(promo or ""),
         )
 
-    # Everyone not signed in sees the same page for the same choices: render it once.
-    if u is None and page_cache.cacheable():
+    # Everyone not signed in sees the same page for the same choices: render it once
+    # (a code typed into the URL that is not one of the catalog's is not kept).
+    if u is None and page_cache.cacheable() and (promo is None or catalog.campaign_code(promo)):
         return page_cache.shared(("pricing", interval, picked and picked.lookup_key, promo), page)
     return page()
 

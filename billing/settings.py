@@ -70,9 +70,12 @@ class Settings:
         return self.app_base_url + path
 
 
+LIVE_ORIGIN = "live"
+
+
 def key_origin(key: str) -> str:
     """ "live" or "test": the mode a Stripe key's objects live in."""
-    return "live" if key.startswith(("sk_live_", "rk_live_")) else "test"
+    return LIVE_ORIGIN if key.startswith(("sk_live_", "rk_live_")) else "test"
 
 
 def origin(url: str) -> str:

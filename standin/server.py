@@ -121,11 +121,15 @@ class StandIn:
         """Finish what a request changed (or a test, under `state.track()`): give new
         invoices their hosted page and queue the events the changes make."""
         before, after = self.state.changes(journal)
+        hosted = False
         for object_id, obj in after.items():
             # Every finalized invoice has a hosted page where it can be paid
             # (https://docs.stripe.com/invoicing/hosted-invoice-page); here it is `/i/<id>`.
             if obj.get("object") == "invoice" and obj["status"] != "draft" and not obj["hosted_invoice_url"]:
                 obj["hosted_invoice_url"] = f"{self.public_url}/i/{object_id}"
+                hosted = True
+        if hosted:
+            self.state.save()  # the request saved before: other processes must see the pages too
         self.webhooks.add(events.changes(before, after))
 
     def configure_webhooks(

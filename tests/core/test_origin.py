@@ -35,12 +35,12 @@ def test_a_new_customer_records_where_it_was_made(auth):
 
 
 def test_a_customer_made_elsewhere_is_forgotten_and_a_new_one_made(tmp_path):
-    # The database was used with another Stripe (say a live key); now a test key, another account.
+    # The database was used with another Stripe (the offline demo's stand-in); now a test key.
     before = core_app(tmp_path)
     old = Auth(before.test_client(), before)
     old.signup()
     old_customer = old.subscribe().customer
-    mark_made(before, "ada@example.com", "live")
+    mark_made(before, "ada@example.com", "offline")
 
     app = core_app(tmp_path, standin=prepared_standin())
     auth = Auth(app.test_client(), app)
@@ -68,9 +68,23 @@ def test_a_webhook_for_a_customer_made_elsewhere_leaves_its_user_alone(tmp_path)
     auth = Auth(app.test_client(), app)
     auth.signup()
     auth.subscribe()
-    mark_made(app, "ada@example.com", "live")
+    mark_made(app, "ada@example.com", "offline")
     standin = app.extensions["test_standin"]
     body = subscription_event(standin, auth, event_id="evt_origin_1")
     assert post_event(auth.client, body).get_json()["outcome"] == "applied"
     # Not refreshed from this Stripe: its customer is forgotten, as on its next request.
     assert auth.user().customer is None and auth.user().subscription is None
+
+
+def test_a_live_customer_is_never_forgotten_under_a_test_key(tmp_path):
+    # A staging site pointed at the production database, say: the data stays as it is.
+    app = core_app(tmp_path)
+    auth = Auth(app.test_client(), app)
+    auth.signup()
+    customer = auth.subscribe().customer
+    mark_made(app, "ada@example.com", "live")
+    assert "Starter" in auth.client.get("/account").get_data(as_text=True)
+    standin = app.extensions["test_standin"]
+    assert post_event(auth.client, subscription_event(standin, auth, event_id="evt_origin_2")).status_code == 200
+    assert auth.user().customer == customer and auth.user().subscription is not None
+    assert origin_of(app, "ada@example.com") == "live"

@@ -8,8 +8,10 @@ import dataclasses
 import re
 
 import pytest
-from flask import template_rendered
+from flask import request, template_rendered
 from jinja2 import ChoiceLoader, DictLoader
+
+from billing.forms import SignInForm
 
 FORM_SLOT = '<form method="post" action="/signin"><input name="csrf_token" value="{{ csrf_token() }}"></form>'
 
@@ -94,3 +96,61 @@ def test_a_new_catalog_starts_an_empty_cache(app, renders):
     app.extensions["catalog"] = dataclasses.replace(catalog, products=(renamed, *catalog.products[1:]))
     assert "Renamed plan" in client.get("/pricing").get_data(as_text=True)
     assert renders.count("pricing.html") == 2
+
+
+def test_a_cookieless_visitor_is_answered_from_memory_before_flask_runs(app):
+    seen: list[str] = []
+    app.before_request(lambda: seen.append(request.path) and None)
+    first = app.test_client().get("/pricing?interval=year")
+    again = app.test_client().get("/pricing?interval=year")
+    assert seen == ["/pricing"]  # the second answer never reached Flask
+    assert again.get_data() == first.get_data() and again.status_code == 200
+    # The same headers, the security headers among them.
+    assert again.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
+    assert dict(again.headers) == dict(first.headers)
+    app.test_client().head("/pricing?interval=year")
+    app.test_client().get("/pricing?interval=month")
+    assert seen == ["/pricing"] * 3  # another address, or another method, goes to Flask
+
+
+def test_a_visitor_with_a_cookie_is_never_answered_from_memory(app):
+    app.test_client().get("/pricing")  # kept
+    campaign = app.test_client()
+    campaign.get("/pricing?promo=WELCOME20")  # now has a session cookie
+    assert "WELCOME20" in campaign.get("/pricing").get_data(as_text=True)
+    assert "WELCOME20" not in app.test_client().get("/pricing").get_data(as_text=True)
+
+
+def test_a_page_with_a_form_is_never_answered_from_memory(app):
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"plugin/_form.html": FORM_SLOT}), app.jinja_env.loader])
+    app.extensions.setdefault("slots", {}).setdefault("header", []).append("plugin/_form.html")
+    answers = [app.test_client().get("/pricing") for _ in range(2)]
+    tokens = [re.search(r'name="csrf_token" value="([^"]+)"', a.get_data(as_text=True)).group(1) for a in answers]
+    assert tokens[0] != tokens[1] and all("Set-Cookie" in a.headers for a in answers)
+
+
+def test_an_answer_from_memory_follows_the_catalog(app):
+    app.test_client().get("/pricing")
+    catalog = app.extensions["catalog"]
+    renamed = dataclasses.replace(catalog.products[0], name="Renamed plan")
+    app.extensions["catalog"] = dataclasses.replace(catalog, products=(renamed, *catalog.products[1:]))
+    assert "Renamed plan" in app.test_client().get("/pricing").get_data(as_text=True)
+
+
+def test_a_page_with_a_flask_wtf_form_is_never_kept(app, renders):
+    # A fork's form rendered with hidden_tag(), which asks Flask-WTF for a token itself.
+    form = "<form>{{ form.hidden_tag() }}</form>"
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"plugin/_wtform.html": form}), app.jinja_env.loader])
+    app.extensions.setdefault("slots", {}).setdefault("header", []).append("plugin/_wtform.html")
+    # Built when the template asks (a form needs the request it is rendered in).
+    app.jinja_env.globals["form"] = type("Lazy", (), {"hidden_tag": staticmethod(lambda: SignInForm().hidden_tag())})
+    pages = [app.test_client().get("/pricing").get_data(as_text=True) for _ in range(2)]
+    tokens = [re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', p) for p in pages]
+    assert all(tokens) and tokens[0].group(1) != tokens[1].group(1)
+    assert renders.count("pricing.html") == 2
+
+
+def test_only_the_catalogs_campaign_codes_are_kept(app, renders):
+    for code in ("RANDOM1", "RANDOM1", "WELCOME20", "WELCOME20"):
+        app.test_client().get(f"/pricing?promo={code}")
+    assert renders.count("pricing.html") == 3  # each unknown code rendered anew, the catalog's once
