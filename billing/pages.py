@@ -190,11 +190,13 @@ def account_return() -> ResponseReturnValue:
     step could change (one read), so the page is right before any webhook arrives,
     and say what the step changed (see outcomes)."""
     u = current.user()
-    # What the page showed when the customer left (else, now: a webhook may have come first).
-    before = session.pop(outcomes.LEFT_WITH, None) or outcomes.remember(u)
+    # What the page showed when the customer left (else, now: a webhook may have come first);
+    # kept until a refresh succeeds, so a retry after a failed one can still say what changed.
+    before = session.get(outcomes.LEFT_WITH) or outcomes.remember(u)
     try:
         changed = mirror.refresh(current.stripe_api(), u, only=before.get(outcomes.STEP_CHANGES, "subscription"))
         db.session.commit()
+        session.pop(outcomes.LEFT_WITH, None)
         messages = outcomes.describe(before, u, current.catalog())
         for message in messages or (["Your subscription is updated."] if changed else []):
             flash(message, "success")

@@ -368,3 +368,16 @@ def test_a_malformed_request_is_refused_by_the_standin_as_stripe_would(app, auth
                 "flow_data": {"type": "subscription_cancel", "subscription_cancle": {"subscription": "sub_x"}},  # type: ignore[typeddict-unknown-key]
             }
         )
+
+
+def test_a_failed_refresh_on_return_keeps_what_the_step_changed_for_the_retry(client, auth, standin):
+    auth.signup()
+    auth.subscribe("starter_monthly")
+    step = auth.post("/account/switch-plan", lookup_key="pro_monthly")
+    done = client.post(local_path(step.headers["Location"]))
+    standin.fail_next("GET", "/v1/subscriptions", status=500, error_type="api_error", message="down", count=5)
+    client.get(local_path(done.headers["Location"]))  # Stripe down: "could not refresh"
+    client.get("/account")
+    standin.deliver_webhooks()  # the change reaches the mirror first
+    page = follow(client, client.get("/account/return")).get_data(as_text=True)  # the retry
+    assert "You are now on Pro, billed monthly." in page
