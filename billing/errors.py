@@ -47,6 +47,8 @@ def csrf_error(e: CSRFError) -> ResponseReturnValue:
 
 
 def too_many(e: HTTPException) -> ResponseReturnValue:
+    if e.response is not None:  # a limit that answers in its own way (see pages.RETURNS)
+        return e.response
     message = "Too many attempts. Wait a few minutes, then try again."
     return error_page("Slow down", message, 429, [h for h in e.get_headers() if h[0] == "Retry-After"])
 

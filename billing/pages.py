@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from billing import current, mirror, outcomes, page_cache, presenters
@@ -147,7 +147,8 @@ def set_locale() -> ResponseReturnValue:
 
 
 # The ways back from Stripe read Stripe once a visit; a customer reloading them cannot
-# make the site read Stripe without bound.
+# make the site read Stripe without bound: past the limit, the account page as the
+# mirror has it (webhooks keep it current), with no Stripe read.
 RETURNS = "10 per minute"
 
 
@@ -155,9 +156,13 @@ def _visitor() -> str:
     return "user:" + str(current.user().id)
 
 
+def _account_as_mirrored(limit: Any) -> Response:
+    return make_response(redirect(url_for("pages.account"), 303))
+
+
 @bp.route("/checkout/return")
 @login_required
-@limiter.limit(RETURNS, key_func=_visitor)
+@limiter.limit(RETURNS, key_func=_visitor, on_breach=_account_as_mirrored)
 def checkout_return() -> ResponseReturnValue:
     """Checkout's success_url: read the new subscription and card once (one Stripe
     read), then show the account."""
@@ -184,7 +189,7 @@ def checkout_return() -> ResponseReturnValue:
 
 @bp.route("/account/return")
 @login_required
-@limiter.limit(RETURNS, key_func=_visitor)
+@limiter.limit(RETURNS, key_func=_visitor, on_breach=_account_as_mirrored)
 def account_return() -> ResponseReturnValue:
     """Where every portal flow sends the customer back: refresh from Stripe what the
     step could change (one read), so the page is right before any webhook arrives,
