@@ -96,6 +96,12 @@ def price_id(api: StripeAPI, lookup_key: str) -> str:
     return api.known_price_id(lookup_key) or api.find_price_id(lookup_key)
 
 
+def known_price_id(api: StripeAPI, lookup_key: str) -> str | None:
+    """The price id a click would send, with no Stripe call (None: unknown or archived)."""
+    row = db.session.get(StripePrice, lookup_key)
+    return row.price_id if row is not None else api.known_price_id(lookup_key)
+
+
 def refresh_prices(api: StripeAPI, lookup_keys: list[str]) -> None:
     """Read which active price each lookup key names into the mirror (not committed)."""
     _save_prices(api.active_prices(lookup_keys), lookup_keys)

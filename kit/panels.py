@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 
-from billing import current, flows
+from billing import current, flows, mirror
 from billing.buttons import BUTTON, Chosen, press_for, promo_code
 from billing.catalog import Price
 from billing.stripe_api import STRIPE_API_VERSION, StripeAPI
@@ -53,7 +53,9 @@ def shown_params(key: str, price: Price | None = None) -> Any:
     chosen = button.preview(u, price) if button.preview else Chosen()
     price = chosen.price or price
     code = promo_code() if button.takes_promo else None
-    price_id = (current.stripe_api().known_price_id(price.lookup_key) or price_placeholder(price)) if price else None
+    # The id the click would send: the mirror's, which price webhooks keep current.
+    known = mirror.known_price_id(current.stripe_api(), price.lookup_key) if price else None
+    price_id = (known or price_placeholder(price)) if price else None
     press = press_for(
         u,
         button,

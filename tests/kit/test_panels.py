@@ -81,3 +81,15 @@ def test_panels_in_test_mode_never_show_the_key(tmp_path):
     text = "\n".join(pages)
     assert "Show the API call" in text and "$STRIPE_SECRET_KEY" in text
     assert key not in text
+
+
+def test_the_pricing_panel_follows_a_price_moved_at_stripe(app, client, auth, standin):
+    auth.signup()
+    auth.subscribe("starter_monthly")
+    api = app.extensions["stripe"]
+    old = api.known_price_id("pro_monthly")
+    params = {"product": "pro", "unit_amount": 3100, "currency": "usd", "recurring": {"interval": "month"}}
+    moved = api.client.v1.prices.create({**params, "lookup_key": "pro_monthly", "transfer_lookup_key": True})
+    standin.deliver_webhooks()  # price.created and price.updated: the mirror now names the new price
+    shown = dict(panel_pairs(client.get("/").get_data(as_text=True), 'value="pro_monthly"'))
+    assert shown["flow_data[subscription_update_confirm][items][0][price]"] == moved.id != old
