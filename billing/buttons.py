@@ -44,7 +44,6 @@ class Chosen:
 # Where the account page shows a button: its "Change your subscription" panel, its
 # "Billing" panel, beside the subscription's status, or not at all (pricing cards).
 Section = Literal["change", "billing", "status", ""]
-Changes = mirror.Part
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ class Button:
     # Where a customer who finished the step comes back to (a redirect after_completion).
     comes_back_to: str = "pages.account_return"
     # What the step can change, and so what the way back reads from Stripe (one read).
-    changes: Changes = "subscription"
+    changes: mirror.Part = "subscription"
     # Where Stripe errors send the customer, with the message.
     back: str = "pages.account"
     # A view of its own, for a button that does not send the customer to Stripe.

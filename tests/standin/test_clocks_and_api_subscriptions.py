@@ -507,14 +507,20 @@ def test_deleting_a_clock_deletes_its_customers(client: stripe.StripeClient, cat
 # -- A pause across a renewal --------------------------------------------------
 
 
-def paused_across_a_renewal(client: stripe.StripeClient, catalog: Any) -> tuple[Any, Any, int]:
-    """A flexible monthly subscription paused on day 10 of its first period, its clock
-    then moved 40 days on: past the renewal it would have had."""
+def flexible_on_a_clock(client: stripe.StripeClient, catalog: Any) -> tuple[Any, Any]:
+    """A test clock at T0 and a flexible monthly subscription (pausable) of a customer on it."""
     clock = client.v1.test_helpers.test_clocks.create({"frozen_time": T0})
     customer, _ = customer_with(client, test_clock=clock.id)
     sub = client.v1.subscriptions.create(
         {"customer": customer.id, "items": [{"price": catalog.basic.id}], "billing_mode": {"type": "flexible"}}
     )
+    return clock, sub
+
+
+def paused_across_a_renewal(client: stripe.StripeClient, catalog: Any) -> tuple[Any, Any, int]:
+    """A flexible monthly subscription paused on day 10 of its first period, its clock
+    then moved 40 days on: past the renewal it would have had."""
+    clock, sub = flexible_on_a_clock(client, catalog)
     client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": T0 + 10 * DAY})
     client.v1.subscriptions.pause(sub.id)
     client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": T0 + 50 * DAY})
@@ -560,11 +566,7 @@ def test_resume_unchanged_after_a_renewal_prorates_the_unpaid_period(
 
 
 def test_resume_unchanged_within_the_paid_period_bills_nothing(client: stripe.StripeClient, catalog: Any) -> None:
-    clock = client.v1.test_helpers.test_clocks.create({"frozen_time": T0})
-    customer, _ = customer_with(client, test_clock=clock.id)
-    sub = client.v1.subscriptions.create(
-        {"customer": customer.id, "items": [{"price": catalog.basic.id}], "billing_mode": {"type": "flexible"}}
-    )
+    clock, sub = flexible_on_a_clock(client, catalog)
     client.v1.subscriptions.pause(sub.id)
     client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": T0 + 5 * DAY})
     resumed = client.v1.subscriptions.resume(sub.id, {"billing_cycle_anchor": {"type": "unchanged"}})
