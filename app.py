@@ -25,7 +25,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import kit  # the demo kit, plugged in at the end of create_app
 import ops
-from billing import accounts, buttons, errors, mirror, page_cache, pages, presenters, web, webhook
+from billing import accounts, answer_cache, buttons, errors, mirror, page_cache, pages, presenters, web, webhook
 from billing.catalog import load_catalog
 from billing.models import db, init_db_command
 from billing.settings import load_settings
@@ -83,6 +83,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Migrate(app, db, directory=str(MIGRATIONS))
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
     page_cache.init_app(app)  # the pages every anonymous visitor sees alike, rendered once
+    answer_cache.init_app(app, settings)  # whole answers replayed until the data changes
     accounts.login_manager.init_app(app)
     accounts.limiter.init_app(app)
     web.init_app(app, settings)  # security headers, secrets out of logs, time bound on Stripe

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from billing import current, mirror, outcomes, page_cache, presenters
+from billing import answer_cache, current, mirror, outcomes, page_cache, presenters
 from billing.accounts import limiter, login_required
 from billing.buttons import BUTTON, BUTTONS, PROMO, choices, promo_code
 from billing.catalog import Price
@@ -60,6 +60,7 @@ def pricing() -> ResponseReturnValue:
         interval = picked.interval
     u = current.user_or_none()
     promo = promo_code()
+    answer_cache.keep_for_this_visitor()  # it reads the session, the catalog and the mirror
 
     def page() -> str:
         return render_template(
@@ -113,6 +114,7 @@ def account() -> ResponseReturnValue:
     u = current.user()
     sub = u.subscription
     catalog = current.catalog()
+    answer_cache.keep_for_this_visitor()  # it reads the session, the catalog and the mirror
     price = catalog.price(sub.lookup_key) if sub and sub.lookup_key else None
     allowed = choices(u)
     views = [

@@ -9,6 +9,9 @@ bench prints, from this one run on this machine:
     second, site and floor, and their ratio (site / floor);
   - the in-process cost of one view of each page and of one click (a portal
     button: one Stripe call to the in-process stand-in, at zero latency);
+    wrk asks for the same page again and again, which the site answers from
+    memory until the data changes (billing.answer_cache), so the account page is
+    also timed rendered anew, as its first view after any change is;
   - with --profile, where the views' time goes (cProfile, cumulative).
 
 It prints figures and asserts nothing about them: it is a benchmark, not a test.
@@ -272,8 +275,10 @@ def _token(client: FlaskClient, path: str) -> str:
 
 
 def actions(signed_in: FlaskClient, floor_folder: Path) -> dict[str, Callable[[], None]]:
-    """One view of each page as wrk loads it, one click (Manage billing: one portal
-    session), and for scale the floor's pricing page and the signed-in pricing page."""
+    """One view of each page as wrk loads it (a page already seen: from memory, see
+    billing.answer_cache), the account page rendered anew as after any change, one click
+    (Manage billing: one portal session), and for scale the floor's pricing page and the
+    signed-in pricing page."""
     anonymous = signed_in.application.test_client()
     floor = floor_app(str(floor_folder)).test_client()
     token = _token(signed_in, "/account")
@@ -284,9 +289,15 @@ def actions(signed_in: FlaskClient, floor_folder: Path) -> dict[str, Callable[[]
     def click() -> None:
         _expect(signed_in.post("/account/billing", data={"csrf_token": token}).status_code, 303, "/account/billing")
 
+    def account_after_a_change() -> None:
+        # What a commit does (a webhook, a return from Stripe): no kept answer is replayed.
+        signed_in.application.extensions["answer_cache"].version.bump()
+        get(signed_in, "/account")()
+
     return {
         PRICING_VIEW: get(anonymous, "/pricing"),
         ACCOUNT_VIEW: get(signed_in, "/account"),
+        "account view, after a change (rendered)": account_after_a_change,
         "click: Manage billing (1 Stripe call)": click,
         "pricing view, signed in": get(signed_in, "/pricing"),
         "floor's pricing view (test client's own cost)": get(floor, "/pricing"),

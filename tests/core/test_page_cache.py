@@ -113,7 +113,7 @@ def test_a_cookieless_visitor_is_answered_from_memory_before_flask_runs(app):
     assert seen == ["/pricing"] * 3  # another address, or another method, goes to Flask
 
 
-def test_a_visitor_with_a_cookie_is_never_answered_from_memory(app):
+def test_a_visitor_with_a_cookie_never_gets_the_cookieless_answer(app):
     app.test_client().get("/pricing")  # kept
     campaign = app.test_client()
     campaign.get("/pricing?promo=WELCOME20")  # now has a session cookie

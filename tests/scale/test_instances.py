@@ -285,3 +285,28 @@ def test_a_webhook_delivered_to_either_instance_is_applied_once(redis_url, share
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(StripeEvent)) == 9
         assert db.session.scalar(db.select(db.func.count()).select_from(BillingProfile)) == 1
+
+
+def test_a_change_applied_by_one_instance_shows_on_the_others_pages_at_once(redis_url, shared, standin_url):
+    """Each instance keeps the account page it rendered for a visitor (billing.answer_cache);
+    a commit on any instance moves the version in Redis, so none replays a stale page."""
+    app, (a, b) = shared(2, redis_url)
+    sdk = stripe.StripeClient(KEY, base_addresses={"api": standin_url})
+    email = unique_email()
+    customer = sdk.v1.customers.create({"email": email, "name": "Before"})
+    with app.app_context():
+        user = User(email=email, stripe_customer_id=customer.id)
+        user.set_password("correct horse")
+        db.session.add(user)
+        db.session.commit()
+    visitor = Browser()
+    visitor.csrf(a)
+    assert visitor.sign_in(a, email, "correct horse", unique_address()) == 303
+    deliver(b, signed_event(f"evt_scale_page_{uuid.uuid4().hex}", customer.id))
+    pages = [send(visitor.opener, a.url + "/account")[1] for _ in range(3)]  # the last two: from memory
+    assert all("Before" in page for page in pages)
+
+    sdk.v1.customers.update(customer.id, {"name": "After"})
+    assert deliver(b, signed_event(f"evt_scale_page_{uuid.uuid4().hex}", customer.id)) == "applied"
+    status, page = send(visitor.opener, a.url + "/account")
+    assert status == 200 and "After" in page and "Before" not in page
