@@ -55,6 +55,8 @@ except ValueError:
 # wait; this bound also applies to a worker's start, which reads the portal configuration
 # and prices from Stripe, and to the "sync" worker, one request at a time, if you switch.)
 timeout = int(slowest_request_seconds(_stripe_timeout)) + 15
-graceful_timeout = 30
+# On a restart or deploy, a worker finishes the requests it has begun before it stops: a
+# click already waiting on Stripe gets its answer (its portal session, or a message).
+graceful_timeout = timeout
 # Only the error log: the request lines come from your proxy or platform.
 loglevel = "warning"

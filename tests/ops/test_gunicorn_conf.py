@@ -28,6 +28,12 @@ def test_the_worker_timeout_outlasts_the_slowest_request(monkeypatch, stripe_tim
     assert settings["timeout"] >= slowest_request_seconds(float(stripe_timeout))
 
 
+@pytest.mark.parametrize("stripe_timeout", ["10", "30"])
+def test_a_restart_lets_the_slowest_request_finish(monkeypatch, stripe_timeout):
+    settings = conf(monkeypatch, STRIPE_TIMEOUT=stripe_timeout)
+    assert settings["graceful_timeout"] >= slowest_request_seconds(float(stripe_timeout))
+
+
 def test_the_default_timeout_is_above_a_minute(monkeypatch):
     # 63 s with the default STRIPE_TIMEOUT of 10 s: gunicorn's own default (30 s) would cut it.
     assert slowest_request_seconds(10) > 60
