@@ -83,8 +83,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Migrate(app, db, directory=str(MIGRATIONS))
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
     page_cache.init_app(app)  # the pages every anonymous visitor sees alike, rendered once
-    answer_cache.init_app(app, settings)  # whole answers replayed until the data changes
     accounts.login_manager.init_app(app)
+    answer_cache.init_app(app, settings)  # whole answers replayed until the data changes
     accounts.limiter.init_app(app)
     web.init_app(app, settings)  # security headers, secrets out of logs, time bound on Stripe
     presenters.register(app)

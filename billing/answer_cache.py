@@ -22,6 +22,7 @@ same cookie: to them Flask would have said the same.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -29,9 +30,11 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, current_app, has_app_context, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event, make_url
 
 from billing.models import db
@@ -89,7 +92,8 @@ def keep_for_everyone() -> None:
 
 
 def keep_for_this_visitor() -> None:
-    """This page reads nothing but this visitor's session and the database."""
+    """This page reads nothing but the request's address and languages, this visitor's
+    session, the catalog and the database."""
     request.environ[FOR_THIS_VISITOR] = True
 
 
@@ -104,8 +108,9 @@ class DataVersion(Protocol):
 
 class FileVersion:
     """For a SQLite database, which only processes on one machine share: a file beside
-    it (app.sqlite.version) that every commit appends a byte to. Its size and time are the version (one
-    `stat`); appends are atomic, so no two commits can leave the same size."""
+    it (app.sqlite.version) that every commit appends a byte to. Its size and time are
+    the version (one `stat`): appends are atomic, so two commits never leave the same
+    size, and when the file starts again from empty its time has moved on."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -118,35 +123,52 @@ class FileVersion:
     def bump(self) -> None:
         with open(self.path, "ab") as file:
             file.write(b".")
-            if file.tell() > 1 << 20:  # a million commits: start again (the time moves on)
+            if file.tell() > 1 << 20:  # a million commits
                 file.truncate(0)
 
 
 class RedisVersion:
-    """For several instances: a counter in the Redis they already share for rate limits."""
+    """For several instances: a value in the Redis they already share for rate limits.
+    A new random value at each commit, not a counter, so a Redis emptied or restarted
+    cannot bring back a version an old answer was kept under."""
 
     KEY = "answer_cache:data_version"
+    # A page must not wait on a Redis that has stopped answering: ask briefly, and after a
+    # failure leave it alone for a few seconds (pages are rendered meanwhile).
+    TIMEOUT, REST = 0.1, 5.0
 
     def __init__(self, url: str) -> None:
-        self.redis = redis.Redis.from_url(url, socket_timeout=1.0)
+        self.redis = redis.Redis.from_url(url, socket_timeout=self.TIMEOUT, socket_connect_timeout=self.TIMEOUT)
+        self.resting_until = 0.0
 
     def read(self) -> Hashable:
-        value: bytes | None = self.redis.get(self.KEY)  # type: ignore[assignment]  # sync client
+        value: bytes | None = self._ask(lambda: self.redis.get(self.KEY))
         return value
 
     def bump(self) -> None:
-        self.redis.incr(self.KEY)
+        self._ask(lambda: self.redis.set(self.KEY, secrets.token_hex(8)))
+
+    def _ask(self, command: Callable[[], Any]) -> Any:
+        if time.monotonic() < self.resting_until:
+            raise redis.ConnectionError("Redis failed a moment ago")
+        try:
+            return command()
+        except redis.RedisError:
+            self.resting_until = time.monotonic() + self.REST
+            raise
 
 
-def data_version(settings: Settings) -> DataVersion | None:
+def data_version(settings: Settings, instance_path: Path) -> DataVersion | None:
     """Where this deployment's processes can all see that the data changed; None when
     nothing tells them (PostgreSQL without Redis may be served from several machines):
     then no one-visitor answer is kept."""
-    if settings.ratelimit_storage_uri.startswith("redis"):
+    if urlsplit(settings.ratelimit_storage_uri).scheme in ("redis", "rediss"):
         return RedisVersion(settings.ratelimit_storage_uri)
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return FileVersion(Path(url.database).with_name(Path(url.database).name + ".version"))
+        # Where Flask-SQLAlchemy opens it: a relative path is in the instance folder.
+        database = instance_path / url.database
+        return FileVersion(database.with_name(database.name + ".version"))
     return None
 
 
@@ -157,17 +179,21 @@ class AnswerCache:
         self.app, self.wsgi_app, self.version = app, wsgi_app, version
         self.for_everyone = CatalogStore()
         self.for_visitors = CatalogStore(MAX_VISITOR_ANSWERS)
+        # The paths whose views asked to keep a visitor's page: only their requests read
+        # the version (a stylesheet, a sign-in form never need it).
+        self.visitor_paths: set[str] = set()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET":
             return self.wsgi_app(environ, start_response)
-        address: Hashable = (environ.get("PATH_INFO"), environ.get("QUERY_STRING"))
+        path = environ.get("PATH_INFO", "")
+        # What the views read of the request: its address, and (the API-call panels'
+        # portal locale) its languages.
+        address: Hashable = (path, environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT_LANGUAGE"))
         key: Hashable
         cookie = environ.get("HTTP_COOKIE")
         if cookie:
-            version = self._read_version()
-            if version is None:
-                return self.wsgi_app(environ, start_response)
+            version = self._read_version() if path in self.visitor_paths else None
             store, key, wanted = self.for_visitors, (address, cookie, version), FOR_THIS_VISITOR
         else:
             store, key, wanted = self.for_everyone, address, FOR_EVERYONE
@@ -183,21 +209,30 @@ class AnswerCache:
             return start_response(status, headers, exc_info)
 
         result = self.wsgi_app(environ, keep_status)  # Flask has run the view by now
+        if environ.get(FOR_THIS_VISITOR):
+            self.visitor_paths.add(path)
         status, headers = seen or ("", [])
         if not environ.get(wanted) or not status.startswith("200 ") or _sets_cookie(headers):
             return result
-        body = b"".join(result)
-        getattr(result, "close", lambda: None)()
+        if cookie and version is None:
+            return result  # the first visit to this path, or the version unknown
+        try:
+            body = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
         store.put(key, Answer(status, list(headers), body, time.monotonic()))
         return [body]
 
     def _read_version(self) -> Hashable | None:
+        """The data's version; None when there is none or it cannot be read (then the
+        page is rendered, as it cannot be known whether the data changed). Wrapped, as
+        Redis answers None before the first commit."""
         if self.version is None:
             return None
         try:
             return ("version", self.version.read())
         except (OSError, redis.RedisError):
-            return None  # not knowing whether the data changed: serve it fresh
+            return None
 
 
 def _sets_cookie(headers: list[tuple[str, str]]) -> bool:
@@ -215,8 +250,19 @@ def _after_commit(session: Any) -> None:
             current_app.logger.warning("Could not note a database change; kept pages may lag for a minute.")
 
 
+def cookie_says_it_all(app: Flask) -> bool:
+    """Whether the Cookie header alone says who the visitor is and all their session
+    holds: not with sessions kept on the server, nor with Flask-Login's "strong" session
+    protection, which ties a session to the visitor's address and browser."""
+    login_manager = app.login_manager  # type: ignore[attr-defined]
+    protection = app.config.get("SESSION_PROTECTION", login_manager.session_protection)
+    return isinstance(app.session_interface, SecureCookieSessionInterface) and protection != "strong"
+
+
 def init_app(app: Flask, settings: Settings) -> None:
-    cache = app.extensions["answer_cache"] = AnswerCache(app, app.wsgi_app, data_version(settings))
+    """After Flask-Login, whose session protection it reads."""
+    version = data_version(settings, Path(app.instance_path)) if cookie_says_it_all(app) else None
+    cache = app.extensions["answer_cache"] = AnswerCache(app, app.wsgi_app, version)
     app.wsgi_app = cache  # type: ignore[method-assign]
     if not event.contains(db.session, "after_commit", _after_commit):
         event.listen(db.session, "after_commit", _after_commit)
