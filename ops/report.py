@@ -67,12 +67,19 @@ class Report:
         return not (self.cancellations or self.offers_accepted or self.withdrawn)
 
 
+# Days a range may name: Stripe's times start in 1970, and the range's end is the day after its last.
+YEARS = (1970, 9998)
+
+
 def parse_day(text: str, name: str) -> date:
     """A YYYY-MM-DD day typed by someone; ValueError with a message for them."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"{name} {text!r} is not a date: use YYYY-MM-DD, such as 2026-11-01.") from None
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise ValueError(f"{name} {day} is outside the years {YEARS[0]} to {YEARS[1]}.")
+    return day
 
 
 def date_range(since: str | None, until: str | None, today: date, names: tuple[str, str]) -> tuple[date, date]:

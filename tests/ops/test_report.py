@@ -102,6 +102,8 @@ def test_the_range_and_its_defaults(since, until, expected):
         ("yesterday", None, "--since 'yesterday' is not a date: use YYYY-MM-DD, such as 2026-11-01."),
         (None, "2026-02-30", "--until '2026-02-30' is not a date: use YYYY-MM-DD, such as 2026-11-01."),
         ("2026-11-10", "2026-11-01", "--since (2026-11-10) is after --until (2026-11-01): nothing is in that range."),
+        (None, "9999-12-31", "--until 9999-12-31 is outside the years 1970 to 9998."),
+        ("0001-01-01", None, "--since 0001-01-01 is outside the years 1970 to 9998."),
     ],
 )
 def test_a_bad_range_is_refused_with_a_message(since, until, message):
