@@ -47,7 +47,7 @@ def record(user: User, snap: SubscriptionSnapshot | None, retention_coupon: str 
         _cancellation(user, snap, scheduled)
     elif snap.status not in ENDED_STATUSES:
         # Live with nothing scheduled: a scheduled cancellation was undone ("Renew" in the portal).
-        for row in _standing(snap.id):
+        for row in _still_scheduled(snap.id):
             row.withdrawn_at = utcnow()
     # Accepting the cancel flow's retention offer applies its coupon to the subscription
     # instead of canceling it (https://docs.stripe.com/customer-management/portal-deep-links).
@@ -57,11 +57,11 @@ def record(user: User, snap: SubscriptionSnapshot | None, retention_coupon: str 
 
 
 def _cancellation(user: User, snap: SubscriptionSnapshot, scheduled: bool) -> None:
-    standing = _standing(snap.id)
+    pending = _still_scheduled(snap.id)
     # `canceled_at` is when it was asked for, kept when the scheduled end comes
     # (https://docs.stripe.com/api/subscriptions/object#subscription_object-canceled_at).
-    requested_at = snap.canceled_at or (standing[0].requested_at if standing else utcnow())
-    for earlier in standing:
+    requested_at = snap.canceled_at or (pending[0].requested_at if pending else utcnow())
+    for earlier in pending:
         if earlier.requested_at != requested_at:
             earlier.withdrawn_at = requested_at  # replaced: "cancel now" after "at period end"
     row = _row(user, snap, requested_at, offer_accepted=False)
@@ -80,7 +80,7 @@ def _cancellation(user: User, snap: SubscriptionSnapshot, scheduled: bool) -> No
     row.comment = snap.cancellation_comment
 
 
-def _standing(subscription_id: str) -> list[Cancellation]:
+def _still_scheduled(subscription_id: str) -> list[Cancellation]:
     """The subscription's scheduled cancellations that still stand, newest first."""
     return list(
         db.session.scalars(

@@ -102,21 +102,21 @@ def compute(entries: Iterable[Entry], since: date, until: date) -> Report:
     """The report for the entries asked for between `since` and `until` (both included)."""
     start, end = bounds(since, until)
     in_range = [entry for entry in entries if start <= entry.requested_at < end]
-    standing = [e for e in in_range if not e.offer_accepted and not e.withdrawn]
-    feedback = Counter(FEEDBACK_LABELS.get(e.feedback, e.feedback) for e in standing if e.feedback)
-    reasons = Counter(REASON_LABELS.get(e.reason, e.reason) if e.reason else "Not given" for e in standing)
+    counted = [e for e in in_range if not e.offer_accepted and not e.withdrawn]
+    feedback = Counter(FEEDBACK_LABELS.get(e.feedback, e.feedback) for e in counted if e.feedback)
+    reasons = Counter(REASON_LABELS.get(e.reason, e.reason) if e.reason else "Not given" for e in counted)
     return Report(
         since=since,
         until=until,
-        cancellations=len(standing),
-        at_period_end=sum(e.at_period_end for e in standing),
-        immediately=sum(not e.at_period_end for e in standing),
+        cancellations=len(counted),
+        at_period_end=sum(e.at_period_end for e in counted),
+        immediately=sum(not e.at_period_end for e in counted),
         feedback=_most_first(feedback),
-        no_feedback=sum(not e.feedback for e in standing),
+        no_feedback=sum(not e.feedback for e in counted),
         reasons=_most_first(reasons),
         comments=tuple(
             Comment(e.requested_at, FEEDBACK_LABELS.get(e.feedback, e.feedback) if e.feedback else "", e.comment)
-            for e in standing
+            for e in counted
             if e.comment
         ),
         offers_accepted=sum(e.offer_accepted for e in in_range),
