@@ -6,6 +6,7 @@ learns of it in three ways, all ending here:
     right before any webhook arrives;
   - a webhook event: `apply_event(event)`;
   - `flask stripe resync`: `refresh` for every customer (or one).
+Each refresh also adds to the history of cancellations (`billing.cancellations`).
 
 The catalog's price ids are mirrored the same way (`price_id`, `refresh_prices`),
 so a click sends its price without asking Stripe first, and an archived price
@@ -25,6 +26,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from billing import cancellations, current
 from billing.models import (
     StripeEvent,
     StripePrice,
@@ -70,7 +72,9 @@ def refresh(api: StripeAPI, user: User, only: Part | None = None) -> bool:
         return False
     changed = False
     if only != "customer":
-        changed = save_subscription(user, api.current_subscription(user.stripe_customer_id))
+        subscription = api.current_subscription(user.stripe_customer_id)
+        changed = save_subscription(user, subscription)
+        cancellations.record(user, subscription, current.catalog().portal.retention_coupon)
     if only != "subscription":
         refresh_profile(api, user)
     return changed

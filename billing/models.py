@@ -16,7 +16,7 @@ from flask.cli import with_appcontext
 from flask_login import UserMixin
 from flask_migrate import stamp, upgrade
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import JSON, Engine, ForeignKey, String, event, inspect
+from sqlalchemy import JSON, Engine, ForeignKey, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -137,6 +137,12 @@ class Subscription(Base):
     # While the latest invoice is unpaid: what is due, and Stripe's hosted page to pay it.
     open_invoice_amount: Mapped[int | None]
     open_invoice_url: Mapped[str | None] = mapped_column(String(2048))
+    # Stripe's `cancellation_details` (see snapshots.SubscriptionSnapshot); the history of
+    # every cancellation, for reports, is kept in `cancellations`.
+    cancellation_reason: Mapped[str | None] = mapped_column(String(64))
+    cancellation_feedback: Mapped[str | None] = mapped_column(String(64))
+    cancellation_comment: Mapped[str | None] = mapped_column(Text)
+    discount_started_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(back_populates="subscription")
@@ -201,6 +207,40 @@ class StripePrice(Base):
     lookup_key: Mapped[str] = mapped_column(String(255), primary_key=True)
     price_id: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Cancellation(Base):
+    """One cancellation of a subscription, kept after the mirror moves on (a new
+    subscription, a renewal), so a report can cover any dates. Also one row each time a
+    customer who started to cancel took the retention coupon instead (`offer_accepted`:
+    nothing was canceled). Written by `billing.cancellations.record` from what Stripe says.
+
+    A subscription, a moment and a kind name one row: the same state read again (a
+    redelivered event, the way back and a webhook at once) finds the row it wrote."""
+
+    __tablename__ = "cancellations"
+    __table_args__ = (UniqueConstraint("stripe_subscription_id", "requested_at", "offer_accepted"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The history outlives the user (a deleted account keeps its answers, anonymous).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    stripe_customer_id: Mapped[str] = mapped_column(String(255))
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255))
+    # When the customer asked (Stripe's `canceled_at`, kept when a scheduled end comes),
+    # or took the offer (the discount's `start`).
+    requested_at: Mapped[datetime]
+    offer_accepted: Mapped[bool] = mapped_column(default=False)
+    # Scheduled (`cancel_at`, or `cancel_at_period_end`) rather than at once.
+    at_period_end: Mapped[bool] = mapped_column(default=False)
+    # When the subscription ends (or ended) because of it.
+    effective_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(String(64))
+    feedback: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text)
+    # A scheduled cancellation that no longer stands: renewed before its date, or replaced
+    # by a later request (such as "cancel now" after "at period end").
+    withdrawn_at: Mapped[datetime | None]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StripeEvent(Base):

@@ -40,6 +40,16 @@ class SubscriptionSnapshot:
     # The latest invoice while it is unpaid: what is due, and Stripe's page to pay it.
     open_invoice_amount: int | None
     open_invoice_url: str | None
+    # Why it was canceled: Stripe's `cancellation_details`. `reason` says who ended it
+    # (`cancellation_requested`: the customer or the merchant; `payment_failed`, ...);
+    # `feedback` is the customer's answer in the portal, one of Stripe's enum values,
+    # and `comment` their free text (https://docs.stripe.com/api/subscriptions/object#subscription_object-cancellation_details).
+    cancellation_reason: str | None
+    cancellation_feedback: str | None
+    cancellation_comment: str | None
+    # When the discount in force was applied (the discount's `start`): for the retention
+    # coupon, when the customer took it instead of canceling.
+    discount_started_at: datetime | None
 
 
 # What `snapshot` reads beyond the subscription itself, so every call that returns
@@ -119,8 +129,9 @@ def snapshot(sub: stripe.Subscription) -> SubscriptionSnapshot:
         canceled_at=_time(sub.canceled_at),
         ended_at=_time(sub.ended_at),
         billing_mode=sub.billing_mode.type if sub.billing_mode else "classic",
-        discount_coupon=_discount_coupon(sub),
+        **_discount(sub),
         **_open_invoice(sub),
+        **_cancellation_details(sub),
     )
 
 
@@ -134,13 +145,25 @@ def _open_invoice(sub: stripe.Subscription) -> dict[str, Any]:
     return {"open_invoice_amount": invoice.amount_remaining, "open_invoice_url": invoice.hosted_invoice_url}
 
 
-def _discount_coupon(sub: stripe.Subscription) -> str | None:
-    """The coupon of the first discount in force (needs `discounts` expanded)."""
+def _discount(sub: stripe.Subscription) -> dict[str, Any]:
+    """The coupon of the first discount in force and when it began (needs `discounts` expanded)."""
     for discount in sub.discounts or []:
         if not isinstance(discount, str) and discount.source and discount.source.coupon:
             coupon = discount.source.coupon
-            return coupon if isinstance(coupon, str) else coupon.id
-    return None
+            return {
+                "discount_coupon": coupon if isinstance(coupon, str) else coupon.id,
+                "discount_started_at": _time(discount.start),
+            }
+    return {"discount_coupon": None, "discount_started_at": None}
+
+
+def _cancellation_details(sub: stripe.Subscription) -> dict[str, Any]:
+    details = sub.cancellation_details
+    return {
+        "cancellation_reason": details.reason if details else None,
+        "cancellation_feedback": details.feedback if details else None,
+        "cancellation_comment": details.comment if details else None,
+    }
 
 
 def event_facts(event: stripe.Event) -> EventFacts:

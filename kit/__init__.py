@@ -5,6 +5,7 @@
 - Demo personas: customers in every state, a header menu that signs in as any
   of them, `flask demo seed` / `reset` (personas.py, commands.py).
 - "Show the API call" panels beside each button (panels.py, api_calls.py).
+- "Why customers cancel": the cancellation report on a page, offline (report.py).
 
 It adds to the core's pages only through their slots (see
 billing.presenters.slot). Delete kit/ and the two lines of app.py that name
@@ -22,7 +23,7 @@ from flask_login import login_user, logout_user
 
 from billing.settings import ConfigError, Settings, flag
 from billing.stripe_api import BillingError
-from kit import offline, panels, personas
+from kit import offline, panels, personas, report
 from kit.commands import demo_cli
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def load_kit_settings(environment: dict[str, str], settings: Settings) -> KitSet
 def init_app(app: Flask) -> None:
     kit = app.extensions["kit"] = load_kit_settings(app.extensions["environment"], app.extensions["settings"])
     app.register_blueprint(bp)
+    app.register_blueprint(report.bp)
     app.cli.add_command(demo_cli)
     app.add_template_global(panels.api_call)
     app.add_template_global(lambda: personas.menu(app.extensions["catalog"]), "personas")
@@ -65,6 +67,7 @@ def init_app(app: Flask) -> None:
         slots.setdefault("signin", []).append("kit/_demo_account.html")
         slots.setdefault("mode", []).append("kit/_mode.html")
         app.jinja_env.globals["demo_reset"] = kit.demo_personas
+        app.jinja_env.globals["demo_report"] = True
         # Last: offline mode seeds the demo at start, and the stand-in's webhooks for it
         # arrive at the site's webhook route while it does.
         offline.start(app, seed_personas=kit.demo_personas, persist=app.config.get("OFFLINE_STATE_FILE"))

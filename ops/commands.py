@@ -3,6 +3,7 @@
 setup    make the Stripe account match billing/catalog.toml (idempotent)
 doctor   check the account against the site, each problem with its fix
 resync   repair the local mirror of subscriptions from Stripe
+report   why customers cancel, over a range of days (from the site's database only)
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from billing import mirror
+from billing import cancellations, mirror
 from billing.catalog import Catalog
-from billing.models import User, db, forget_customer_from_elsewhere
+from billing.models import User, db, forget_customer_from_elsewhere, utcnow
 from billing.settings import Settings
 from billing.stripe_api import BillingError, StripeAPI
-from ops import doctor
+from ops import doctor, report
 from ops.facts import account_facts
 from ops.setup import ensure_catalog
 
@@ -133,3 +135,24 @@ def resync_command(customer: str | None) -> None:
     click.echo(f"Resynced {len(users) - failures - forgotten} of {len(users) - forgotten} customers from Stripe.")
     if failures:
         raise SystemExit(1)
+
+
+@stripe_cli.command("report")
+@click.option("--since", metavar="YYYY-MM-DD", help="The first day (UTC). Default: 29 days before --until.")
+@click.option("--until", metavar="YYYY-MM-DD", help="The last day, included (UTC). Default: today.")
+def report_command(since: str | None, until: str | None) -> None:
+    """Why customers cancel: the feedback they chose and their comments, cancellations
+    at period end versus immediately, and retention offers accepted, for a range of days
+    (default: the last 30). Reads the history webhooks keep; asks Stripe nothing."""
+    try:
+        first, last = report.date_range(since, until, utcnow().date(), ("--since", "--until"))
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    try:
+        entries = cancellations.history(*report.bounds(first, last))
+    except SQLAlchemyError as e:
+        raise click.ClickException(
+            f"The site's database could not be read ({type(e).__name__}): run `flask --app app init-db` first."
+        ) from e
+    for line in report.lines(report.compute(entries, first, last)):
+        click.echo(line)

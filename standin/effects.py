@@ -149,15 +149,25 @@ def _interval(price: StripeObject) -> tuple[str, int]:
     return recurring["interval"], int(recurring.get("interval_count") or 1)
 
 
-def cancel(subscription: StripeObject, mode: str) -> StripeObject:
-    """Cancel now, or at the end of the period the way the portal does for each billing mode."""
+def cancel(
+    subscription: StripeObject, mode: str, feedback: str | None = None, comment: str | None = None
+) -> StripeObject:
+    """Cancel now, or at the end of the period the way the portal does for each billing mode.
+
+    `feedback` and `comment` are the customer's answers to the portal's cancellation
+    reason step; they go to `cancellation_details` beside `reason: cancellation_requested`
+    (https://docs.stripe.com/api/subscriptions/object#subscription_object-cancellation_details).
+    """
     if mode == "immediately":
-        return end_now(subscription)
-    # In flexible billing mode the portal schedules `cancel_at` and leaves
-    # `cancel_at_period_end` false; in classic mode it sets the flag (and
-    # Stripe reports the same moment as `cancel_at`). Apps must read both.
-    flexible = subscription["billing_mode"]["type"] == "flexible"
-    return schedule_cancel(subscription, period_end(subscription), at_period_end=not flexible)
+        end_now(subscription)
+    else:
+        # In flexible billing mode the portal schedules `cancel_at` and leaves
+        # `cancel_at_period_end` false; in classic mode it sets the flag (and
+        # Stripe reports the same moment as `cancel_at`). Apps must read both.
+        flexible = subscription["billing_mode"]["type"] == "flexible"
+        schedule_cancel(subscription, period_end(subscription), at_period_end=not flexible)
+    subscription["cancellation_details"].update(feedback=feedback, comment=comment)
+    return subscription
 
 
 def end_now(subscription: StripeObject) -> StripeObject:

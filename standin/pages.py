@@ -25,6 +25,21 @@ from standin.state import State, StripeObject
 bp = Blueprint("pages", __name__)
 
 ENDED_STATUSES = ("canceled", "incomplete_expired")
+# The portal's words for each of Stripe's `cancellation_details.feedback` values, offered
+# when the configuration enables `features.subscription_cancel.cancellation_reason`
+# (https://docs.stripe.com/api/customer_portal/configurations/object#portal_configuration_object-features-subscription_cancel-cancellation_reason).
+FEEDBACK_LABELS = {
+    "too_expensive": "It's too expensive",
+    "missing_features": "Some features are missing",
+    "switched_service": "I'm switching to a different service",
+    "unused": "I don't use the service enough",
+    "customer_service": "Customer service was less than expected",
+    "too_complex": "Ease of use was less than expected",
+    "low_quality": "Quality was less than expected",
+    "other": "Other reason",
+}
+# Stripe's limit on `cancellation_details.comment`.
+MAX_COMMENT = 5000
 # Steps the home page links to; each needs its feature enabled in the configuration.
 HOME_ACTIONS = (
     "subscription_update",
@@ -335,6 +350,8 @@ def _flow_page(session: StripeObject, flow: StripeObject, error: str | None = No
     elif flow_type == "subscription_cancel":
         retention = data.get("retention")
         context["mode"] = _configuration(session)["features"]["subscription_cancel"]["mode"]
+        context["reasons"] = [(value, FEEDBACK_LABELS.get(value, value)) for value in _reason_options(session)]
+        context["max_comment"] = MAX_COMMENT
         if retention:
             context["offer"] = _describe_coupon(state.objects[retention["coupon_offer"]["coupon"]])
     elif flow_type == "payment_method_update":
@@ -386,8 +403,11 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
             if retention and request.form.get("choice") == "accept":
                 effects.accept_retention_offer(state, subscription, retention["coupon_offer"]["coupon"])
             else:
+                answers = _cancellation_answers(session)
+                if isinstance(answers, str):
+                    return _flow_page(session, flow, answers)
                 mode = _configuration(session)["features"]["subscription_cancel"]["mode"]
-                effects.cancel(subscription, mode)
+                effects.cancel(subscription, mode, *answers)
         elif flow_type == "subscription_pause" and subscription is not None:
             effects.pause(subscription)
         elif flow_type == "payment_method_update":
@@ -403,6 +423,28 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
         return _flow_page(session, flow, str(declined))
     state.save()
     return None
+
+
+def _reason_options(session: StripeObject) -> list[str]:
+    """The reasons the portal asks a canceling customer to choose from (none when not enabled)."""
+    asked = _configuration(session)["features"]["subscription_cancel"]["cancellation_reason"]
+    return list(asked["options"]) if asked["enabled"] else []
+
+
+def _cancellation_answers(session: StripeObject) -> tuple[str | None, str | None] | str:
+    """The customer's (feedback, comment) from the cancel form, or why they are refused.
+
+    Both are optional, as in the portal: a customer may cancel without saying why."""
+    options = _reason_options(session)
+    if not options:
+        return None, None
+    feedback = request.form.get("feedback", "") or None
+    comment = request.form.get("comment", "").strip() or None
+    if feedback is not None and feedback not in options:
+        return "Choose one of the reasons listed."
+    if comment is not None and len(comment) > MAX_COMMENT:
+        return f"Your comment is too long: {MAX_COMMENT:,} characters at most."
+    return feedback, comment
 
 
 def _proration_behavior(session: StripeObject) -> str:

@@ -106,7 +106,17 @@ def test_pages_have_no_serious_accessibility_violations(browser, site_with_perso
     page.goto(site + "/")
     page.click("button:has-text('Subscribe to Starter')")
     page.click("button:has-text('Pay')")
-    for path in ["/", "/pricing?interval=year", "/account", "/no-such-page"]:
+    # The stand-in's cancel step asks why; the answer then shows on the demo's report page.
+    page.goto(site + "/account")
+    page.click("button:has-text('Cancel at period end')")
+    page.select_option("select[name=feedback]", "too_expensive")
+    page.fill("textarea[name=comment]", "Over budget this quarter.")
+    page.click("button:has-text('No thanks')")
+    page.click("a:has-text('Back to site')")
+    expect(page.locator("main")).to_contain_text("Cancels on")
+    page.goto(site + "/demo/report")
+    expect(page.locator("main")).to_contain_text("Over budget this quarter.")
+    for path in ["/", "/pricing?interval=year", "/account", "/no-such-page", "/demo/report"]:
         page.goto(site + path)
         found[path] = serious_violations(page)
     # Each demo persona's account page (past due, paused, canceled...), reached through the menu.

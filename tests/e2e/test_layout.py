@@ -131,6 +131,10 @@ def test_every_page_fits_its_window(page: Page, site_with_personas, shoot, size)
     expect(page).to_have_url(re.compile(r"/_standin/p/"))
     check("stand-in portal home")
     shoot(f"portal-home-{size}")
+    page.goto(site + "/account")
+    page.click("button:has-text('Cancel at period end')")
+    expect(page.locator("select[name=feedback]")).to_be_visible()
+    check("stand-in cancel step")
 
     # Personas in several states, reached through the header's menu (left open for the check).
     for name in ["Sasha", "Paul", "Mona", "Cleo", "Priya"]:
@@ -144,6 +148,8 @@ def test_every_page_fits_its_window(page: Page, site_with_personas, shoot, size)
             shoot(f"account-sasha-{size}")
     page.goto(site + "/")
     check("pricing as Priya")
+    page.goto(site + "/demo/report")
+    check("cancellation report")
     shoot(f"pricing-menu-open-{size}")
 
     misfits = [f"{what}: {'; '.join(dict.fromkeys(problems))}" for what, problems in found.items() if problems]

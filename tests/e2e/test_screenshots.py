@@ -52,3 +52,15 @@ def test_screenshots_of_the_pages_and_each_step(page: Page, site_with_personas, 
 
     as_persona(page, site, "Priya")  # past due
     shoot("account-past-due")
+
+    # Mona cancels, saying why; the demo's report page shows it.
+    as_persona(page, site, "Mona")
+    page.click("button:has-text('Cancel at period end')")
+    page.select_option("select[name=feedback]", "too_expensive")
+    page.fill("textarea[name=comment]", "Over budget this quarter.")
+    page.click("button:has-text('No thanks')")
+    page.click("a:has-text('Back to site')")
+    expect(page.locator("main")).to_contain_text("Cancels on")
+    page.goto(site + "/demo/report")
+    expect(page.locator("main")).to_contain_text("Over budget this quarter.")
+    shoot("report")

@@ -217,6 +217,82 @@ def test_cancel_with_retention_offer(
     assert len(after.discounts) == (0 if canceled else 1)
 
 
+def enable_cancellation_reasons(client: stripe.StripeClient, catalog: Any, options: list[str]) -> None:
+    client.v1.billing_portal.configurations.update(
+        catalog.configuration.id,
+        {"features": {"subscription_cancel": {"cancellation_reason": {"enabled": True, "options": options}}}},
+    )
+
+
+def cancel_session(client: stripe.StripeClient, customer: Any, sub: Any, retention: Any = None) -> Any:
+    data: Any = {"subscription": sub.id}
+    if retention is not None:
+        data["retention"] = {"type": "coupon_offer", "coupon_offer": {"coupon": retention}}
+    return portal(client, customer.id, {"type": "subscription_cancel", "subscription_cancel": data})
+
+
+def test_the_cancel_step_asks_why_with_the_configured_reasons_and_records_the_answers(
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any
+) -> None:
+    customer, sub = subscribed
+    enable_cancellation_reasons(client, catalog, ["too_expensive", "unused", "other"])
+    session = cancel_session(client, customer, sub)
+    html = web.get(page_path(session.url)).get_data(as_text=True)
+    assert "Why are you canceling?" in html and '<option value="">Prefer not to say</option>' in html
+    assert '<option value="too_expensive">It&#39;s too expensive</option>' in html
+    assert '<option value="unused">' in html and "missing_features" not in html  # only what is configured
+
+    web.post(page_path(session.url), data={"feedback": "unused", "comment": "  Only needed it for a month.  "})
+    details = client.v1.subscriptions.retrieve(sub.id).cancellation_details
+    assert (details.reason, details.feedback, details.comment) == (
+        "cancellation_requested",
+        "unused",
+        "Only needed it for a month.",
+    )
+
+
+def test_the_reason_is_optional_and_a_reason_not_offered_is_refused(
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any
+) -> None:
+    customer, sub = subscribed
+    enable_cancellation_reasons(client, catalog, ["too_expensive"])
+    session = cancel_session(client, customer, sub)
+    refused = web.post(page_path(session.url), data={"feedback": "low_quality"})
+    assert refused.status_code == 200 and "Choose one of the reasons listed." in refused.get_data(as_text=True)
+    too_long = web.post(page_path(session.url), data={"comment": "x" * 5001})
+    assert "Your comment is too long: 5,000 characters at most." in too_long.get_data(as_text=True)
+    assert client.v1.subscriptions.retrieve(sub.id).cancel_at is None
+
+    web.post(page_path(session.url), data={"feedback": ""})
+    after = client.v1.subscriptions.retrieve(sub.id)
+    assert after.cancel_at is not None
+    assert (after.cancellation_details.reason, after.cancellation_details.feedback) == ("cancellation_requested", None)
+
+
+def test_without_cancellation_reasons_the_portal_asks_nothing(
+    client: stripe.StripeClient, web: Client, subscribed: Any, page_path: Any
+) -> None:
+    customer, sub = subscribed
+    session = cancel_session(client, customer, sub)
+    assert "Why are you canceling?" not in web.get(page_path(session.url)).get_data(as_text=True)
+    web.post(page_path(session.url), data={"feedback": "too_expensive"})  # not asked: ignored
+    assert client.v1.subscriptions.retrieve(sub.id).cancellation_details.feedback is None
+
+
+def test_taking_the_retention_offer_records_no_feedback(
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribed: Any, page_path: Any
+) -> None:
+    customer, sub = subscribed
+    enable_cancellation_reasons(client, catalog, ["too_expensive"])
+    coupon = client.v1.coupons.create({"percent_off": 30, "duration": "once"})
+    session = cancel_session(client, customer, sub, retention=coupon.id)
+    html = web.get(page_path(session.url)).get_data(as_text=True)
+    assert html.index("Accept offer") < html.index("Why are you canceling?") < html.index("No thanks, cancel")
+    web.post(page_path(session.url), data={"choice": "accept", "feedback": "too_expensive"})
+    after = client.v1.subscriptions.retrieve(sub.id)
+    assert after.cancel_at is None and after.cancellation_details.feedback is None
+
+
 def test_pause_then_resume_from_home(client: stripe.StripeClient, web: Client, subscribed: Any, page_path: Any) -> None:
     customer, sub = subscribed
     session = portal(
