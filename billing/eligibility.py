@@ -59,6 +59,9 @@ class PortalFeatures:
     customer_update: bool = True
     # Products (ids) whose quantity the portal lets customers change.
     adjustable_quantity: frozenset[str] = frozenset()
+    # When the portal schedules a plan change for the period's end instead of making it now
+    # (`schedule_at_period_end.conditions`: decreasing_item_amount, shortening_interval).
+    schedule_conditions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

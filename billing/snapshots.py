@@ -176,4 +176,5 @@ def portal_features_of(config: stripe.billing_portal.Configuration) -> PortalFea
             for p in (f.subscription_update.products or [])
             if p.adjustable_quantity and p.adjustable_quantity.enabled
         ),
+        schedule_conditions=frozenset(c.type for c in f.subscription_update.schedule_at_period_end.conditions or []),
     )
