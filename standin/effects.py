@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from contextlib import AbstractContextManager
 
-from standin import objects
+from standin import objects, schedules
 from standin.state import State, StripeObject
 
 # The test card whose charges fail once attached (Stripe's 4000 0000 0000 0341).
@@ -481,6 +481,7 @@ def _change(state: State, subscription: StripeObject, at: int) -> None:
     if subscription["cancel_at_period_end"] or (cancel_at is not None and cancel_at <= at):
         subscription.update(status="canceled", ended_at=at)
         return
+    schedules.next_phase(state, subscription, at)
     for item in subscription["items"]["data"]:
         interval = item["price"]["recurring"] or {"interval": "month", "interval_count": 1}
         item["current_period_start"] = at
