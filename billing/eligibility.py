@@ -241,7 +241,7 @@ def keep_plan(f: Facts) -> Choice:
     assert f.sub is not None
     if f.sub.changes_at is None or f.sub.schedule_id is None:
         return _no("You have no plan change scheduled.", label)
-    return _yes("The scheduled switch is canceled; nothing is charged now.", label)
+    return _yes("Cancels the scheduled switch; nothing is charged now.", label)
 
 
 def check_plan_change(sub: SubscriptionFacts, new_price: Price, quantity: int | None = None) -> None:
