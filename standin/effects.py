@@ -496,6 +496,9 @@ def delete_customer(state: State, customer: StripeObject) -> StripeObject:
     for subscription in state.all("subscription"):
         if subscription["customer"] == customer["id"] and subscription["status"] not in ENDED_STATUSES:
             end_now(subscription)
+    for schedule in state.all(schedules.KIND):
+        if schedule["customer"] == customer["id"] and schedule["status"] in ("not_started", "active"):
+            schedules.cancel(state, schedule)
     for pm in state.all("payment_method"):
         if pm["customer"] == customer["id"]:
             pm["customer"] = None

@@ -108,6 +108,15 @@ def release(state: State, schedule: StripeObject) -> StripeObject:
     return schedule
 
 
+def cancel(state: State, schedule: StripeObject) -> StripeObject:
+    """End the schedule with its subscription (its customer was deleted)."""
+    subscription = state.get(schedule["subscription"] or "", "subscription")
+    if subscription is not None:
+        subscription["schedule"] = None
+    schedule.update(status="canceled", canceled_at=objects.now(), current_phase=None)
+    return schedule
+
+
 def next_phase(state: State, subscription: StripeObject, at: int) -> None:
     """At a period's end (`at`): a schedule past its last phase is released (`end_behavior`
     release); a phase that starts now gives the subscription its items, before the new

@@ -240,3 +240,14 @@ def test_canceling_drops_the_coming_change(
     sub = client.v1.subscriptions.retrieve(sub.id)
     assert sub.schedule is None and sub.cancel_at is not None
     assert "subscription_schedule.released" in [kind for kind, _ in events]
+
+
+def test_deleting_the_customer_cancels_the_schedule(
+    client: stripe.StripeClient, web: Client, page_path: Any, scheduling: Any, events: list[Any]
+) -> None:
+    _, customer, sub = on_clock(client, scheduling.pro.id)
+    confirm(client, web, page_path, customer, sub, scheduling.basic.id)
+    schedule_id = client.v1.subscriptions.retrieve(sub.id).schedule
+    client.v1.customers.delete(customer.id)
+    assert client.v1.subscription_schedules.retrieve(schedule_id).status == "canceled"
+    assert "subscription_schedule.canceled" in [kind for kind, _ in events]
