@@ -178,8 +178,8 @@ def keep_plan() -> ResponseReturnValue:
     if not choice.allowed or sub is None:
         return refuse(choice.note)
     button, c = BUTTON["keep_plan"], current.catalog()
-    coming = presenters.plan_name(c, sub.scheduled_lookup_key)
-    keeping = presenters.plan_name(c, sub.lookup_key)
+    coming = presenters.plan_name(c, sub.scheduled_lookup_key, sub.scheduled_quantity)
+    keeping = presenters.plan_name(c, sub.lookup_key, sub.quantity)
     when = presenters.format_day(sub.scheduled_at)
     try:
         assert button.send is not None

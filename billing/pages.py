@@ -131,7 +131,9 @@ def account() -> ResponseReturnValue:
         address=presenters.address(u.profile.address) if u.profile else None,
         product=catalog.product(price.product_id) if price else None,
         coupon=catalog.coupon(sub.discount_coupon) if sub and sub.discount_coupon else None,
-        coming_plan=presenters.plan_name(catalog, sub.scheduled_lookup_key) if sub and sub.scheduled_at else None,
+        coming_plan=presenters.plan_name(catalog, sub.scheduled_lookup_key, sub.scheduled_quantity)
+        if sub and sub.scheduled_at
+        else None,
         buttons=views,
         choices=allowed,
         locales=PORTAL_LOCALES,

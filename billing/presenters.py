@@ -21,12 +21,15 @@ def price_name(catalog: Catalog, price: Price) -> str:
     return f"{product.name if product else price.lookup_key}, billed {price.interval}ly"
 
 
-def plan_name(catalog: Catalog, lookup_key: str | None) -> str:
-    """ "Starter (monthly)": a catalog price as the account page names a plan change."""
+def plan_name(catalog: Catalog, lookup_key: str | None, seats: int | None = None) -> str:
+    """ "Starter (monthly)", "Business (monthly, 3 seats)": a catalog price as the account
+    page names a plan change (the seats only for a per-seat plan)."""
     price = catalog.price(lookup_key or "")
     product = catalog.product(price.product_id) if price else None
     if price is None or product is None:
         return "another plan"
+    if product.seats and seats is not None:
+        return f"{product.name} ({price.interval}ly, {seats} seat{'s' if seats != 1 else ''})"
     return f"{product.name} ({price.interval}ly)"
 
 

@@ -159,3 +159,21 @@ def test_a_shorter_interval_waits_too(client, auth):
     sub = auth.user().subscription
     assert sub.lookup_key == "pro_yearly" and sub.scheduled_lookup_key == "pro_monthly"
     assert f"Switching to Pro (monthly) on {format_day(sub.scheduled_at)}." in page(client)
+
+
+def test_fewer_seats_wait_too_and_the_page_names_them(client, auth):
+    """A seats decrease lowers the item's amount: the portal keeps it for the period's end."""
+    auth.signup()
+    response = auth.post("/checkout", lookup_key="business_monthly", quantity="5")
+    follow(client, client.post(local_path(response.headers["Location"])))
+    response = auth.post("/account/seats", quantity="3")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    landed = html.unescape(follow(client, client.post(local_path(response.headers["Location"]))).get_data(as_text=True))
+    sub = auth.user().subscription
+    assert (sub.quantity, sub.scheduled_quantity, sub.scheduled_lookup_key) == (5, 3, "business_monthly")
+    day = format_day(sub.scheduled_at)
+    assert (
+        f"Your switch to Business (monthly, 3 seats) is scheduled for {day}; you keep Business (monthly, 5 seats)"
+        in landed
+    )
+    assert f"Switching to Business (monthly, 3 seats) on {day}." in landed
