@@ -20,7 +20,7 @@ from flask import Blueprint, current_app, flash, make_response, redirect, reques
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import LanguageAccept
 
-from billing import current, eligibility, flows, mirror, outcomes
+from billing import current, eligibility, flows, mirror, outcomes, presenters
 from billing.accounts import login_required
 from billing.catalog import Catalog, Price, Seats
 from billing.eligibility import Choice, Facts, NotEligible, Rule, check_plan_change
@@ -166,6 +166,32 @@ def resume() -> ResponseReturnValue:
     return redirect(url_for("pages.account"), 303)
 
 
+@login_required
+def keep_plan() -> ResponseReturnValue:
+    """Keep the current plan: release the schedule that holds a switch for the end of the
+    period (one Stripe call), then back to the account page. Releasing changes nothing else
+    on the subscription, so the mirror forgets the switch without reading Stripe again; the
+    webhooks that follow confirm it."""
+    u = current.user()
+    choice = choices(u)["keep_plan"]
+    sub = u.subscription
+    if not choice.allowed or sub is None:
+        return refuse(choice.note)
+    button, c = BUTTON["keep_plan"], current.catalog()
+    coming = presenters.plan_name(c, sub.scheduled_lookup_key, sub.scheduled_quantity)
+    keeping = presenters.plan_name(c, sub.lookup_key, sub.quantity)
+    when = presenters.format_day(sub.scheduled_at)
+    try:
+        assert button.send is not None
+        button.send(current.stripe_api(), button.build(press_for(u, button, Chosen(), u.stripe_customer_id or "")))
+        sub.forget_scheduled_change()
+        db.session.commit()
+        flash(f"You keep {keeping}: the switch to {coming} on {when} is canceled.", "success")
+    except BillingError as e:
+        flash(str(e), "error")
+    return redirect(url_for("pages.account"), 303)
+
+
 # The order is the order on the account page.
 BUTTONS = (
     Button(
@@ -208,6 +234,17 @@ BUTTONS = (
         section="status",
         style="primary",
         view=resume,
+    ),
+    Button(
+        "keep_plan",
+        "/account/keep-plan",
+        "Keep my current plan",
+        eligibility.keep_plan,
+        flows.keep_plan,
+        send=StripeAPI.release_schedule,
+        deep_link=False,
+        style="primary",
+        view=keep_plan,
     ),
     Button(
         "change_interval",

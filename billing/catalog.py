@@ -20,6 +20,9 @@ MAX_PRODUCTS = 10
 
 AFTER_COMPLETION_TYPES = ("redirect", "hosted_confirmation", "portal_homepage")
 CANCEL_MODES = ("at_period_end", "immediately")
+# When a cheaper plan (or a shorter interval) takes effect: at the end of the paid period
+# (the portal schedules it) or at once, with a credit for the unused time.
+DOWNGRADE_POLICIES = ("at_period_end", "immediately")
 
 _SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$"}
 
@@ -84,6 +87,7 @@ class PortalSettings:
     allow_pause: bool = True
     retention_coupon: str | None = None
     after_completion: dict[str, AfterCompletion] = field(default_factory=dict)
+    downgrades: str = "at_period_end"
 
     def ending(self, button: str) -> AfterCompletion:
         return self.after_completion.get(button, AfterCompletion())
@@ -209,6 +213,9 @@ def _parse_portal(raw: dict[str, Any], coupon_ids: set[str], buttons: Collection
     cancel_mode = str(raw.get("cancel_mode", "at_period_end"))
     if cancel_mode not in CANCEL_MODES:
         raise CatalogError(f"portal: cancel_mode must be one of {CANCEL_MODES}.")
+    downgrades = str(raw.get("downgrades", "at_period_end"))
+    if downgrades not in DOWNGRADE_POLICIES:
+        raise CatalogError(f"portal: downgrades must be one of {DOWNGRADE_POLICIES}.")
     retention = str(raw.get("retention_coupon", "")) or None
     if retention is not None and retention not in coupon_ids:
         raise CatalogError(f"portal: retention_coupon {retention!r} is not one of the [[coupons]].")
@@ -223,7 +230,7 @@ def _parse_portal(raw: dict[str, Any], coupon_ids: set[str], buttons: Collection
         if message is not None and spec["type"] != "hosted_confirmation":
             raise CatalogError(f"portal.after_completion.{button}: a message needs type hosted_confirmation.")
         endings[button] = AfterCompletion(spec["type"], message)
-    return PortalSettings(cancel_mode, bool(raw.get("allow_pause", True)), retention, endings)
+    return PortalSettings(cancel_mode, bool(raw.get("allow_pause", True)), retention, endings, downgrades)
 
 
 def load_catalog(buttons: Collection[str], path: Path = DEFAULT_PATH) -> Catalog:

@@ -22,6 +22,8 @@ LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "paused"}
 CHANGEABLE_STATUSES = frozenset({"trialing", "active"})
 
 CANCEL_SCHEDULED = "Your subscription is set to cancel: renew it from Manage billing before changing plan."
+# The portal opens no other plan change while one waits for the period's end.
+CHANGE_SCHEDULED = "Your plan change is scheduled for the end of the period: keep your current plan first."
 # Why plan changes are refused, per status that does not allow them.
 _NO_CHANGE_REASONS = {
     "past_due": "Your last payment failed: pay the open invoice (Manage billing) first.",
@@ -45,6 +47,9 @@ class SubscriptionFacts:
     quantity: int = 1
     billing_mode: str = "flexible"
     cancel_at: datetime | None = None  # a scheduled cancellation, whichever field Stripe used
+    # A plan change waiting in a subscription schedule for the period's end, and when it starts.
+    schedule_id: str | None = None
+    changes_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,9 @@ class PortalFeatures:
     customer_update: bool = True
     # Products (ids) whose quantity the portal lets customers change.
     adjustable_quantity: frozenset[str] = frozenset()
+    # When the portal schedules a plan change for the period's end instead of making it now
+    # (`schedule_at_period_end.conditions`: decreasing_item_amount, shortening_interval).
+    schedule_conditions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,8 @@ def _plan_change_refusal(f: Facts) -> str:
     if f.sub.cancel_at is not None:
         # The page promises no further charges: a switch now would bill the new plan.
         return CANCEL_SCHEDULED
+    if f.sub.changes_at is not None:
+        return CHANGE_SCHEDULED
     if not f.features.subscription_update:
         return "Plan changes are turned off in the billing portal's settings."
     return ""
@@ -209,6 +219,9 @@ def pause(f: Facts) -> Choice:
         return _no(_NO_CHANGE_REASONS[f.sub.status])
     if f.sub.cancel_at is not None:
         return _no("Your subscription is set to cancel.")
+    if f.sub.changes_at is not None:
+        # Time does not move a paused subscription on to the schedule's next phase.
+        return _no(CHANGE_SCHEDULED)
     return _yes("No charges while paused; resume any time.")
 
 
@@ -219,6 +232,18 @@ def resume(f: Facts) -> Choice:
     return _yes() if f.sub.status == "paused" else _no("Your subscription is not paused.")
 
 
+def keep_plan(f: Facts) -> Choice:
+    """Release the schedule that holds a plan change for the period's end: the
+    subscription stays as it is (https://docs.stripe.com/api/subscription_schedules/release)."""
+    label = f"Keep {f.product.name}" if f.product else "Keep my current plan"
+    if reason := _not_live(f):
+        return _no(reason, label)
+    assert f.sub is not None
+    if f.sub.changes_at is None or f.sub.schedule_id is None:
+        return _no("You have no plan change scheduled.", label)
+    return _yes("Cancels the scheduled switch; nothing is charged now.", label)
+
+
 def check_plan_change(sub: SubscriptionFacts, new_price: Price, quantity: int | None = None) -> None:
     """Raise NotEligible unless `sub` can move to `new_price` (and `quantity`)."""
     if sub.status not in CHANGEABLE_STATUSES:
@@ -227,5 +252,7 @@ def check_plan_change(sub: SubscriptionFacts, new_price: Price, quantity: int | 
         raise NotEligible("Subscriptions with several items can only be changed by our team.")
     if sub.cancel_at is not None:
         raise NotEligible(CANCEL_SCHEDULED)
+    if sub.changes_at is not None:
+        raise NotEligible(CHANGE_SCHEDULED)
     if sub.lookup_key == new_price.lookup_key and (quantity is None or quantity == sub.quantity):
         raise NotEligible("You are already on this plan." if quantity is None else "You already have this many seats.")

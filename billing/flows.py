@@ -26,7 +26,7 @@ from billing.snapshots import expanded
 
 if TYPE_CHECKING:
     # Types only: this module never calls Stripe (billing.stripe_api is the one that does).
-    from stripe.params import SubscriptionResumeParams
+    from stripe.params import SubscriptionResumeParams, SubscriptionScheduleReleaseParams
     from stripe.params.billing_portal import SessionCreateParams as PortalSessionParams
     from stripe.params.billing_portal import SessionCreateParamsFlowData as FlowData
     from stripe.params.billing_portal import (
@@ -44,6 +44,14 @@ class Discount:
 
     promotion_code: str | None = None
     coupon: str | None = None
+
+
+@dataclass(frozen=True)
+class Release:
+    """`POST /v1/subscription_schedules/{schedule}/release`: which schedule, and the params."""
+
+    schedule: str
+    params: SubscriptionScheduleReleaseParams
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,15 @@ def resume(p: Press) -> SubscriptionResumeParams:
     """Resume a paused subscription where its billing period left off (the portal
     has no resume step, so this is a direct API call)."""
     return {"billing_cycle_anchor": {"type": "unchanged"}, "expand": expanded()}
+
+
+def keep_plan(p: Press) -> Release:
+    """Keep the current plan: release the schedule that holds the switch for the period's end.
+    Releasing stops its phases and leaves the subscription as it is
+    (https://docs.stripe.com/api/subscription_schedules/release); a cancellation the
+    schedule would have set is not kept (`preserve_cancel_date` stays false)."""
+    assert p.subscription.schedule_id is not None, "eligibility lets Keep through only with a schedule"
+    return Release(schedule=p.subscription.schedule_id, params={})
 
 
 def checkout_subscription(p: Press) -> CheckoutSessionParams:

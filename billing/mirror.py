@@ -55,6 +55,14 @@ HANDLED_EVENTS = frozenset(
         "payment_method.detached",
         "invoice.paid",
         "invoice.payment_failed",
+        # A plan change kept for the period's end: made, moved on a phase, or dropped
+        # (https://docs.stripe.com/api/events/types, subscription_schedule.*).
+        "subscription_schedule.created",
+        "subscription_schedule.updated",
+        "subscription_schedule.released",
+        "subscription_schedule.completed",
+        "subscription_schedule.canceled",
+        "subscription_schedule.aborted",
     }
 )
 # Events that may change which price a lookup key names (https://docs.stripe.com/api/events/types).

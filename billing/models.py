@@ -143,6 +143,13 @@ class Subscription(Base):
     cancellation_feedback: Mapped[str | None] = mapped_column(String(64))
     cancellation_comment: Mapped[str | None] = mapped_column(Text)
     discount_started_at: Mapped[datetime | None]
+    # A plan change waiting for the period's end in a subscription schedule (the portal's
+    # downgrades): the schedule, what the subscription moves to and when.
+    schedule_id: Mapped[str | None] = mapped_column(String(255))
+    scheduled_price_id: Mapped[str | None] = mapped_column(String(255))
+    scheduled_lookup_key: Mapped[str | None] = mapped_column(String(255))
+    scheduled_quantity: Mapped[int | None]
+    scheduled_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(back_populates="subscription")
@@ -162,7 +169,14 @@ class Subscription(Base):
             quantity=self.quantity,
             billing_mode=self.billing_mode,
             cancel_at=self.scheduled_cancel_at,
+            schedule_id=self.schedule_id,
+            changes_at=self.scheduled_at if self.scheduled_price_id else None,
         )
+
+    def forget_scheduled_change(self) -> None:
+        """The schedule was released: the subscription stays as it is (not committed)."""
+        self.schedule_id = self.scheduled_price_id = self.scheduled_lookup_key = None
+        self.scheduled_quantity = self.scheduled_at = None
 
     @property
     def scheduled_cancel_at(self) -> datetime | None:
@@ -264,11 +278,21 @@ def save_subscription(user: User, snap: SubscriptionSnapshot | None) -> bool:
     fields = dataclasses.asdict(snap)
     del fields["customer"]
     fields["stripe_subscription_id"] = fields.pop("id")
+    # Stripe names the coming price by id only (an expansion that deep is refused): the
+    # mirrored prices (which price webhooks keep current) name it, else those read at start.
+    fields["scheduled_lookup_key"] = _lookup_key_of(snap.scheduled_price_id) or snap.scheduled_lookup_key
     changed = any(getattr(sub, name) != value for name, value in fields.items())
     for name, value in fields.items():
         setattr(sub, name, value)
     db.session.add(sub)
     return changed
+
+
+def _lookup_key_of(price_id: str | None) -> str | None:
+    if price_id is None:
+        return None
+    found: str | None = db.session.scalar(db.select(StripePrice.lookup_key).where(StripePrice.price_id == price_id))
+    return found
 
 
 def save_profile(user: User, snap: CustomerSnapshot) -> bool:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from billing.catalog import Catalog
-from billing.models import User
-from billing.presenters import format_day
+from billing.models import Subscription, User
+from billing.presenters import format_day, plan_name
 
 # The session key holding what the account page showed when the customer left,
 # and under STEP_CHANGES what the step could change (see Button.changes).
@@ -31,6 +31,9 @@ def remember(user: User) -> dict[str, Any]:
         "quantity": sub.quantity if sub else None,
         "cancel_at": when.isoformat() if when else None,
         "discount": sub.discount_coupon if sub else None,
+        "switch": [sub.scheduled_lookup_key, sub.scheduled_quantity, sub.scheduled_at.isoformat()]
+        if sub and sub.scheduled_at
+        else None,
         "card": profile.card_last4 if profile else None,
         "details": [profile.name, profile.email, profile.address] if profile else None,
     }
@@ -58,6 +61,8 @@ def describe(before: dict[str, Any], user: User, catalog: Catalog) -> list[str]:
             if when
             else "Your subscription will renew as usual: the cancellation is withdrawn."
         )
+    if sub is not None and now["switch"] != before.get("switch") and now["lookup_key"] == before.get("lookup_key"):
+        messages.append(_switch_message(sub, now, catalog))
     if sub is not None and now["discount"] != before.get("discount") and sub.discount_coupon:
         coupon = catalog.coupon(sub.discount_coupon)
         messages.append(f"{coupon.name if coupon else sub.discount_coupon} is applied to your subscription.")
@@ -67,6 +72,15 @@ def describe(before: dict[str, Any], user: User, catalog: Catalog) -> list[str]:
     if profile is not None and before.get("details") is not None and now["details"] != before.get("details"):
         messages.append("Your billing details are updated.")
     return [m for m in messages if m]
+
+
+def _switch_message(sub: Subscription, now: dict[str, Any], catalog: Catalog) -> str:
+    """A switch kept for the period's end is not done yet: say when it happens, or that it won't."""
+    keeping = plan_name(catalog, sub.lookup_key, sub.quantity)
+    if now["switch"] is None:
+        return f"You keep {keeping}: the scheduled plan change is canceled."
+    coming = plan_name(catalog, sub.scheduled_lookup_key, sub.scheduled_quantity)
+    return f"Your switch to {coming} is scheduled for {format_day(sub.scheduled_at)}; you keep {keeping} until then."
 
 
 def _status_message(before: str | None, now: str | None) -> str:

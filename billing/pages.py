@@ -94,6 +94,10 @@ def plan_card(price: Price, u: User | None, picked: Price | None) -> dict[str, A
         return card | {"action": "button", "button": BUTTON["subscribe"], "label": f"Subscribe to {name}"}
     if sub.lookup_key == price.lookup_key:
         return card | {"action": "current", "label": "Current plan"}
+    if sub.scheduled_at is not None and sub.scheduled_lookup_key == price.lookup_key:
+        # The plan the customer is switching to at the period's end: nothing to press.
+        starts = presenters.short_day(sub.scheduled_at)
+        return card | {"action": "scheduled", "label": f"Starting {starts}", "when": sub.scheduled_at}
     try:
         check_plan_change(sub.facts(), price)
     except NotEligible as e:
@@ -129,6 +133,9 @@ def account() -> ResponseReturnValue:
         address=presenters.address(u.profile.address) if u.profile else None,
         product=catalog.product(price.product_id) if price else None,
         coupon=catalog.coupon(sub.discount_coupon) if sub and sub.discount_coupon else None,
+        coming_plan=presenters.plan_name(catalog, sub.scheduled_lookup_key, sub.scheduled_quantity)
+        if sub and sub.scheduled_at
+        else None,
         buttons=views,
         choices=allowed,
         locales=PORTAL_LOCALES,

@@ -21,6 +21,23 @@ def price_name(catalog: Catalog, price: Price) -> str:
     return f"{product.name if product else price.lookup_key}, billed {price.interval}ly"
 
 
+def plan_name(catalog: Catalog, lookup_key: str | None, seats: int | None = None) -> str:
+    """ "Starter (monthly)", "Business (monthly, 3 seats)": a catalog price as the account
+    page names a plan change (the seats only for a per-seat plan)."""
+    price = catalog.price(lookup_key or "")
+    product = catalog.product(price.product_id) if price else None
+    if price is None or product is None:
+        return "another plan"
+    if product.seats and seats is not None:
+        return f"{product.name} ({price.interval}ly, {seats} seat{'s' if seats != 1 else ''})"
+    return f"{product.name} ({price.interval}ly)"
+
+
+def short_day(when: datetime | None) -> str:
+    """ "12 Jan": a date on a pricing card's badge."""
+    return "—" if when is None else f"{when.day} {when:%b}"
+
+
 def yearly_saving(catalog: Catalog) -> int:
     """The best saving of a yearly price over twelve monthly ones, in percent."""
     savings = [
@@ -74,6 +91,7 @@ def slot(name: str, **values: Any) -> Markup:
 def register(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_day, "day")
+    app.add_template_filter(short_day)
     app.add_template_filter(status_label)
     app.add_template_global(slot)
     app.context_processor(lambda: {"test_mode": not current_app.extensions["settings"].live_mode})

@@ -4,6 +4,7 @@ read from the SDK's objects (which `billing.stripe_api` fetches). The mirror
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -50,12 +51,19 @@ class SubscriptionSnapshot:
     # When the discount in force was applied (the discount's `start`): for the retention
     # coupon, when the customer took it instead of canceling.
     discount_started_at: datetime | None
+    # A change waiting in a subscription schedule (a downgrade kept for the period's end):
+    # the schedule, and the price, quantity and start of its next phase.
+    schedule_id: str | None = None
+    scheduled_price_id: str | None = None
+    scheduled_lookup_key: str | None = None
+    scheduled_quantity: int | None = None
+    scheduled_at: datetime | None = None
 
 
 # What `snapshot` reads beyond the subscription itself, so every call that returns
 # one expands these: `expanded()` for the subscription, `expanded("data.")` in a
 # list, `expanded("subscription.")` from a Checkout Session.
-EXPANDED = ("discounts", "latest_invoice")
+EXPANDED = ("discounts", "latest_invoice", "schedule")
 
 
 def expanded(prefix: str = "") -> list[str]:
@@ -105,9 +113,10 @@ def _time(ts: int | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
 
 
-def snapshot(sub: stripe.Subscription) -> SubscriptionSnapshot:
+def snapshot(sub: stripe.Subscription, lookup_keys: Mapping[str, str] | None = None) -> SubscriptionSnapshot:
     """Read the fields the pages show. In this API version the billing period
-    lives on the subscription *item*, not on the subscription."""
+    lives on the subscription *item*, not on the subscription. `lookup_keys` names the
+    catalog's prices by id: a schedule's phases name their prices by id only."""
     item = sub.items.data[0]
     price = item.price
     customer = sub.customer if isinstance(sub.customer, str) else sub.customer.id
@@ -132,7 +141,32 @@ def snapshot(sub: stripe.Subscription) -> SubscriptionSnapshot:
         **_discount(sub),
         **_open_invoice(sub),
         **_cancellation_details(sub),
+        **_scheduled_change(sub, lookup_keys or {}),
     )
+
+
+def _scheduled_change(sub: stripe.Subscription, lookup_keys: Mapping[str, str]) -> dict[str, Any]:
+    """The phase of the subscription's schedule that has not started yet (needs `schedule`
+    expanded). The portal keeps a downgrade for the period's end this way: phase 1 is the
+    plan until then, phase 2 the new one
+    (https://docs.stripe.com/customer-management/configure-portal#downgrades,
+    https://docs.stripe.com/api/subscription_schedules/object)."""
+    schedule = sub.schedule
+    if schedule is None or isinstance(schedule, str):
+        return {"schedule_id": schedule}
+    now = schedule.current_phase.start_date if schedule.current_phase else None
+    coming = next((p for p in schedule.phases if now is not None and p.start_date > now), None)
+    if schedule.status != "active" or coming is None or not coming.items:
+        return {"schedule_id": schedule.id}
+    price = coming.items[0].price
+    price_id = price if isinstance(price, str) else price.id
+    return {
+        "schedule_id": schedule.id,
+        "scheduled_price_id": price_id,
+        "scheduled_lookup_key": lookup_keys.get(price_id),
+        "scheduled_quantity": coming.items[0].quantity or 1,
+        "scheduled_at": _time(coming.start_date),
+    }
 
 
 def _open_invoice(sub: stripe.Subscription) -> dict[str, Any]:
@@ -199,4 +233,5 @@ def portal_features_of(config: stripe.billing_portal.Configuration) -> PortalFea
             for p in (f.subscription_update.products or [])
             if p.adjustable_quantity and p.adjustable_quantity.enabled
         ),
+        schedule_conditions=frozenset(c.type for c in f.subscription_update.schedule_at_period_end.conditions or []),
     )

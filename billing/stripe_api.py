@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams as CheckoutSessionParams
 
     from billing.catalog import Catalog
+    from billing.flows import Release
     from billing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,10 @@ class StripeAPI:
         """Sessions use this portal configuration, unless STRIPE_PORTAL_CONFIGURATION names one."""
         self.configuration = self._configured or configuration
 
+    def lookup_keys(self) -> dict[str, str]:
+        """The catalog's lookup keys by the price ids known here (to name a schedule's coming price)."""
+        return {price_id: lookup_key for lookup_key, price_id in self._prices.items()}
+
     def known_price_id(self, lookup_key: str) -> str | None:
         """The price id read at start, without asking Stripe (for pages, which make no calls)."""
         return self._prices.get(lookup_key)
@@ -335,7 +340,14 @@ class StripeAPI:
     def resume_subscription(self, subscription_id: str, params: SubscriptionResumeParams) -> SubscriptionSnapshot:
         """Resume a paused subscription (the portal has no resume step)."""
         with self.calling("resume your subscription"):
-            return snapshot(self.client.v1.subscriptions.resume(subscription_id, params))
+            return snapshot(self.client.v1.subscriptions.resume(subscription_id, params), self.lookup_keys())
+
+    def release_schedule(self, release: Release) -> str:
+        """Release a subscription schedule: the change it holds for the period's end is dropped
+        and the subscription goes on as it is. Returns the schedule's status ("released")."""
+        with self.calling("keep your current plan"):
+            schedule = self.client.v1.subscription_schedules.release(release.schedule, release.params)
+        return schedule.status
 
     def open_portal(self, params: PortalSessionParams) -> str:
         """Create a portal session. Sessions are short-lived: one per click, never cached."""
@@ -366,7 +378,7 @@ class StripeAPI:
         paying, made = session.customer, session.subscription
         if not isinstance(paying, stripe.Customer) or not isinstance(made, stripe.Subscription):
             return None
-        return (snapshot(made), customer_snapshot(paying)) if paying.id == customer else None
+        return (snapshot(made, self.lookup_keys()), customer_snapshot(paying)) if paying.id == customer else None
 
     def verify_event(self, payload: bytes, signature: str | None, secret: str) -> EventFacts:
         """Check the Stripe-Signature header (an HMAC of the timestamp and the
@@ -398,7 +410,7 @@ class StripeAPI:
         ordered = sorted(subs.data, key=lambda s: s.created, reverse=True)
         live = [s for s in ordered if s.status not in FINAL_STATUSES]
         chosen = (live or ordered)[:1]
-        return snapshot(chosen[0]) if chosen else None
+        return snapshot(chosen[0], self.lookup_keys()) if chosen else None
 
     def managed_configuration(self) -> stripe.billing_portal.Configuration | None:
         """The portal configuration `flask stripe setup` made (found by its metadata)."""

@@ -41,22 +41,37 @@ def _pairs(name: str, value: Any) -> list[tuple[str, str]]:
     return [(name, str(value))]
 
 
-def render(service: str, path: str, params: Mapping[str, Any], api_base: str, api_version: str) -> ApiCall:
-    """`service` as in the SDK (`billing_portal.sessions`), `path` as on the wire."""
+def render(
+    service: str,
+    path: str,
+    params: Mapping[str, Any],
+    api_base: str,
+    api_version: str,
+    method: str = "create",
+    target: str | None = None,
+) -> ApiCall:
+    """`service` as in the SDK (`billing_portal.sessions`), `path` as on the wire; `method` and
+    `target` for a call on one object (`subscription_schedules.release("sub_sched_...")`)."""
     body = python_literal(params)
+    args = f"{json.dumps(target)}, {body}" if target is not None else body
+    then = "# then answer 303 See Other to session.url" if method == "create" else "# then show the account page"
+    result = "session" if method == "create" else "result"
     python = (
         "import os\n"
         "from stripe import StripeClient\n\n"
         f'client = StripeClient(os.environ["STRIPE_SECRET_KEY"], stripe_version="{api_version}")\n'
-        f"session = client.v1.{service}.create({body})\n"
-        "# then answer 303 See Other to session.url"
+        f"{result} = client.v1.{service}.{method}({args})\n"
+        f"{then}"
     )
     lines = [
         f"curl {shlex.quote(api_base + path)}",
         '-u "$STRIPE_SECRET_KEY:"',
         f"-H {shlex.quote('Stripe-Version: ' + api_version)}",
     ]
-    lines += [f"--data-urlencode {shlex.quote(f'{name}={value}')}" for name, value in form_pairs(params)]
+    pairs = form_pairs(params)
+    if not pairs:
+        lines.append("-X POST")  # without a body curl would GET
+    lines += [f"--data-urlencode {shlex.quote(f'{name}={value}')}" for name, value in pairs]
     return ApiCall(python=python, curl=" \\\n  ".join(lines))
 
 

@@ -25,6 +25,7 @@ NEW_CUSTOMER = "cus_... (created on your first click)"
 CALLS = {
     StripeAPI.open_portal: ("billing_portal.sessions", "/v1/billing_portal/sessions"),
     StripeAPI.open_checkout: ("checkout.sessions", "/v1/checkout/sessions"),
+    StripeAPI.release_schedule: ("subscription_schedules", "/v1/subscription_schedules/{schedule}/release"),
 }
 
 
@@ -44,7 +45,11 @@ def api_call(key: str, price: Price | None = None) -> ApiCall | None:
     if button.send is None or button.send not in CALLS:
         return None
     service, path = CALLS[button.send]
-    return render(service, path, shown_params(key, price), current.settings().stripe_api_base, STRIPE_API_VERSION)
+    params, base = shown_params(key, price), current.settings().stripe_api_base
+    if isinstance(params, flows.Release):  # a call on one object: its id is in the path
+        where = path.format(schedule=params.schedule)
+        return render(service, where, params.params, base, STRIPE_API_VERSION, "release", params.schedule)
+    return render(service, path, params, base, STRIPE_API_VERSION)
 
 
 def shown_params(key: str, price: Price | None = None) -> Any:

@@ -16,6 +16,7 @@ from billing.catalog import MAX_PRODUCTS, Catalog
 from billing.settings import STRIPE_DEFAULT_API_BASE, WEBHOOK_PATH, Settings
 from billing.stripe_api import STRIPE_API_VERSION
 from ops.facts import AccountFacts, ConfigurationFacts
+from ops.setup import SCHEDULE_CONDITIONS
 
 SETUP = "Run `flask --app app stripe setup`."
 
@@ -163,9 +164,28 @@ def _flows(catalog: Catalog, config: ConfigurationFacts) -> list[Finding]:
                 SETUP,
             )
         )
+    findings += _downgrades(catalog, f.schedule_conditions)
     if not findings:
         findings.append(Finding(True, "The portal configuration enables every flow the site's buttons open."))
     return findings
+
+
+def _downgrades(catalog: Catalog, conditions: frozenset[str]) -> list[Finding]:
+    """The account page promises what the portal does with a cheaper plan: now, or at period end."""
+    wanted = frozenset(SCHEDULE_CONDITIONS) if catalog.portal.downgrades == "at_period_end" else frozenset()
+    if conditions == wanted:
+        return []
+    portal = "at the end of the period" if conditions else "immediately"
+    if conditions and conditions != frozenset(SCHEDULE_CONDITIONS):
+        portal += f" only for {', '.join(sorted(conditions))}"
+    return [
+        Finding(
+            False,
+            f"The portal makes downgrades {portal}, but catalog.toml says downgrades = "
+            f"{catalog.portal.downgrades!r}: customers would be told the wrong date.",
+            SETUP + " It writes features.subscription_update.schedule_at_period_end.conditions.",
+        )
+    ]
 
 
 def _products(catalog: Catalog, facts: AccountFacts, config: ConfigurationFacts) -> list[Finding]:

@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     )
 
 PORTAL_HEADLINE = "Manage your subscription"
+# What makes the portal schedule a plan change for the end of the period instead of making it
+# now, under catalog.toml's `downgrades = "at_period_end"`: a cheaper item or a shorter interval
+# (https://docs.stripe.com/customer-management/configure-portal#downgrades and
+# https://docs.stripe.com/api/customer_portal/configurations/create#create_portal_configuration-features-subscription_update-schedule_at_period_end).
+SCHEDULE_CONDITIONS = ("decreasing_item_amount", "shortening_interval")
 # The reasons the portal asks a canceling customer to pick from.
 CANCELLATION_REASONS = ("too_expensive", "missing_features", "switched_service", "unused", "other")
 
@@ -267,9 +272,21 @@ def _ensure_configuration(
     if not _matches(wanted, managed.to_dict()):
         # The update params have their own TypedDicts, alike but for optionality;
         # the stand-in's validation checks this dict against them in the tests.
-        client.v1.billing_portal.configurations.update(managed.id, cast("ConfigurationUpdateParams", wanted))
+        params = cast("ConfigurationUpdateParams", _unset_empty(wanted))
+        client.v1.billing_portal.configurations.update(managed.id, params)
         report.changes.append(f"Updated portal configuration {managed.id} to match the catalog.")
     return managed.id
+
+
+def _unset_empty(wanted: dict[str, object]) -> dict[str, object]:
+    """An empty list is not sent at all in Stripe's form encoding, so an update that empties
+    `schedule_at_period_end.conditions` (downgrades now "immediately") sends "" to unset it."""
+    features = cast("dict[str, Any]", wanted["features"])
+    schedule = features["subscription_update"]["schedule_at_period_end"]
+    if schedule["conditions"]:
+        return wanted
+    update = {**features["subscription_update"], "schedule_at_period_end": {"conditions": ""}}
+    return {**wanted, "features": {**features, "subscription_update": update}}
 
 
 def _portal_features_params(
@@ -293,6 +310,11 @@ def _portal_features_params(
             "default_allowed_updates": ["price", "quantity", "promotion_code"],
             "proration_behavior": "create_prorations",
             "products": products,
+            "schedule_at_period_end": {
+                "conditions": [{"type": kind} for kind in SCHEDULE_CONDITIONS]
+                if portal.downgrades == "at_period_end"
+                else []
+            },
         },
     }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from contextlib import AbstractContextManager
 
-from standin import objects
+from standin import objects, schedules
 from standin.state import State, StripeObject
 
 # The test card whose charges fail once attached (Stripe's 4000 0000 0000 0341).
@@ -491,6 +491,7 @@ def _change(state: State, subscription: StripeObject, at: int) -> None:
     if subscription["cancel_at_period_end"] or (cancel_at is not None and cancel_at <= at):
         subscription.update(status="canceled", ended_at=at)
         return
+    schedules.next_phase(state, subscription, at)
     for item in subscription["items"]["data"]:
         interval = item["price"]["recurring"] or {"interval": "month", "interval_count": 1}
         item["current_period_start"] = at
@@ -505,6 +506,9 @@ def delete_customer(state: State, customer: StripeObject) -> StripeObject:
     for subscription in state.all("subscription"):
         if subscription["customer"] == customer["id"] and subscription["status"] not in ENDED_STATUSES:
             end_now(subscription)
+    for schedule in state.all(schedules.KIND):
+        if schedule["customer"] == customer["id"] and schedule["status"] in ("not_started", "active"):
+            schedules.cancel(state, schedule)
     for pm in state.all("payment_method"):
         if pm["customer"] == customer["id"]:
             pm["customer"] = None

@@ -67,6 +67,8 @@ def changes(before: dict[str, StripeObject], after: dict[str, StripeObject]) -> 
             kind == "checkout.session" and obj["status"] == "complete" and (old is None or old["status"] != "complete")
         ):
             found.append(_event("checkout.session.completed", obj))
+        elif kind == "subscription_schedule":
+            found.append(_schedule_event(old, obj))
         elif kind in ("price", "product"):
             # Archiving is an update with `active` false; a moved lookup key updates both prices
             # (https://docs.stripe.com/api/events/types: price.*, product.*).
@@ -78,6 +80,16 @@ def _catalog_event(kind: str, old: StripeObject | None, new: StripeObject) -> St
     if new.get("deleted"):
         return _event(f"{kind}.deleted", old or new)
     return _event(f"{kind}.created", new) if old is None else _event(f"{kind}.updated", new, old)
+
+
+def _schedule_event(old: StripeObject | None, new: StripeObject) -> StripeObject:
+    """subscription_schedule.created, then .released, .completed or .canceled when it ends that
+    way, else .updated (a phase started) (https://docs.stripe.com/api/events/types)."""
+    if old is None:
+        return _event("subscription_schedule.created", new)
+    if new["status"] != old["status"] and new["status"] in ("released", "completed", "canceled"):
+        return _event(f"subscription_schedule.{new['status']}", new, old)
+    return _event("subscription_schedule.updated", new, old)
 
 
 def _subscription_events(old: StripeObject | None, new: StripeObject) -> list[StripeObject]:

@@ -438,3 +438,34 @@ def card_payment_method(number: str, customer_id: str) -> StripeObject:
         networks={"available": [details["brand"]], "preferred": None},
     )
     return pm
+
+
+def schedule_phase(items: list[tuple[StripeObject, int]], start: int, end: int, currency: str) -> StripeObject:
+    """One phase: these (price, quantity) items from `start` to `end` (prices by id, as Stripe shows them)."""
+    phase = copy.deepcopy(_FIXTURES["subscription_schedule.phase"])
+    phase_items = []
+    for item_price, quantity in items:
+        entry = copy.deepcopy(_FIXTURES["subscription_schedule.phase_item"])
+        entry.update(price=item_price["id"], quantity=quantity)
+        phase_items.append(entry)
+    phase.update(items=phase_items, start_date=start, end_date=end, currency=currency)
+    return phase
+
+
+def subscription_schedule(sub: StripeObject, phases: list[StripeObject]) -> StripeObject:
+    """A schedule made `from_subscription`: it starts at once, managing `sub`, and lets the
+    subscription go on by itself after its last phase (`end_behavior` release)
+    (https://docs.stripe.com/api/subscription_schedules/object)."""
+    schedule = blank("subscription_schedule", "sub_sched_")
+    schedule.update(
+        customer=sub["customer"],
+        subscription=sub["id"],
+        test_clock=sub["test_clock"],
+        status="active",
+        end_behavior="release",
+        phases=phases,
+        current_phase={"start_date": phases[0]["start_date"], "end_date": phases[0]["end_date"]},
+        billing_mode=copy.deepcopy(sub["billing_mode"]),
+    )
+    schedule["default_settings"]["default_payment_method"] = sub["default_payment_method"]
+    return schedule

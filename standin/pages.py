@@ -18,7 +18,7 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from standin import effects, objects
+from standin import effects, objects, schedules
 from standin.api import standin
 from standin.state import State, StripeObject
 
@@ -335,15 +335,28 @@ def _flow_page(session: StripeObject, flow: StripeObject, error: str | None = No
         item = data["items"][0]
         current = next(i for i in subscription["items"]["data"] if i["id"] == item["id"])
         new_price = state.objects[item["price"]] if item["price"] else current["price"]
+        quantity = item["quantity"] or current["quantity"]
+        waits = schedules.waits_for_period_end(_schedule_conditions(session), current, new_price, quantity)
         context["change"] = {
             "current": _describe_price(current["price"], current["quantity"]),
-            "new": _describe_price(new_price, item["quantity"] or current["quantity"]),
+            "new": _describe_price(new_price, quantity),
             "discounts": [_describe_discount(d) for d in data["discounts"] or []],
+            # The portal says a scheduled change starts at the period's end, not now.
+            "starts": current["current_period_end"] if waits else None,
         }
     elif flow_type == "subscription_update":
         current_price = subscription["items"]["data"][0]["price"]["id"]
+        current_item = subscription["items"]["data"][0]
+        conditions = _schedule_conditions(session)
         context["choices"] = [
-            {**_describe_price(state.objects[price_id], 1), "id": price_id, "current": price_id == current_price}
+            {
+                **_describe_price(state.objects[price_id], 1),
+                "id": price_id,
+                "current": price_id == current_price,
+                "starts": current_item["current_period_end"]
+                if schedules.waits_for_period_end(conditions, current_item, state.objects[price_id], 1)
+                else None,
+            }
             for product in _configuration(session)["features"]["subscription_update"]["products"] or []
             for price_id in product["prices"]
         ]
@@ -382,9 +395,10 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
             item = data["items"][0]
             discounts = [_discount_ids(d) for d in data["discounts"] or []]
             price = state.objects[item["price"]] if item["price"] else None
-            effects.change_plan(
-                state, subscription, item["id"], price, item["quantity"], discounts, _proration_behavior(session)
-            )
+            if not _schedule_if_due(session, subscription, price, item["quantity"]):
+                effects.change_plan(
+                    state, subscription, item["id"], price, item["quantity"], discounts, _proration_behavior(session)
+                )
         elif flow_type == "subscription_update" and subscription is not None:
             allowed = {
                 price_id
@@ -395,9 +409,10 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
             if price_id not in allowed:
                 return _flow_page(session, flow, "Choose one of the plans listed.")
             item_id = subscription["items"]["data"][0]["id"]
-            effects.change_plan(
-                state, subscription, item_id, state.objects[price_id], None, None, _proration_behavior(session)
-            )
+            if not _schedule_if_due(session, subscription, state.objects[price_id], None):
+                effects.change_plan(
+                    state, subscription, item_id, state.objects[price_id], None, None, _proration_behavior(session)
+                )
         elif flow_type == "subscription_cancel" and subscription is not None:
             retention = data.get("retention")
             if retention and request.form.get("choice") == "accept":
@@ -407,6 +422,7 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
                 if isinstance(answers, str):
                     return _flow_page(session, flow, answers)
                 mode = _configuration(session)["features"]["subscription_cancel"]["mode"]
+                _release_coming_change(subscription)
                 effects.cancel(subscription, mode, *answers)
         elif flow_type == "subscription_pause" and subscription is not None:
             effects.pause(subscription)
@@ -447,6 +463,31 @@ def _cancellation_answers(session: StripeObject) -> tuple[str | None, str | None
     return feedback, comment
 
 
+def _schedule_if_due(
+    session: StripeObject, subscription: StripeObject, price: StripeObject | None, quantity: int | None
+) -> bool:
+    """Keep the change for the period's end when the configuration says so (see `schedules`)."""
+    item = subscription["items"]["data"][0]
+    new, count = price or item["price"], quantity or item["quantity"]
+    if not schedules.waits_for_period_end(_schedule_conditions(session), item, new, count):
+        return False
+    schedules.schedule_change(_state(), subscription, new, count)
+    return True
+
+
+def _schedule_conditions(session: StripeObject) -> list[StripeObject]:
+    return list(_configuration(session)["features"]["subscription_update"]["schedule_at_period_end"]["conditions"])
+
+
+def _release_coming_change(subscription: StripeObject) -> None:
+    """A cancellation ends the subscription: a plan change waiting for the period's end is
+    dropped first (the stand-in's choice; Stripe does not let a schedule's subscription set
+    its own cancellation while the schedule manages it)."""
+    schedule = _state().get(subscription["schedule"] or "", schedules.KIND)
+    if schedule is not None and schedule["status"] == "active":
+        schedules.release(_state(), schedule)
+
+
 def _proration_behavior(session: StripeObject) -> str:
     """How the portal bills a change within the period: the configuration says
     (https://docs.stripe.com/customer-management/configure-portal, "Prorations")."""
@@ -458,7 +499,7 @@ def _refusal(flow_type: str, subscription: StripeObject) -> str | None:
     if flow_type == "subscription_pause":
         return effects.pause_refusal(subscription)
     if flow_type in ("subscription_update", "subscription_update_confirm"):
-        return effects.update_refusal(subscription)
+        return effects.update_refusal(subscription) or schedules.update_refusal(_state(), subscription)
     return None
 
 

@@ -21,7 +21,7 @@ from stripe.params.billing_portal import (
     SessionCreateParams,
 )
 
-from standin import effects, objects
+from standin import effects, objects, schedules
 from standin.api import endpoint, find, paginate, refuse_unsupported, set_fields, standin, state
 from standin.errors import COUPON_EXPIRED, invalid, missing_param
 from standin.resources import resolve_discount
@@ -110,6 +110,9 @@ def _set_features(configuration: StripeObject, features: dict[str, Any], creatin
             "Cannot enable subscription updates while payment method update is disabled.",
             "features[subscription_update][enabled]",
         )
+    schedule = merged["subscription_update"].get("schedule_at_period_end") or {}
+    # `conditions=""` unsets them (the update params allow it): none, as a new configuration has.
+    merged["subscription_update"]["schedule_at_period_end"] = {"conditions": schedule.get("conditions") or []}
     configuration["features"] = merged
 
 
@@ -212,7 +215,7 @@ def _flow(flow_data: dict[str, Any], customer: StripeObject, configuration: Stri
     flow[flow_type] = {"subscription": subscription["id"]}
     if flow_type in ("subscription_update", "subscription_update_confirm"):
         # Stripe refuses updates to a paused subscription; canceling it stays allowed.
-        refusal = effects.update_refusal(subscription)
+        refusal = effects.update_refusal(subscription) or schedules.update_refusal(state(), subscription)
         if refusal is not None:
             raise invalid(refusal, subscription_param)
     if flow_type == "subscription_update_confirm":

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Flask
 
-from standin import api, clocks, events, pages, portal, resources
+from standin import api, clocks, events, pages, portal, resources, schedules
 from standin.errors import StripeError
 from standin.events import Deliver, Webhooks
 from standin.http_client import CONNECTION_FAULTS, SKIP_LATENCY, InProcessHTTPClient
@@ -74,7 +74,7 @@ class StandIn:
     def _create_app(self) -> Flask:
         app = Flask("standin", static_folder="static", template_folder="templates")
         api.install(app, self)
-        for blueprint in (resources.bp, clocks.bp, portal.bp, pages.bp):
+        for blueprint in (resources.bp, clocks.bp, portal.bp, schedules.bp, pages.bp):
             app.register_blueprint(blueprint)
         return app
 

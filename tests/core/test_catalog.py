@@ -52,3 +52,12 @@ def test_after_completion_names_only_buttons_that_open_a_portal_step():
         data = {**_catalog(), "portal": {"after_completion": {key: "redirect"}}}
         with pytest.raises(CatalogError, match="unknown button"):
             parse_catalog(data, PORTAL_BUTTONS)
+
+
+def test_the_downgrade_policy():
+    assert load_catalog(PORTAL_BUTTONS).portal.downgrades == "at_period_end"  # the demo shows it
+    assert parse_catalog({**_catalog(), "portal": {"downgrades": "immediately"}}, PORTAL_BUTTONS).portal.downgrades == (
+        "immediately"
+    )
+    with pytest.raises(CatalogError, match="downgrades must be one of"):
+        parse_catalog({**_catalog(), "portal": {"downgrades": "later"}}, PORTAL_BUTTONS)

@@ -60,6 +60,17 @@ def test_cancel_scheduled_hides_cancel_and_pause():
     assert choices["cancel"].note == "Your subscription is already set to cancel."
 
 
+def test_a_scheduled_downgrade_offers_keep_and_cancel_only():
+    scheduled = facts(schedule_id="sub_sched_1", changes_at=datetime(2030, 1, 1))
+    choices = decide(scheduled, FEATURES, PRO, has_customer=True)
+    # The portal opens no other plan change while one waits; pausing would stop time for it.
+    assert allowed(choices) == ALWAYS | {"keep_plan", "cancel"}
+    assert choices["keep_plan"].label == "Keep Pro"
+    assert choices["switch_plan"].note.startswith("Your plan change is scheduled")
+    assert not decide(facts(), FEATURES, PRO, True)["keep_plan"].allowed
+    assert decide(facts(), FEATURES, PRO, True)["keep_plan"].note == "You have no plan change scheduled."
+
+
 def test_no_subscription_yet():
     assert allowed(decide(None, FEATURES, None, has_customer=False)) == {"subscribe"}
     # A customer whose subscription was never made can still see invoices and cards.

@@ -115,8 +115,9 @@ def test_every_flow_with_every_after_completion(app, client, auth, standin, butt
         assert after.subscription.lookup_key == "pro_yearly" and "$290 per year" in page
     elif button == "change_quantity":
         assert after.subscription.quantity == 4 and "× 4 seats" in page
-    elif button == "plan_picker":
-        assert after.subscription.lookup_key == "starter_monthly"
+    elif button == "plan_picker":  # Starter costs less than Pro: kept for the period's end (catalog.toml)
+        assert after.subscription.lookup_key == "pro_monthly"
+        assert after.subscription.scheduled_lookup_key == "starter_monthly" and "Switching to Starter" in page
     elif button == "cancel":
         assert after.subscription.cancel_at is not None and "Cancels on" in page
     elif button == "pause":

@@ -79,22 +79,63 @@ def one_year_from_today() -> str:
 
 
 def test_switch_plan_within_the_interval_keeps_the_period(page: Page, site):
-    """subscription_update_confirm, monthly to monthly: the portal configuration says
-    create_prorations, so the period is kept and nothing is invoiced now."""
+    """subscription_update_confirm, monthly to monthly, to a dearer plan (an upgrade applies
+    at once): the portal configuration says create_prorations, so the period is kept and
+    nothing is invoiced now."""
     sign_in_as(page, site, "Mona", reset=True)
     before = facts(page)
     assert (before["Plan"], before["Status"]) == ("Pro", "Active")
     invoices_before = invoices(page, site)
 
     page.goto(site + "/pricing")
-    page.click("button:has-text('Switch to Starter')")
+    page.click("button:has-text('Switch to Business')")
     expect(page.locator("body")).to_contain_text("subscription_update_confirm")
     page.click("button:has-text('Confirm')")
 
-    after = back_on_account(page, site, "update_confirm, same interval", "You are now on Starter, billed monthly.")
-    assert after == {"Plan": "Starter", "Billing": "$9 per month", "Status": "Active", "Renews on": before["Renews on"]}
+    after = back_on_account(page, site, "update_confirm, same interval", "You are now on Business, billed monthly.")
+    assert after == {
+        "Plan": "Business",
+        "Billing": "$99 per month × 1 seat",
+        "Status": "Active",
+        "Renews on": before["Renews on"],
+    }
     # Prorations wait for the next invoice: no invoice now.
     assert invoices(page, site) == invoices_before
+
+
+def test_a_downgrade_waits_for_the_period_end_until_kept(page: Page, site):
+    """subscription_update_confirm to a cheaper plan: catalog.toml's downgrades = "at_period_end"
+    makes the portal schedule it. The account page says when; "Keep Pro" releases it."""
+    sign_in_as(page, site, "Mona", reset=True)
+    before = facts(page)
+    invoices_before = invoices(page, site)
+
+    page.goto(site + "/pricing")
+    page.click("button:has-text('Switch to Starter')")
+    expect(page.locator("body")).to_contain_text("Your new plan starts on")
+    page.click("button:has-text('Confirm')")
+
+    when = before["Renews on"]
+    after = back_on_account(
+        page,
+        site,
+        "update_confirm, downgrade at period end",
+        f"Your switch to Starter (monthly) is scheduled for {when}; you keep Pro (monthly) until then.",
+    )
+    assert after == before  # still Pro until then
+    expect(page.locator(".notice").first).to_have_text(
+        f"Switching to Starter (monthly) on {when}. You keep Pro until then."
+    )
+    assert invoices(page, site) == invoices_before  # nothing billed now
+    page.goto(site + "/pricing")
+    expect(page.locator(".card.scheduled .ribbon")).to_contain_text("Starting")
+
+    page.goto(site + "/account")
+    page.click("button:has-text('Keep Pro')")
+    back_on_account(
+        page, site, "keep", f"You keep Pro (monthly): the switch to Starter (monthly) on {when} is canceled."
+    )
+    expect(page.locator("body")).not_to_contain_text("Switching to")
 
 
 def test_switch_to_yearly_starts_a_new_period_today(page: Page, site):

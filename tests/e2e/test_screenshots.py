@@ -53,6 +53,14 @@ def test_screenshots_of_the_pages_and_each_step(page: Page, site_with_personas, 
     as_persona(page, site, "Priya")  # past due
     shoot("account-past-due")
 
+    as_persona(page, site, "Mona")  # Pro monthly, switching to Starter at the period's end
+    page.goto(site + "/pricing?interval=month")
+    page.click("button:has-text('Switch to Starter')")
+    expect(page.locator("body")).to_contain_text("Your new plan starts on")
+    page.click("button:has-text('Confirm')")
+    expect(page.locator(".notice").first).to_contain_text("Switching to Starter (monthly) on")
+    shoot("account-downgrade")
+
     # Mona cancels, saying why; the demo's report page shows it.
     as_persona(page, site, "Mona")
     page.click("button:has-text('Cancel at period end')")
