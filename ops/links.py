@@ -45,12 +45,12 @@ def make_command(email: str, flow: str, price: str | None, expires: int) -> None
     keys = ", ".join(p.lookup_key for p in catalog.prices)
     # A button that takes its plan from the pricing page takes it from the link instead.
     if button.choose is not None and price is None:
-        raise click.UsageError(f"--flow {flow} needs --price, one of: {', '.join(keys)}.")
+        raise click.UsageError(f"--flow {flow} needs --price, one of: {keys}.")
     if button.choose is None and price is not None:
         raise click.UsageError(f"--price is for subscription_update_confirm only, not {flow}.")
     plan = catalog.price(price) if price else None
     if price and plan is None:
-        raise click.UsageError(f"--price {price!r} is not in the catalog: one of {', '.join(keys)}.")
+        raise click.UsageError(f"--price {price!r} is not in the catalog: one of {keys}.")
     try:
         ready(user, button, Chosen(price=plan))
     except NotEligible as e:
