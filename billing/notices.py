@@ -49,7 +49,8 @@ def trial_ending(user: User, link: str, expires: str) -> Message:
     if sub is not None and sub.amount is not None and sub.currency and sub.interval:
         then = f", then {format_amount(sub.amount, sub.currency)} per {sub.interval}"
     if profile is not None and profile.card_last4:
-        ask = f"We will charge your {profile.card_brand or 'card'} ending in {profile.card_last4}. To use another one"
+        card = f"{(profile.card_brand or 'card').title()} ending in {profile.card_last4}"
+        ask = f"We will charge your {card}. To use another one"
     else:
         ask = "Add a payment method so that your subscription continues"
     text = (
