@@ -42,11 +42,14 @@ def payment_failed(user: User, link: str, expires: str) -> Message:
     return Message(to=user.email, subject=f"Your {SITE_NAME} payment failed: please update your card", text=text)
 
 
-def trial_ending(user: User, link: str, expires: str) -> Message:
+def trial_ending(user: User, link: str, expires: str) -> Message | None:
     sub, profile = user.subscription, user.profile
-    ends = format_day(sub.current_period_end) if sub is not None and sub.current_period_end else "soon"
+    if sub is None or sub.status != "trialing":
+        # A late event (the trial already ended: paid, or past due, which has its own email).
+        return None
+    ends = format_day(sub.current_period_end) if sub.current_period_end else "soon"
     then = ""
-    if sub is not None and sub.amount is not None and sub.currency and sub.interval:
+    if sub.amount is not None and sub.currency and sub.interval:
         then = f", then {format_amount(sub.amount, sub.currency)} per {sub.interval}"
     if profile is not None and profile.card_last4:
         card = f"{(profile.card_brand or 'card').title()} ending in {profile.card_last4}"
@@ -61,7 +64,7 @@ def trial_ending(user: User, link: str, expires: str) -> Message:
 
 
 # The events that send an email, and what it says (every one links to a new card).
-EMAILS: dict[str, Callable[[User, str, str], Message]] = {
+EMAILS: dict[str, Callable[[User, str, str], Message | None]] = {
     "invoice.payment_failed": payment_failed,
     "customer.subscription.trial_will_end": trial_ending,
 }
@@ -81,4 +84,6 @@ def on_event(event_type: str, user: User) -> None:
         return
     token = links.make(user, button.key, expires=links.DEFAULT_EXPIRY)
     expires = datetime.now(UTC).replace(tzinfo=None) + links.DEFAULT_EXPIRY
-    send_email(prepare(user, links.url(token), format_day(expires)))
+    message = prepare(user, links.url(token), format_day(expires))
+    if message is not None:
+        send_email(message)

@@ -66,20 +66,34 @@ def trial_will_end(standin, subscriber, event_id="evt_trial_1"):
     return event_body("customer.subscription.trial_will_end", json.loads(json.dumps(sub)), event_id)
 
 
-def test_a_trial_about_to_end_asks_for_a_payment_method(app, client, auth, standin, outbox):
-    auth.signup()
-    # A trial without a card: Stripe's Checkout would collect one; here the API makes it bare.
-    customer = app.extensions["stripe"].create_customer("ada@example.com", auth.user().id, "trial-test")
-    with app.app_context():
-        user = find_user("ada@example.com")
-        user.use_customer(customer, "test")
-        db.session.commit()
-    [price] = [p for p in standin.state.all("price") if p["lookup_key"] == "pro_monthly"]
-    app.extensions["stripe"].client.v1.subscriptions.create(
-        {"customer": customer, "items": [{"price": price["id"]}], "trial_period_days": 14}
-    )
-    standin.deliver_webhooks()
-    assert outbox == []
+@pytest.fixture
+def trialing(app, auth, standin):
+    """trialing(card=False): a customer in a 14-day trial of Pro, with a card on file or none."""
+
+    def make(card=False):
+        auth.signup()
+        api = app.extensions["stripe"]
+        customer = api.create_customer("ada@example.com", auth.user().id, "trial-test")
+        if card:
+            pm = api.client.v1.payment_methods.attach("pm_card_visa", {"customer": customer})
+            api.client.v1.customers.update(customer, {"invoice_settings": {"default_payment_method": pm.id}})
+        with app.app_context():
+            find_user("ada@example.com").use_customer(customer, "test")
+            db.session.commit()
+        [price] = [p for p in standin.state.all("price") if p["lookup_key"] == "pro_monthly"]
+        api.client.v1.subscriptions.create(
+            {"customer": customer, "items": [{"price": price["id"]}], "trial_period_days": 14}
+        )
+        standin.deliver_webhooks()
+        assert auth.user().subscription.status == "trialing"
+        return auth
+
+    return make
+
+
+def test_a_trial_about_to_end_asks_for_a_payment_method(client, standin, trialing, outbox):
+    auth = trialing()
+    assert outbox == []  # 14 days: Stripe says so 3 days before the end
     assert post_event(client, trial_will_end(standin, auth)).status_code == 200
     [message] = outbox
     assert message.subject.startswith("Your Acme Cloud trial ends on ")
@@ -88,13 +102,21 @@ def test_a_trial_about_to_end_asks_for_a_payment_method(app, client, auth, stand
     assert len(LINK.findall(message.text)) == 1
 
 
-def test_a_trial_with_a_card_says_which_and_offers_another(app, client, standin, subscriber, outbox):
-    assert post_event(client, trial_will_end(standin, subscriber)).status_code == 200
+def test_a_trial_with_a_card_says_which_and_offers_another(client, standin, trialing, outbox):
+    auth = trialing(card=True)
+    assert post_event(client, trial_will_end(standin, auth)).status_code == 200
     [message] = outbox
     assert "We will charge your Visa ending in 4242. To use another one" in message.text
 
 
-def test_a_mailer_that_fails_gets_the_event_again_from_stripe(app, client, standin, subscriber, outbox):
+def test_a_late_trial_will_end_sends_nothing_once_the_trial_is_over(client, standin, subscriber, outbox):
+    assert post_event(client, trial_will_end(standin, subscriber)).get_json()["outcome"] == "applied"
+    assert outbox == []
+
+
+def test_a_mailer_that_fails_gets_the_event_again_from_stripe(app, client, standin, trialing, outbox):
+    subscriber = trialing()
+
     def down(message):
         raise ConnectionRefusedError("smtp.example.com:587")
 
@@ -108,7 +130,8 @@ def test_a_mailer_that_fails_gets_the_event_again_from_stripe(app, client, stand
     assert len(outbox) == 1
 
 
-def test_no_email_when_its_link_could_only_be_refused(app, client, standin, subscriber, outbox, monkeypatch):
+def test_no_email_when_its_link_could_only_be_refused(app, client, standin, trialing, outbox, monkeypatch):
+    subscriber = trialing()
     # The merchant turned card updates off in the portal: the account page has no such button either.
     api = app.extensions["stripe"]
     monkeypatch.setattr(api, "portal_features", lambda: PortalFeatures(payment_method_update=False))
@@ -116,7 +139,8 @@ def test_no_email_when_its_link_could_only_be_refused(app, client, standin, subs
     assert outbox == []
 
 
-def test_by_default_the_email_is_logged_without_its_link(app, client, standin, subscriber, caplog):
+def test_by_default_the_email_is_logged_without_its_link(app, client, standin, trialing, caplog):
+    subscriber = trialing()
     with caplog.at_level(logging.INFO, logger="billing.email"):
         assert post_event(client, trial_will_end(standin, subscriber)).status_code == 200
     assert "Email prepared for a…@example.com: 'Your Acme Cloud trial ends on" in caplog.text
