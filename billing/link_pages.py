@@ -53,7 +53,7 @@ def check(token: str) -> Opened:
     if links.used(claims):
         raise links.used_up()
     user = db.session.get(User, claims.user_id)
-    if user is None or user.email.lower() != claims.email.lower():
+    if user is None or links.email_tag(user.email) != claims.email:
         raise LinkRefused(410, "This link is no longer valid", "The account it was sent for has changed. Sign in.")
     if current_user.is_authenticated and current.user().id != user.id:
         raise LinkRefused(
@@ -87,7 +87,7 @@ def page(opened: Opened, token: str, status: int = 200) -> Response:
         heading=f"{does} for the account of {links.mask_email(opened.user.email)}",
         label=choice.label,
         note=choice.note,
-        style=opened.button.style,
+        style="danger" if opened.button.style == "danger" else "primary",
         token=token,
         expires=expires,
     )

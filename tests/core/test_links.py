@@ -4,6 +4,7 @@ clear page and no Stripe call."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
@@ -58,6 +59,9 @@ def test_opening_a_link_shows_its_one_step_without_calling_stripe_or_using_it(ap
         assert "ada@example.com" not in text
         assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
     assert api_calls(standin) == []
+    # Signed, not encrypted: what anyone can decode from the link names no address either.
+    _, payload = URLSafeTimedSerializer(SECRET_KEY, salt=links.SALT).loads_unsafe(path.removeprefix("/links/"))
+    assert payload["u"] == subscriber.user().id and "example.com" not in json.dumps(payload)
     with app.app_context():
         assert db.session.scalar(db.select(LinkUse)) is None
     assert press(client, path).status_code == 303  # still unused
