@@ -2,8 +2,7 @@
 
 The site prepares the emails (which, and what they say: `billing.notices`); sending
 them is the merchant's mailer's job. Point it there in one of two ways:
-  - at start, `app.extensions[SENDER] = my_send`, a function taking a `Message`
-    (the demo kit's Outbox does this in offline mode);
+  - at start, `app.extensions[SENDER] = my_send`, a function taking a `Message`;
   - or replace `deliver_by_default` below with a call to your mailer.
 It is called while a webhook is applied, before that is committed: if it raises, the
 event is not recorded and Stripe delivers it again later, so an email goes out at
@@ -23,7 +22,7 @@ from flask import current_app
 log = logging.getLogger(__name__)
 
 # The app.extensions key of the function that sends emails (default: deliver_by_default).
-SENDER = "send_email"
+SENDER = "send_email"  # offline, the demo kit's Outbox plugs in here
 
 
 @dataclass(frozen=True)
