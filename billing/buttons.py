@@ -395,16 +395,20 @@ def ready(u: User, button: Button, chosen: Chosen) -> Chosen:
     return button.check(u, chosen) if button.check else chosen
 
 
-def open_step(u: User, button: Button, chosen: Chosen, discount: flows.Discount | None = None) -> str:
+def open_step(
+    u: User, button: Button, chosen: Chosen, discount: flows.Discount | None = None, signed_in: bool = True
+) -> str:
     """Build the button's params and send them: the URL of Stripe's page for this step.
-    Raises BillingError. (The one way to Stripe for a button, from its page or a link.)"""
+    Raises BillingError. (The one way to Stripe for a button, from its page or a link.)
+    `signed_in`: the browser is `u`'s own session, which may keep what their account showed."""
     api = current.stripe_api()
     price_id = mirror.price_id(api, chosen.price.lookup_key) if chosen.price else None
     params = button.build(press_for(u, button, chosen, customer_id(u), price_id, discount))
     assert button.send is not None, f"{button.key} has a view of its own"
     url = button.send(api, params)
-    # To say, on return, what the step changed (and to read only what it could change).
-    session[outcomes.LEFT_WITH] = outcomes.remember(u) | {outcomes.STEP_CHANGES: button.changes}
+    if signed_in:
+        # To say, on return, what the step changed (and to read only what it could change).
+        session[outcomes.LEFT_WITH] = outcomes.remember(u) | {outcomes.STEP_CHANGES: button.changes}
     return url
 
 

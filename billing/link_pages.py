@@ -109,7 +109,9 @@ def use_link(token: str) -> ResponseReturnValue:
     if not links.claim(opened.claims):  # pressed at the same moment elsewhere
         raise links.used_up()
     try:
-        url = open_step(opened.user, opened.button, opened.chosen)
+        # Signed out, the browser's session cookie (readable by whoever holds it) gets nothing
+        # of the account: the link may have been forwarded.
+        url = open_step(opened.user, opened.button, opened.chosen, signed_in=current_user.is_authenticated)
     except BillingError as e:
         links.release(opened.claims)  # nothing happened: the link works again for a retry
         flash(str(e), "error")

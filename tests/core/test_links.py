@@ -76,6 +76,8 @@ def test_its_button_makes_one_stripe_call_and_303s_to_the_step_which_comes_back(
     assert api_calls(standin) == [("POST", "/v1/billing_portal/sessions")]
     sent = standin.requests[-1].params
     assert sent["customer"] == subscriber.user().customer
+    with client.session_transaction() as session:  # nothing of the account in a signed-out cookie
+        assert "left_with" not in session
     assert sent["flow_data"] == {
         "type": "payment_method_update",
         "after_completion": {"type": "redirect", "redirect": {"return_url": "http://localhost/account/return"}},
