@@ -43,8 +43,8 @@ def send_email(message: Message) -> None:
     try:
         sender(message)
     except Exception as e:  # whatever the merchant's mailer raises: Stripe's retry tries again
-        log.warning("Could not send the email %r: %s", message.subject, type(e).__name__)
-        raise EmailNotSent(str(e)) from e
+        # Its type only: a mailer's message may hold its login, or the email's link.
+        raise EmailNotSent(f"the mailer failed ({type(e).__name__})") from e
 
 
 def deliver_by_default(message: Message) -> None:

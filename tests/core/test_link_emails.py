@@ -114,15 +114,17 @@ def test_a_late_trial_will_end_sends_nothing_once_the_trial_is_over(client, stan
     assert outbox == []
 
 
-def test_a_mailer_that_fails_gets_the_event_again_from_stripe(app, client, standin, trialing, outbox):
+def test_a_mailer_that_fails_gets_the_event_again_from_stripe(app, client, standin, trialing, outbox, caplog):
     subscriber = trialing()
 
     def down(message):
-        raise ConnectionRefusedError("smtp.example.com:587")
+        raise ConnectionRefusedError(f"smtp://mailer:hunter2@smtp.example.com:587 while sending {message.text}")
 
     app.extensions[SENDER] = down
     body = trial_will_end(standin, subscriber)
     assert post_event(client, body).status_code == 503
+    assert "the mailer failed (ConnectionRefusedError)" in caplog.text
+    assert "hunter2" not in caplog.text and "/links/" not in caplog.text
     with app.app_context():
         assert db.session.get(StripeEvent, "evt_trial_1") is None  # so Stripe's retry applies it
     app.extensions[SENDER] = outbox.append
