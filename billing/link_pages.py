@@ -53,7 +53,7 @@ def check(token: str) -> Opened:
     if links.used(claims):
         raise links.used_up()
     user = db.session.get(User, claims.user_id)
-    if user is None or links.email_tag(user.email) != claims.email:
+    if user is None or links.email_tag(user.email) != claims.email_tag:
         raise LinkRefused(410, "This link is no longer valid", "The account it was sent for has changed. Sign in.")
     if current_user.is_authenticated and current.user().id != user.id:
         raise LinkRefused(

@@ -66,8 +66,8 @@ class Claims:
     one), its random id, and when it stops working (Unix time)."""
 
     user_id: int
-    # The account email's tag (email_tag): the token binds the address without showing it.
-    email: str
+    # The account's email as email_tag makes it: bound to the link, not shown by it.
+    email_tag: str
     button: str
     jti: str
     expires_at: int
@@ -127,7 +127,7 @@ def read(token: str) -> Claims:
         payload = _serializer().loads(token, max_age=int(LONGEST_EXPIRY.total_seconds()))
         claims = Claims(
             user_id=int(payload["u"]),
-            email=str(payload["e"]),
+            email_tag=str(payload["e"]),
             button=str(payload["b"]),
             jti=str(payload["j"]),
             expires_at=int(payload["x"]),
