@@ -25,7 +25,19 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import kit  # the demo kit, plugged in at the end of create_app
 import ops
-from billing import accounts, answer_cache, buttons, errors, mirror, page_cache, pages, presenters, web, webhook
+from billing import (
+    accounts,
+    answer_cache,
+    buttons,
+    errors,
+    link_pages,
+    mirror,
+    page_cache,
+    pages,
+    presenters,
+    web,
+    webhook,
+)
 from billing.catalog import load_catalog
 from billing.models import db, init_db_command
 from billing.settings import load_settings
@@ -93,9 +105,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(buttons.bp)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(link_pages.bp)  # signed links from emails (billing/links.py)
     errors.register(app)
     app.cli.add_command(init_db_command)
     app.cli.add_command(ops.stripe_cli)
+    app.cli.add_command(ops.links_cli)
 
     # The Stripe client, with what pages need read once at start (pages make no Stripe calls).
     api = app.extensions["stripe"] = StripeAPI.connect(settings, catalog, app.config.get("STRIPE_HTTP_CLIENT"))

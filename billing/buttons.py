@@ -47,6 +47,17 @@ Section = Literal["change", "billing", "status", ""]
 
 
 @dataclass(frozen=True)
+class ByLink:
+    """How a signed link (in an email: see `billing.links`) names a button, and what its
+    page says it opens. Only buttons whose step makes sense away from the site have one."""
+
+    # The flow_data type `flask links make --flow` names it by (its builder makes that type).
+    flow: str
+    # The link page's heading, before "for the account of a…@example.com".
+    does: str
+
+
+@dataclass(frozen=True)
 class Button:
     # Names the button everywhere: the endpoint, catalog.toml's [portal.after_completion], tests.
     key: str
@@ -86,6 +97,8 @@ class Button:
     back: str = "pages.account"
     # A view of its own, for a button that does not send the customer to Stripe.
     view: Callable[[], ResponseReturnValue] | None = None
+    # Reachable from a signed email link too (None: from the site's pages only).
+    link: ByLink | None = None
 
 
 def other_interval_price(c: Catalog, sub: Subscription | None) -> Price | None:
@@ -222,6 +235,7 @@ BUTTONS = (
         check=_plan_change,
         takes_promo=True,
         back="pages.pricing",
+        link=ByLink("subscription_update_confirm", "Switch plan"),
     ),
     Button(
         "resume",
@@ -266,9 +280,31 @@ BUTTONS = (
         check=_seats,
         preview=lambda u, price: Chosen(quantity=u.subscription.quantity if u.subscription else None),
     ),
-    Button("plan_picker", "/account/plans", "Browse plans in the portal", eligibility.plan_picker, flows.plan_picker),
-    Button("pause", "/account/pause", "Pause subscription", eligibility.pause, flows.pause),
-    Button("cancel", "/account/cancel", "Cancel subscription", eligibility.cancel, flows.cancel, style="danger"),
+    Button(
+        "plan_picker",
+        "/account/plans",
+        "Browse plans in the portal",
+        eligibility.plan_picker,
+        flows.plan_picker,
+        link=ByLink("subscription_update", "Choose another plan"),
+    ),
+    Button(
+        "pause",
+        "/account/pause",
+        "Pause subscription",
+        eligibility.pause,
+        flows.pause,
+        link=ByLink("subscription_pause", "Pause the subscription"),
+    ),
+    Button(
+        "cancel",
+        "/account/cancel",
+        "Cancel subscription",
+        eligibility.cancel,
+        flows.cancel,
+        style="danger",
+        link=ByLink("subscription_cancel", "Cancel the subscription"),
+    ),
     Button(
         "update_payment_method",
         "/account/payment-method",
@@ -277,6 +313,7 @@ BUTTONS = (
         flows.payment_method_update,
         section="billing",
         changes="customer",
+        link=ByLink("payment_method_update", "Update the card"),
     ),
     Button(
         "update_details",
@@ -286,6 +323,7 @@ BUTTONS = (
         flows.customer_update,
         section="billing",
         changes="customer",
+        link=ByLink("customer_update", "Update the billing details"),
     ),
     Button(
         "manage_billing",
@@ -300,6 +338,8 @@ BUTTONS = (
 BUTTON = {b.key: b for b in BUTTONS}
 # The buttons whose step's ending catalog.toml's [portal.after_completion] may name.
 PORTAL_BUTTONS = tuple(b.key for b in BUTTONS if b.deep_link)
+# The buttons a signed email link may open, by the flow type it names (see billing.links).
+BY_LINK_FLOW = {b.link.flow: b for b in BUTTONS if b.link is not None}
 
 
 def choices(u: User) -> dict[str, Choice]:
@@ -383,17 +423,39 @@ def checked_promotion_code(chosen: Chosen) -> flows.Discount | None:
         raise
 
 
+def ready(u: User, button: Button, chosen: Chosen) -> Chosen:
+    """The choice, checked against the button's rule and the user's subscription;
+    NotEligible (saying why) if the button cannot succeed now. No Stripe call."""
+    choice = choices(u)[button.key]
+    if not choice.allowed:
+        raise NotEligible(choice.note)
+    return button.check(u, chosen) if button.check else chosen
+
+
+def open_step(
+    u: User, button: Button, chosen: Chosen, discount: flows.Discount | None = None, signed_in: bool = True
+) -> str:
+    """Build the button's params and send them: the URL of Stripe's page for this step.
+    Raises BillingError. (The one way to Stripe for a button, from its page or a link.)
+    `signed_in`: the browser is `u`'s own session, which may keep what their account showed."""
+    api = current.stripe_api()
+    price_id = mirror.price_id(api, chosen.price.lookup_key) if chosen.price else None
+    params = button.build(press_for(u, button, chosen, customer_id(u), price_id, discount))
+    assert button.send is not None, f"{button.key} has a view of its own"
+    url = button.send(api, params)
+    if signed_in:
+        # To say, on return, what the step changed (and to read only what it could change).
+        session[outcomes.LEFT_WITH] = outcomes.remember(u) | {outcomes.STEP_CHANGES: button.changes}
+    return url
+
+
 def press(button: Button) -> ResponseReturnValue:
     """Every button's view: refuse it if it cannot succeed, else build its params,
     send them to Stripe and answer 303 See Other to the page Stripe returns.
     (303, not 302: the browser must follow a form POST with a GET.)"""
     u = current.user()
     try:
-        chosen = button.choose() if button.choose else Chosen()
-        choice = choices(u)[button.key]
-        if not choice.allowed:
-            raise NotEligible(choice.note)
-        chosen = button.check(u, chosen) if button.check else chosen
+        chosen = ready(u, button, button.choose() if button.choose else Chosen())
     except NotEligible as e:
         if button.form:  # the button's own form on the account page: that page again, with the message
             flash(str(e), "error")
@@ -401,20 +463,14 @@ def press(button: Button) -> ResponseReturnValue:
             page.status_code = 400
             return page
         return refuse(str(e))
-    api = current.stripe_api()
     try:
         discount = checked_promotion_code(chosen) if button.takes_promo else None
-        price_id = mirror.price_id(api, chosen.price.lookup_key) if chosen.price else None
-        params = button.build(press_for(u, button, chosen, customer_id(u), price_id, discount))
-        assert button.send is not None, f"{button.key} has a view of its own"
-        url = button.send(api, params)
+        url = open_step(u, button, chosen, discount)
     except BillingError as e:
         flash(str(e), "error")
         return redirect(url_for(button.back), 303)
     if discount is not None:
         session.pop(PROMO, None)  # used: do not apply it again
-    # To say, on return, what the step changed (and to read only what it could change).
-    session[outcomes.LEFT_WITH] = outcomes.remember(u) | {outcomes.STEP_CHANGES: button.changes}
     return redirect(url, 303)
 
 

@@ -21,6 +21,7 @@ event can never bring back an older state.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 from sqlalchemy import select
@@ -63,6 +64,7 @@ HANDLED_EVENTS = frozenset(
         "subscription_schedule.completed",
         "subscription_schedule.canceled",
         "subscription_schedule.aborted",
+        "customer.subscription.trial_will_end",
     }
 )
 # Events that may change which price a lookup key names (https://docs.stripe.com/api/events/types).
@@ -142,7 +144,9 @@ def _save_prices(found: dict[str, str], lookup_keys: list[str]) -> None:
         db.session.add(row)
 
 
-def apply_event(api: StripeAPI, event: EventFacts, lookup_keys: list[str]) -> Outcome:
+def apply_event(
+    api: StripeAPI, event: EventFacts, lookup_keys: list[str], then: Callable[[str, User], None] | None = None
+) -> Outcome:
     """Apply one verified event, exactly once, in one transaction.
 
     The event id is recorded in the same transaction as the changes it
@@ -151,7 +155,9 @@ def apply_event(api: StripeAPI, event: EventFacts, lookup_keys: list[str]) -> Ou
     that got the same event at the same moment and committed first), the
     insert fails and nothing else is written.
     Raises BillingError (Stripe could not be read): the caller answers 5xx
-    so that Stripe retries.
+    so that Stripe retries. `then(event type, user)` runs after the refresh, in the
+    same transaction (the webhook sends emails there: once per event; again only
+    if it raises, which undoes the event for Stripe's retry).
     """
     if event.type not in HANDLED_EVENTS | PRICE_EVENTS:
         return "ignored"
@@ -168,6 +174,8 @@ def apply_event(api: StripeAPI, event: EventFacts, lookup_keys: list[str]) -> Ou
         user = _customer_owner(event.customer, api.origin)
         if user is not None:
             refresh(api, user)
+            if then is not None:
+                then(event.type, user)
         db.session.commit()
     except BaseException:
         db.session.rollback()

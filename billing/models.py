@@ -269,6 +269,20 @@ class StripeEvent(Base):
     applied_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LinkUse(Base):
+    """A signed email link already used (see billing.links). Its random id is the primary
+    key, so of two presses at once (a double click, two devices) only one can record it,
+    and so only one opens Stripe's page. No foreign key: removing a user (a demo reset)
+    must not wait on the record of their old links."""
+
+    __tablename__ = "link_uses"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int]
+    button: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 def save_subscription(user: User, snap: SubscriptionSnapshot | None) -> bool:
     """Copy what Stripe said into the local mirror the pages read (the caller
     commits). Returns whether anything the pages show changed."""

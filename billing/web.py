@@ -4,6 +4,7 @@ of the logs, and a bound on how long one request may wait on Stripe."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import Flask, Response, g
@@ -68,28 +69,34 @@ def end_stripe_budget(error: BaseException | None) -> None:
 
 # Secrets of every app made in this process, kept out of every log line (see below).
 _LOG_SECRETS: set[str] = set()
+# A signed email link's token (billing.links) in a logged address, such as the server's
+# access log line "GET /links/<token>": unused, it opens a step of someone's billing.
+_LINK_TOKEN = re.compile(r"(/links/)[A-Za-z0-9_.=-]+")
+_installed = False
 
 
 def redact_secrets_in_logs(settings: Settings) -> None:
     """Whatever logs a line (this app, the Stripe SDK at debug level, a library
-    echoing an error), the Stripe key and webhook secret come out as "[redacted]"."""
-    secrets = {s for s in (settings.stripe_secret_key, settings.stripe_webhook_secret) if s}
-    if not secrets:
+    echoing an error, the server's access log), the Stripe key, the webhook secret and
+    email links' tokens come out as "[redacted]"."""
+    global _installed
+    _LOG_SECRETS.update(s for s in (settings.stripe_secret_key, settings.stripe_webhook_secret) if s)
+    if _installed:
         return
-    if not _LOG_SECRETS:
-        make_record = logging.getLogRecordFactory()
+    _installed = True
+    make_record = logging.getLogRecordFactory()
 
-        def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-            record = make_record(*args, **kwargs)
-            try:
-                message = record.getMessage()
-            except Exception:  # a malformed call: logging reports it when it emits
-                return record
-            if any(secret in message for secret in _LOG_SECRETS):
-                for secret in _LOG_SECRETS:
-                    message = message.replace(secret, "[redacted]")
-                record.msg, record.args = message, None
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: logging reports it when it emits
             return record
+        redacted = _LINK_TOKEN.sub(r"\1[redacted]", message) if "/links/" in message else message
+        for secret in _LOG_SECRETS:
+            redacted = redacted.replace(secret, "[redacted]")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return record
 
-        logging.setLogRecordFactory(redacting_factory)
-    _LOG_SECRETS.update(secrets)
+    logging.setLogRecordFactory(redacting_factory)

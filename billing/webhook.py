@@ -1,5 +1,6 @@
 """Stripe tells us: the webhook endpoint. Customers change their subscription on
-Stripe's pages, so each event is a hint to re-read that customer (see `mirror`)."""
+Stripe's pages, so each event is a hint to re-read that customer (see `mirror`);
+a failed payment or a trial about to end also sends the customer an email (`notices`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from billing import current, mirror
+from billing import current, mirror, notices
+from billing.email import EmailNotSent
 from billing.settings import WEBHOOK_PATH
 from billing.stripe_api import BillingError, WebhookRefused
 
@@ -34,8 +36,9 @@ def stripe_webhook() -> ResponseReturnValue:
         log.warning("Refused a webhook: %s", e)
         return {"error": str(e)}, 400
     try:
-        outcome = mirror.apply_event(api, event, [p.lookup_key for p in current.catalog().prices])
-    except (BillingError, SQLAlchemyError) as e:
+        keys = [p.lookup_key for p in current.catalog().prices]
+        outcome = mirror.apply_event(api, event, keys, then=notices.on_event)
+    except (BillingError, SQLAlchemyError, EmailNotSent) as e:
         log.warning("Could not apply event %s (%s), Stripe will retry: %s", event.id, event.type, e)
         return {"error": "The event could not be applied now; retry later."}, 503
     return {"received": event.id, "outcome": outcome}, 200

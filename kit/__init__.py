@@ -6,6 +6,7 @@
   of them, `flask demo seed` / `reset` (personas.py, commands.py).
 - "Show the API call" panels beside each button (panels.py, api_calls.py).
 - "Why customers cancel": the cancellation report on a page, offline (report.py).
+- The Outbox, offline: the emails the site sends, with their links (outbox.py).
 
 It adds to the core's pages only through their slots (see
 billing.presenters.slot). Delete kit/ and the two lines of app.py that name
@@ -16,15 +17,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_user, logout_user
 
+from billing.email import SENDER
 from billing.settings import ConfigError, Settings, flag
 from billing.stripe_api import BillingError
-from kit import offline, panels, personas, report
+from kit import offline, outbox, panels, personas, report
 from kit.commands import demo_cli
+from kit.outbox import Outbox
 
 log = logging.getLogger(__name__)
 bp = Blueprint("kit", __name__, template_folder="templates", static_folder="static", static_url_path="/kit/static")
@@ -68,6 +72,12 @@ def init_app(app: Flask) -> None:
         slots.setdefault("mode", []).append("kit/_mode.html")
         app.jinja_env.globals["demo_reset"] = kit.demo_personas
         app.jinja_env.globals["demo_report"] = True
+        app.jinja_env.globals["demo_outbox"] = True
+        # The site's emails land in the Outbox instead of a mailer (kept on disk where the
+        # stand-in keeps its state, so each process of the demo sees the same ones).
+        persist = app.config.get("OFFLINE_STATE_FILE", not app.testing)
+        box = app.extensions["outbox"] = Outbox(Path(app.instance_path) / "outbox.json" if persist else None)
+        app.extensions[SENDER] = box.add
         # Last: offline mode seeds the demo at start, and the stand-in's webhooks for it
         # arrive at the site's webhook route while it does.
         offline.start(app, seed_personas=kit.demo_personas, persist=app.config.get("OFFLINE_STATE_FILE"))
@@ -88,6 +98,7 @@ def reset_demo() -> ResponseReturnValue:
         except BillingError as e:
             flash(f"The demo could not be reset: {e}", "error")
             return redirect(url_for("pages.pricing"), 303)
+    outbox.clear_current()  # its links were for the users just removed
     log.info("Demo reset: %d personas removed, %d made again", removed, len(made))
     flash("The demo is reset: every persona is back in its starting state.", "success")
     return redirect(url_for("pages.pricing"), 303)
@@ -109,3 +120,12 @@ def switch_persona() -> ResponseReturnValue:
     login_user(user)
     flash(f"Signed in as {p.name}, a demo customer.", "success")
     return redirect(url_for("pages.account"), 303)
+
+
+@bp.get("/demo/outbox")
+def outbox_page() -> ResponseReturnValue:
+    """The emails the site sent, newest first, each link clickable (offline mode only)."""
+    box: Outbox | None = current_app.extensions.get("outbox")
+    if box is None:
+        abort(404)
+    return render_template("kit/outbox.html", emails=box.all())

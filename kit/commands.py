@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from billing.settings import Settings
 from billing.stripe_api import BillingError, StripeAPI
-from kit import offline, personas
+from kit import offline, outbox, personas
 
 demo_cli = AppGroup("demo", help="Demo customers in varied states (test mode and offline only).")
 
@@ -50,6 +50,7 @@ def reset_command(remove_only: bool) -> None:
                 removed, made = personas.start_over(api, current_app.extensions["catalog"])
     except BillingError as e:
         raise click.ClickException(str(e)) from e
+    outbox.clear_current()  # offline, the Outbox's links were for the users just removed
     click.echo(f"Removed {removed} demo persona{'s' if removed != 1 else ''} and their Stripe customers.")
     for persona in made:
         click.echo(f"  created  {persona.email:34} {persona.summary}")

@@ -92,9 +92,25 @@ def _schedule_event(old: StripeObject | None, new: StripeObject) -> StripeObject
     return _event("subscription_schedule.updated", new, old)
 
 
+# Stripe sends customer.subscription.trial_will_end this long before a trial ends, or at
+# once for a trial that ends sooner (https://docs.stripe.com/billing/subscriptions/trials).
+TRIAL_WILL_END_NOTICE = 3 * 24 * 60 * 60
+
+
+def _trial_will_end(new: StripeObject) -> list[StripeObject]:
+    """A subscription made with a trial shorter than the notice: the event comes at once.
+    Read in the subscription's own time (a test clock's), from its trial's start. A trial
+    that enters the notice period as time passes, or is moved later, sends nothing here:
+    not modelled."""
+    start, end = new.get("trial_start"), new.get("trial_end")
+    if new.get("status") != "trialing" or not start or not end or end - start > TRIAL_WILL_END_NOTICE:
+        return []
+    return [_event("customer.subscription.trial_will_end", new)]
+
+
 def _subscription_events(old: StripeObject | None, new: StripeObject) -> list[StripeObject]:
     if old is None:
-        return [_event("customer.subscription.created", new)]
+        return [_event("customer.subscription.created", new), *_trial_will_end(new)]
     if new["status"] == "canceled" and old["status"] != "canceled":
         return [_event("customer.subscription.deleted", new)]
     found = [_event("customer.subscription.updated", new, old)]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_links import open_outbox_with_priyas_email
 from tests.helpers import ROOT
 
 FOLDER = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "test-artifacts" / "screenshots")
@@ -72,3 +73,10 @@ def test_screenshots_of_the_pages_and_each_step(page: Page, site_with_personas, 
     page.goto(site + "/demo/report")
     expect(page.locator("main")).to_contain_text("Over budget this quarter.")
     shoot("report")
+
+    # Priya's failed-payment email in the Outbox, and the page its link opens.
+    open_outbox_with_priyas_email(page, site)
+    shoot("outbox")
+    page.locator("article.email", has_text="past-due@personas.example").locator("a[href*='/links/']").click()
+    expect(page.locator("h1")).to_contain_text("Update the card for the account of")
+    shoot("email-link")

@@ -133,3 +133,17 @@ def test_the_body_is_a_stripe_event(inbox, client, catalog, subscribe):
     event = inbox[0]
     assert event.id.startswith("evt_") and event.api_version == "2026-10-28.endive"
     assert json.loads(json.dumps(event.to_dict()))["data"]["object"]["object"] == "customer"
+
+
+def test_a_trial_shorter_than_three_days_sends_trial_will_end_at_once(client, inbox, catalog):
+    # https://docs.stripe.com/billing/subscriptions/trials: three days before the end, or at once.
+    customer = client.v1.customers.create({"email": "t@example.com"})
+    client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_period_days": 1}
+    )
+    assert "customer.subscription.trial_will_end" in types(inbox)
+    inbox.clear()
+    client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_period_days": 14}
+    )
+    assert "customer.subscription.trial_will_end" not in types(inbox)
