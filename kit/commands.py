@@ -51,6 +51,7 @@ def reset_command(remove_only: bool) -> None:
     except BillingError as e:
         raise click.ClickException(str(e)) from e
     outbox.clear_current()  # offline, the Outbox's links were for the users just removed
+    offline.deliver_now(current_app)  # the new personas' events, before this command ends
     click.echo(f"Removed {removed} demo persona{'s' if removed != 1 else ''} and their Stripe customers.")
     for persona in made:
         click.echo(f"  created  {persona.email:34} {persona.summary}")

@@ -102,6 +102,7 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
                 # Every persona in the header's menu, ready on the first start (a no-op after).
                 for _ in personas.seed(api, catalog):
                     pass
+                deliver_now(app)
     if not app.testing:
         keep_delivering_webhooks(standin)
 
@@ -154,6 +155,17 @@ def send_webhooks_to_app(app: Flask, standin: StandIn, secret: str) -> None:
 # Held while webhooks are delivered, and while the demo is reset and seeded again: the
 # seed writes the same rows its events refresh, so the two never run at once.
 DELIVERING = threading.Lock()
+
+
+def deliver_now(app: Flask) -> None:
+    """Deliver what is queued before this process goes on (or ends): the first start may
+    be `flask init-db` (`make run` runs it before the server), and a reset may be
+    `flask demo reset`, processes that end before the background thread would send the
+    seed's events (the past-due persona's failed payment, whose email the Outbox shows)."""
+    standin: StandIn | None = app.extensions.get("standin")
+    if standin is not None:
+        with DELIVERING:
+            standin.deliver_webhooks()
 
 
 def keep_delivering_webhooks(standin: StandIn) -> None:

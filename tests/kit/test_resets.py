@@ -54,8 +54,10 @@ def test_flask_demo_reset_beside_the_running_site_puts_every_persona_back(server
     assert reset.output.count("  created  ") == len(PERSONAS)
     assert "Every persona is back in its starting state." in reset.output
 
-    # The running site sees it, and every persona's buttons work there.
+    # The running site sees it, and every persona's buttons work there. The new personas'
+    # events were delivered before the command ended: the failed payment's email is there.
     assert persona_states(auth) == EXPECTED
+    assert "past-due@personas.example" in client.get("/demo/outbox").get_data(as_text=True)
     for p in PERSONAS:
         client.post("/demo/persona", data={"csrf_token": csrf_token(client, "/"), "persona": p.key})
         billing = auth.post("/account/billing")
