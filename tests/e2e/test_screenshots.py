@@ -54,6 +54,13 @@ def test_screenshots_of_the_pages_and_each_step(page: Page, site_with_personas, 
     as_persona(page, site, "Priya")  # past due
     shoot("account-past-due")
 
+    # Her failed-payment email in the Outbox, and the page its link opens.
+    open_outbox_with_priyas_email(page, site)
+    shoot("outbox")
+    page.locator("article.email", has_text="past-due@personas.example").locator("a[href*='/links/']").click()
+    expect(page.locator("h1")).to_contain_text("Update the card for the account of")
+    shoot("email-link")
+
     as_persona(page, site, "Mona")  # Pro monthly, switching to Starter at the period's end
     page.goto(site + "/pricing?interval=month")
     page.click("button:has-text('Switch to Starter')")
@@ -73,10 +80,3 @@ def test_screenshots_of_the_pages_and_each_step(page: Page, site_with_personas, 
     page.goto(site + "/demo/report")
     expect(page.locator("main")).to_contain_text("Over budget this quarter.")
     shoot("report")
-
-    # Priya's failed-payment email in the Outbox, and the page its link opens.
-    open_outbox_with_priyas_email(page, site)
-    shoot("outbox")
-    page.locator("article.email", has_text="past-due@personas.example").locator("a[href*='/links/']").click()
-    expect(page.locator("h1")).to_contain_text("Update the card for the account of")
-    shoot("email-link")
