@@ -184,6 +184,7 @@ BUTTONS = (
         comes_back_to="pages.checkout_return",
         back="pages.pricing",
     ),
+    # [tutorial: switch-plan]
     Button(
         "switch_plan",
         "/account/switch-plan",
@@ -197,6 +198,7 @@ BUTTONS = (
         takes_promo=True,
         back="pages.pricing",
     ),
+    # [end]
     Button(
         "resume",
         "/account/resume",
@@ -231,7 +233,9 @@ BUTTONS = (
     ),
     Button("plan_picker", "/account/plans", "Browse plans in the portal", eligibility.plan_picker, flows.plan_picker),
     Button("pause", "/account/pause", "Pause subscription", eligibility.pause, flows.pause),
+    # [tutorial: cancel]
     Button("cancel", "/account/cancel", "Cancel subscription", eligibility.cancel, flows.cancel, style="danger"),
+    # [end]
     Button(
         "update_payment_method",
         "/account/payment-method",
@@ -346,6 +350,7 @@ def checked_promotion_code(chosen: Chosen) -> flows.Discount | None:
         raise
 
 
+# [tutorial: press]
 def press(button: Button) -> ResponseReturnValue:
     """Every button's view: refuse it if it cannot succeed, else build its params,
     send them to Stripe and answer 303 See Other to the page Stripe returns.
@@ -379,6 +384,9 @@ def press(button: Button) -> ResponseReturnValue:
     # To say, on return, what the step changed (and to read only what it could change).
     session[outcomes.LEFT_WITH] = outcomes.remember(u) | {outcomes.STEP_CHANGES: button.changes}
     return redirect(url, 303)
+
+
+# [end]
 
 
 def view_of(button: Button) -> Callable[[], ResponseReturnValue]:

@@ -130,6 +130,7 @@ def _save_prices(found: dict[str, str], lookup_keys: list[str]) -> None:
         db.session.add(row)
 
 
+# [tutorial: apply-event]
 def apply_event(api: StripeAPI, event: EventFacts, lookup_keys: list[str]) -> Outcome:
     """Apply one verified event, exactly once, in one transaction.
 
@@ -162,6 +163,9 @@ def apply_event(api: StripeAPI, event: EventFacts, lookup_keys: list[str]) -> Ou
         raise
     log.info("Applied event %s (%s) for customer %s", event.id, event.type, event.customer)
     return "applied"
+
+
+# [end]
 
 
 def _customer_owner(customer: str | None, origin: str) -> User | None:
