@@ -32,9 +32,11 @@ check:
 fork-check: $(VENV)/.installed-dev
 	bash .ci/fork-check
 
-# The README's screenshots, from the demo in a real browser (Debian's chromium), into docs/screenshots/.
+# The README's and the tutorial's screenshots, from the demo in a real browser (Debian's
+# chromium), into docs/screenshots/ and docs/tutorial/screenshots/.
 screenshots: $(VENV)/.installed-dev
-	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_screenshots.py
+	SCREENSHOTS_DIR=docs/screenshots TUTORIAL_SCREENSHOTS_DIR=docs/tutorial/screenshots \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_screenshots.py
 
 # The tutorial's code blocks (docs/tutorial/) rewritten from the source regions they quote
 # (`# [tutorial: name]` ... `# [end]`); the test suite fails while any of them differs.

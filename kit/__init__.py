@@ -5,6 +5,7 @@
 - Demo personas: customers in every state, a header menu that signs in as any
   of them, `flask demo seed` / `reset` (personas.py, commands.py).
 - "Show the API call" panels beside each button (panels.py, api_calls.py).
+- The tutorial (docs/tutorial/) at /tutorial, linked from each panel (tutorial.py).
 
 It adds to the core's pages only through their slots (see
 billing.presenters.slot). Delete kit/ and the two lines of app.py that name
@@ -22,7 +23,7 @@ from flask_login import login_user, logout_user
 
 from billing.settings import ConfigError, Settings, flag
 from billing.stripe_api import BillingError
-from kit import offline, panels, personas
+from kit import offline, panels, personas, tutorial
 from kit.commands import demo_cli
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ def init_app(app: Flask) -> None:
         slots.setdefault("button", []).append("kit/_api_panel.html")
     if kit.demo_personas:
         slots.setdefault("header", []).append("kit/_personas.html")
+    # Where the panels are, so is the chapter each one links to (off in live mode).
+    tutorial.init_app(app, enabled=kit.offline or kit.show_api_calls)
     if kit.offline:
         slots.setdefault("banner", []).append("kit/_banner.html")
         slots.setdefault("signin", []).append("kit/_demo_account.html")
