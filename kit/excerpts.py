@@ -4,13 +4,14 @@ A region of a source file is the lines between two marker comments, each alone o
 line: `[tutorial: NAME]` and `[end]`, written as a comment of the file's language
 (`#` in Python and TOML, `{# ... #}` in Jinja). A chapter in docs/tutorial/ quotes a
 region with an HTML comment on the line before a fenced code block,
-`<!-- source: billing/flows.py#cancel -->`, or a whole file without `#NAME`.
+`<!-- source: billing/flows.py#cancel -->`, or a whole file without `#NAME`. The
+README's excerpts are checked the same way.
 
-    python -m kit.excerpts          rewrite every quoted block from the source (`make tutorial`)
-    python -m kit.excerpts --check  list what differs or is broken; exit 1 if anything is
+    make tutorial    rewrite every quoted block from the source (main())
+    main(["--check"])  list what differs or is broken; exit 1 if anything is
 
-The tutorial's test runs the check: a changed line in a region fails it until the
-chapters are regenerated and read again.
+The tutorial's test runs the check (tests/kit/test_tutorial_excerpts.py): a changed line
+in a region fails it until the chapters are regenerated, and read again.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def _marker(inside: str) -> re.Pattern[str]:
 
 START = _marker(r"tutorial:\s*([a-z0-9][a-z0-9-]*)")
 END = _marker("end")
-QUOTE = re.compile(r"^<!--\s*source:\s*([\w./-]+?)(?:#([a-z0-9][a-z0-9-]*))?\s*-->\s*$")
+# Indented as the block it comes before (a block in a list item is indented).
+QUOTE = re.compile(r"^([ \t]*)<!--\s*source:\s*([\w./-]+?)(?:#([a-z0-9][a-z0-9-]*))?\s*-->\s*$")
 FENCE = re.compile(r"^(`{3,})[^`]*$")
 
 
@@ -57,7 +59,9 @@ class Quote:
     # The block's content lines: lines[first:last] of the chapter.
     first: int
     last: int
+    # The block's content without its indent.
     text: str
+    indent: str = ""
 
     @property
     def name(self) -> str:
@@ -103,12 +107,14 @@ def quotes(chapter: Path, text: str) -> list[Quote]:
         quote = QUOTE.match(line)
         if quote is None:
             continue
-        fence = FENCE.match(lines[index + 1]) if index + 1 < len(lines) else None
-        close = fence and next((i for i in range(index + 2, len(lines)) if lines[i] == fence[1]), None)
+        indent = quote[1]
+        after = lines[index + 1] if index + 1 < len(lines) else ""
+        fence = FENCE.match(after[len(indent) :]) if after.startswith(indent) else None
+        close = fence and next((i for i in range(index + 2, len(lines)) if lines[i] == indent + fence[1]), None)
         if fence is None or close is None:
             raise BrokenMarkers(f"{chapter}:{index + 1}: {line.strip()} is not followed by a fenced code block")
-        body = "".join(f"{content}\n" for content in lines[index + 2 : close])
-        found.append(Quote(chapter, index + 1, quote[1], quote[2], index + 2, close, body))
+        body = "".join(f"{content.removeprefix(indent)}\n" for content in lines[index + 2 : close])
+        found.append(Quote(chapter, index + 1, quote[2], quote[3], index + 2, close, body, indent))
     return found
 
 
@@ -121,8 +127,10 @@ def source_files(root: Path) -> list[Path]:
     )
 
 
-def chapters(root: Path) -> list[Path]:
-    return sorted((root / CHAPTERS).glob("*.md"))
+def documents(root: Path) -> list[Path]:
+    """What may quote the source: the tutorial's chapters, and the README."""
+    readme = root / "README.md"
+    return sorted((root / CHAPTERS).glob("*.md")) + ([readme] if readme.is_file() else [])
 
 
 @dataclass
@@ -153,7 +161,7 @@ def survey(root: Path = ROOT) -> Survey:
         except BrokenMarkers as e:
             problems.append(str(e))
     all_quotes = []
-    for chapter in chapters(root):
+    for chapter in documents(root):
         try:
             all_quotes += quotes(chapter.relative_to(root), chapter.read_text())
         except BrokenMarkers as e:
@@ -183,19 +191,23 @@ def survey(root: Path = ROOT) -> Survey:
     return result
 
 
+def indented(text: str, indent: str) -> str:
+    return "".join(indent + line if line.strip() else line for line in text.splitlines(keepends=True))
+
+
 def regenerate(root: Path = ROOT) -> tuple[list[Path], list[str]]:
     """Rewrite every quoted block from the source. Returns the chapters changed and
     the problems a rewrite cannot fix (a missing or unpaired marker)."""
     found = survey(root)
     changed = []
-    for chapter in chapters(root):
+    for chapter in documents(root):
         relative = chapter.relative_to(root)
         lines = chapter.read_text().splitlines(keepends=True)
         # From the last block up, so the earlier blocks' line numbers still hold.
         for quote in reversed([q for q in found.quotes if q.chapter == relative]):
             wanted = found.wanted(quote, root)
             if wanted is not None and wanted != quote.text:
-                lines[quote.first : quote.last] = [wanted]
+                lines[quote.first : quote.last] = [indented(wanted, quote.indent)]
         text = "".join(lines)
         if text != chapter.read_text():
             chapter.write_text(text)
@@ -204,7 +216,7 @@ def regenerate(root: Path = ROOT) -> tuple[list[Path], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kit.excerpts", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="make tutorial", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if any block differs")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -219,7 +231,3 @@ def main(argv: list[str] | None = None) -> int:
     if not problems:
         print("every quoted block matches its source")
     return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -96,7 +96,7 @@ def _html_as_text(self: Any, tokens: list[Token], index: int, options: Any, env:
     content = tokens[index].content
     quote = excerpts.QUOTE.match(content.strip())
     if quote:
-        return f'<p class="source">From <code>{escape(quote[1])}</code></p>\n'
+        return f'<p class="source">From <code>{escape(quote[2])}</code></p>\n'
     if tokens[index].type == "html_block":
         return f"<p>{escape(content)}</p>\n"
     return str(escape(content))

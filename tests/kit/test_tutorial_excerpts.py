@@ -137,3 +137,15 @@ def test_tests_are_not_searched_for_markers(project):
     shutil.copytree(project / "docs", project / "tests" / "docs")
     (project / "tests" / "t.py").write_text("# [tutorial: fake]\n")
     assert excerpts.survey(project).problems == []
+
+
+def test_the_readme_quotes_too_even_inside_a_list_item(project):
+    readme = project / "README.md"
+    readme.write_text("1. The view:\n\n   <!-- source: app.py#greet -->\n   ```python\n   old\n   ```\n")
+    [problem] = excerpts.survey(project).problems
+    assert problem.startswith("README.md:3 quotes app.py#greet, which has changed")
+    excerpts.regenerate(project)
+    assert readme.read_text() == (
+        "1. The view:\n\n   <!-- source: app.py#greet -->\n   ```python\n   def greet():\n       return 'hi'\n   ```\n"
+    )
+    assert excerpts.survey(project).problems == []
