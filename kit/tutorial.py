@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, render_template, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markupsafe import Markup, escape
 
@@ -102,9 +103,16 @@ def _html_as_text(self: Any, tokens: list[Token], index: int, options: Any, env:
     return str(escape(content))
 
 
+def _scrollable_code(self: Any, tokens: list[Token], index: int, options: Any, env: Any) -> str:
+    """A code block, whose long lines scroll (tutorial.css), reachable from the keyboard to scroll it."""
+    html = RendererHTML.fence(self, tokens, index, options, env)
+    return html.replace("<pre>", '<pre tabindex="0">', 1)
+
+
 MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
 MARKDOWN.add_render_rule("html_block", _html_as_text)
 MARKDOWN.add_render_rule("html_inline", _html_as_text)
+MARKDOWN.add_render_rule("fence", _scrollable_code)
 
 
 def _site_address(link: str, slugs: dict[str, str]) -> str | None:

@@ -106,7 +106,7 @@ def test_pages_have_no_serious_accessibility_violations(browser, site_with_perso
     page.goto(site + "/")
     page.click("button:has-text('Subscribe to Starter')")
     page.click("button:has-text('Pay')")
-    for path in ["/", "/pricing?interval=year", "/account", "/no-such-page"]:
+    for path in ["/", "/pricing?interval=year", "/account", "/no-such-page", "/tutorial", "/tutorial/cancel"]:
         page.goto(site + path)
         found[path] = serious_violations(page)
     # Each demo persona's account page (past due, paused, canceled...), reached through the menu.
