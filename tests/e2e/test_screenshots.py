@@ -109,9 +109,9 @@ def test_screenshots_of_each_tutorial_chapter(page: Page, site_with_personas, mi
     shoot("3-switch-confirm")
 
     page.goto(site + "/account")
+    shoot("8-account-buttons", "section.panel:has(h2:has-text('Change your subscription'))")
     page.locator(".action").filter(has_text="Cancel at period end").locator("summary").click()
     shoot("7-api-call", ".action:has(button:has-text('Cancel at period end'))")
-    shoot("8-account-buttons", "section.panel:has(h2:has-text('Change your subscription'))")
     page.click("button:has-text('Cancel at period end')")
     expect(page.locator("body")).to_contain_text("30% off")
     shoot("4-cancel-retention")
