@@ -116,7 +116,15 @@ def test_pages_have_no_serious_accessibility_violations(browser, site_with_perso
     expect(page.locator("main")).to_contain_text("Cancels on")
     page.goto(site + "/demo/report")
     expect(page.locator("main")).to_contain_text("Over budget this quarter.")
-    for path in ["/", "/pricing?interval=year", "/account", "/no-such-page", "/demo/report"]:
+    for path in [
+        "/",
+        "/pricing?interval=year",
+        "/account",
+        "/no-such-page",
+        "/demo/report",
+        "/tutorial",
+        "/tutorial/cancel",
+    ]:
         page.goto(site + path)
         found[path] = serious_violations(page)
     # Each demo persona's account page (past due, paused, canceled...), reached through the menu.
