@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_browser import cancel_saying_why
 from tests.e2e.test_links import open_outbox_with_priyas_email
 from tests.helpers import ROOT, free_port
 
@@ -77,14 +78,7 @@ def test_screenshots_of_the_pages_and_each_step(page: Page, site_with_personas, 
 
     # Mona cancels, saying why; the demo's report page shows it.
     as_persona(page, site, "Mona")
-    page.click("button:has-text('Cancel at period end')")
-    page.select_option("select[name=feedback]", "too_expensive")
-    page.fill("textarea[name=comment]", "Over budget this quarter.")
-    page.click("button:has-text('No thanks')")
-    page.click("a:has-text('Back to site')")
-    expect(page.locator("main")).to_contain_text("Cancels on")
-    page.goto(site + "/demo/report")
-    expect(page.locator("main")).to_contain_text("Over budget this quarter.")
+    cancel_saying_why(page, site)
     shoot("report")
 
 
