@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check fork-check standin load screenshots
+.PHONY: run test check fork-check standin load screenshots tutorial minimal-app
 
 run: $(VENV)/.installed
 	$(BIN)/flask --app app init-db
@@ -32,9 +32,22 @@ check:
 fork-check: $(VENV)/.installed-dev
 	bash .ci/fork-check
 
-# The README's screenshots, from the demo in a real browser (Debian's chromium), into docs/screenshots/.
+# The README's and the tutorial's screenshots, from the demo in a real browser (Debian's
+# chromium), into docs/screenshots/ and docs/tutorial/screenshots/.
 screenshots: $(VENV)/.installed-dev
-	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_screenshots.py
+	SCREENSHOTS_DIR=docs/screenshots TUTORIAL_SCREENSHOTS_DIR=docs/tutorial/screenshots \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_screenshots.py
+
+# The tutorial's code blocks (docs/tutorial/) rewritten from the source regions they quote
+# (`# [tutorial: name]` ... `# [end]`); the test suite fails while any of them differs.
+tutorial: $(VENV)/.installed
+	@# Not `python -m kit.excerpts`: the kit's package imports that module first.
+	$(BIN)/python -c 'import sys, kit.excerpts; sys.exit(kit.excerpts.main(sys.argv[1:]))'
+
+# The tutorial's first app (docs/tutorial/minimal_app.py) on http://127.0.0.1:5001, with the
+# stand-in beside it playing Stripe and a customer to cancel.
+minimal-app: $(VENV)/.installed
+	$(BIN)/python -m kit.minimal_demo --port 5001
 
 # The stand-in on its own port, for pointing the app (or curl) at it.
 standin: $(VENV)/.installed

@@ -223,6 +223,7 @@ BUTTONS = (
         comes_back_to="pages.checkout_return",
         back="pages.pricing",
     ),
+    # [tutorial: switch-plan]
     Button(
         "switch_plan",
         "/account/switch-plan",
@@ -237,6 +238,7 @@ BUTTONS = (
         back="pages.pricing",
         link=ByLink("subscription_update_confirm", "Switch plan"),
     ),
+    # [end]
     Button(
         "resume",
         "/account/resume",
@@ -296,6 +298,7 @@ BUTTONS = (
         flows.pause,
         link=ByLink("subscription_pause", "Pause the subscription"),
     ),
+    # [tutorial: cancel]
     Button(
         "cancel",
         "/account/cancel",
@@ -305,6 +308,7 @@ BUTTONS = (
         style="danger",
         link=ByLink("subscription_cancel", "Cancel the subscription"),
     ),
+    # [end]
     Button(
         "update_payment_method",
         "/account/payment-method",
@@ -432,6 +436,7 @@ def ready(u: User, button: Button, chosen: Chosen) -> Chosen:
     return button.check(u, chosen) if button.check else chosen
 
 
+# [tutorial: open-step]
 def open_step(
     u: User, button: Button, chosen: Chosen, discount: flows.Discount | None = None, signed_in: bool = True
 ) -> str:
@@ -449,6 +454,10 @@ def open_step(
     return url
 
 
+# [end]
+
+
+# [tutorial: press]
 def press(button: Button) -> ResponseReturnValue:
     """Every button's view: refuse it if it cannot succeed, else build its params,
     send them to Stripe and answer 303 See Other to the page Stripe returns.
@@ -472,6 +481,9 @@ def press(button: Button) -> ResponseReturnValue:
     if discount is not None:
         session.pop(PROMO, None)  # used: do not apply it again
     return redirect(url, 303)
+
+
+# [end]
 
 
 def view_of(button: Button) -> Callable[[], ResponseReturnValue]:

@@ -191,6 +191,7 @@ def change_quantity(f: Facts) -> Choice:
     return _yes(f"{product.seats.min} to {product.seats.max} seats")
 
 
+# [tutorial: cancel]
 def cancel(f: Facts) -> Choice:
     immediately = f.features.cancel_mode == "immediately"
     label = "Cancel now" if immediately else "Cancel at period end"
@@ -203,6 +204,9 @@ def cancel(f: Facts) -> Choice:
         return _no("Your subscription is already set to cancel.", label)
     note = "Access ends immediately." if immediately else "You keep access until the end of the paid period."
     return _yes(note, label)
+
+
+# [end]
 
 
 def pause(f: Facts) -> Choice:

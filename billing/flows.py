@@ -96,6 +96,7 @@ def _session(p: Press) -> PortalSessionParams:
     return params
 
 
+# [tutorial: after-completion]
 def _after(ending: AfterCompletion, return_url: str) -> AfterCompletionParams:
     """`after_completion`: back to the site, Stripe's confirmation page, or the portal home."""
     if ending.type == "hosted_confirmation":
@@ -105,6 +106,9 @@ def _after(ending: AfterCompletion, return_url: str) -> AfterCompletionParams:
     if ending.type == "portal_homepage":
         return {"type": "portal_homepage"}
     return {"type": "redirect", "redirect": {"return_url": return_url}}
+
+
+# [end]
 
 
 def _flow(p: Press, flow: FlowData) -> PortalSessionParams:
@@ -119,6 +123,7 @@ def portal_home(p: Press) -> PortalSessionParams:
     return _session(p)
 
 
+# [tutorial: update-confirm]
 def update_confirm(p: Press) -> PortalSessionParams:
     """Switch plan, interval or seats: the portal shows the proration preview and
     asks the customer to confirm.
@@ -144,11 +149,15 @@ def update_confirm(p: Press) -> PortalSessionParams:
     return _flow(p, flow)
 
 
+# [end]
+
+
 def plan_picker(p: Press) -> PortalSessionParams:
     """ "Browse plans": the portal's own plan picker, for the products its configuration lists."""
     return _flow(p, {"type": "subscription_update", "subscription_update": {"subscription": p.subscription.id}})
 
 
+# [tutorial: cancel]
 def cancel(p: Press) -> PortalSessionParams:
     """Cancel: the portal asks for a reason and cancels as its configuration says
     (at period end or now). With a retention coupon, it first offers a discount
@@ -160,6 +169,9 @@ def cancel(p: Press) -> PortalSessionParams:
             "coupon_offer": {"coupon": p.retention_coupon},
         }
     return _flow(p, flow)
+
+
+# [end]
 
 
 def pause(p: Press) -> PortalSessionParams:

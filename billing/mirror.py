@@ -144,6 +144,7 @@ def _save_prices(found: dict[str, str], lookup_keys: list[str]) -> None:
         db.session.add(row)
 
 
+# [tutorial: apply-event]
 def apply_event(
     api: StripeAPI, event: EventFacts, lookup_keys: list[str], then: Callable[[str, User], None] | None = None
 ) -> Outcome:
@@ -182,6 +183,9 @@ def apply_event(
         raise
     log.info("Applied event %s (%s) for customer %s", event.id, event.type, event.customer)
     return "applied"
+
+
+# [end]
 
 
 def _customer_owner(customer: str | None, origin: str) -> User | None:

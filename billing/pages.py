@@ -40,6 +40,7 @@ class ButtonView:
     form: str | None
 
 
+# [tutorial: pricing-view]
 @bp.route("/")
 @bp.route("/pricing", endpoint="pricing_alias")
 def pricing() -> ResponseReturnValue:
@@ -80,6 +81,9 @@ def pricing() -> ResponseReturnValue:
     if u is None and page_cache.cacheable() and (promo is None or catalog.campaign_code(promo)):
         return page_cache.shared(("pricing", interval, picked and picked.lookup_key, promo), page)
     return page()
+
+
+# [end]
 
 
 def plan_card(price: Price, u: User | None, picked: Price | None) -> dict[str, Any]:
@@ -196,6 +200,7 @@ def checkout_return() -> ResponseReturnValue:
     return redirect(url_for("pages.account"), 303)
 
 
+# [tutorial: account-return]
 @bp.route("/account/return")
 @login_required
 @limiter.limit(RETURNS, key_func=_visitor, on_breach=_account_as_mirrored)
@@ -218,6 +223,9 @@ def account_return() -> ResponseReturnValue:
         db.session.rollback()
         flash_once(f"We could not refresh your subscription: {e}", "error")
     return redirect(url_for("pages.account"), 303)
+
+
+# [end]
 
 
 def flash_once(message: str, category: str) -> None:

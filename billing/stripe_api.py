@@ -349,11 +349,14 @@ class StripeAPI:
             schedule = self.client.v1.subscription_schedules.release(release.schedule, release.params)
         return schedule.status
 
+    # [tutorial: open-portal]
     def open_portal(self, params: PortalSessionParams) -> str:
         """Create a portal session. Sessions are short-lived: one per click, never cached."""
         with self.calling("open the customer portal"):
             session = self.client.v1.billing_portal.sessions.create(params)
         return session.url
+
+    # [end]
 
     def open_checkout(self, params: CheckoutSessionParams) -> str:
         """Create a Checkout Session for a first subscription; its URL, one per click."""

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
 
 
+# [tutorial: webhook]
 @bp.post(WEBHOOK_PATH)
 def stripe_webhook() -> ResponseReturnValue:
     """Stripe's events. No CSRF token (Stripe cannot have one): the signature
@@ -42,3 +43,6 @@ def stripe_webhook() -> ResponseReturnValue:
         log.warning("Could not apply event %s (%s), Stripe will retry: %s", event.id, event.type, e)
         return {"error": "The event could not be applied now; retry later."}, 503
     return {"received": event.id, "outcome": outcome}, 200
+
+
+# [end]

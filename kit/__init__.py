@@ -7,6 +7,7 @@
 - "Show the API call" panels beside each button (panels.py, api_calls.py).
 - "Why customers cancel": the cancellation report on a page, offline (report.py).
 - The Outbox, offline: the emails the site sends, with their links (outbox.py).
+- The tutorial (docs/tutorial/) at /tutorial, linked from each panel (tutorial.py).
 
 It adds to the core's pages only through their slots (see
 billing.presenters.slot). Delete kit/ and the two lines of app.py that name
@@ -26,7 +27,7 @@ from flask_login import login_user, logout_user
 from billing.email import SENDER
 from billing.settings import ConfigError, Settings, flag
 from billing.stripe_api import BillingError
-from kit import offline, outbox, panels, personas, report
+from kit import offline, outbox, panels, personas, report, tutorial
 from kit.commands import demo_cli
 from kit.outbox import Outbox
 
@@ -66,6 +67,8 @@ def init_app(app: Flask) -> None:
         slots.setdefault("button", []).append("kit/_api_panel.html")
     if kit.demo_personas:
         slots.setdefault("header", []).append("kit/_personas.html")
+    # Where the panels are, so is the chapter each one links to (off in live mode).
+    tutorial.init_app(app, enabled=kit.offline or kit.show_api_calls)
     if kit.offline:
         slots.setdefault("banner", []).append("kit/_banner.html")
         slots.setdefault("signin", []).append("kit/_demo_account.html")

@@ -108,15 +108,16 @@ def test_pages_have_no_serious_accessibility_violations(browser, site_with_perso
     page.click("button:has-text('Pay')")
     # The stand-in's cancel step asks why; the answer then shows on the demo's report page.
     page.goto(site + "/account")
-    page.click("button:has-text('Cancel at period end')")
-    page.select_option("select[name=feedback]", "too_expensive")
-    page.fill("textarea[name=comment]", "Over budget this quarter.")
-    page.click("button:has-text('No thanks')")
-    page.click("a:has-text('Back to site')")
-    expect(page.locator("main")).to_contain_text("Cancels on")
-    page.goto(site + "/demo/report")
-    expect(page.locator("main")).to_contain_text("Over budget this quarter.")
-    for path in ["/", "/pricing?interval=year", "/account", "/no-such-page", "/demo/report"]:
+    cancel_saying_why(page, site)
+    for path in [
+        "/",
+        "/pricing?interval=year",
+        "/account",
+        "/no-such-page",
+        "/demo/report",
+        "/tutorial",
+        "/tutorial/cancel",
+    ]:
         page.goto(site + path)
         found[path] = serious_violations(page)
     # Each demo persona's account page (past due, paused, canceled...), reached through the menu.
@@ -127,3 +128,16 @@ def test_pages_have_no_serious_accessibility_violations(browser, site_with_perso
         expect(page).to_have_url(re.compile(r"/(account|pricing)"))
         found[f"/account as {name}"] = serious_violations(page)
     assert {path: v for path, v in found.items() if v} == {}
+
+
+def cancel_saying_why(page, site):
+    """From the account page: cancel at period end with a reason and a comment, which the
+    stand-in's cancel step asks for; the answer then shows on the demo's report page."""
+    page.click("button:has-text('Cancel at period end')")
+    page.select_option("select[name=feedback]", "too_expensive")
+    page.fill("textarea[name=comment]", "Over budget this quarter.")
+    page.click("button:has-text('No thanks')")
+    page.click("a:has-text('Back to site')")
+    expect(page.locator("main")).to_contain_text("Cancels on")
+    page.goto(site + "/demo/report")
+    expect(page.locator("main")).to_contain_text("Over budget this quarter.")

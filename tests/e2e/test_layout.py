@@ -151,6 +151,10 @@ def test_every_page_fits_its_window(page: Page, site_with_personas, shoot, size)
     page.goto(site + "/demo/report")
     check("cancellation report")
     shoot(f"pricing-menu-open-{size}")
+    # The tutorial: its index, and the chapter with the most code.
+    for path in ["/tutorial", "/tutorial/switching-plans"]:
+        page.goto(site + path)
+        check(path)
 
     misfits = [f"{what}: {'; '.join(dict.fromkeys(problems))}" for what, problems in found.items() if problems]
     assert "\n".join(misfits) == ""

@@ -1,19 +1,26 @@
-"""The README's screenshots, taken from the running demo (offline mode, personas), so they
-can't go stale: `make screenshots` writes them to docs/screenshots/; in the test suite
-they go to test-artifacts/screenshots/ and only the flows are checked."""
+"""The README's and the tutorial's screenshots, taken from the running demo (offline mode,
+personas), so they can't go stale: `make screenshots` writes them to docs/screenshots/ and
+docs/tutorial/screenshots/; in the test suite they go to test-artifacts/screenshots/ and
+only the flows are checked."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_browser import cancel_saying_why
 from tests.e2e.test_links import open_outbox_with_priyas_email
-from tests.helpers import ROOT
+from tests.helpers import ROOT, free_port
 
 FOLDER = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "test-artifacts" / "screenshots")
+TUTORIAL_FOLDER = Path(os.environ.get("TUTORIAL_SCREENSHOTS_DIR") or FOLDER / "tutorial")
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
 
 
@@ -71,12 +78,68 @@ def test_screenshots_of_the_pages_and_each_step(page: Page, site_with_personas, 
 
     # Mona cancels, saying why; the demo's report page shows it.
     as_persona(page, site, "Mona")
+    cancel_saying_why(page, site)
+    shoot("report")
+
+
+@pytest.fixture
+def minimal_app(tmp_path):
+    """Chapter 1's app as `make minimal-app` serves it, on a free port."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "minimal-app.log"
+    command = [sys.executable, "-m", "kit.minimal_demo", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError(log.read_text()) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_screenshots_of_each_tutorial_chapter(page: Page, site_with_personas, minimal_app):
+    site = site_with_personas
+    page.set_viewport_size(SIZES["desktop"])
+    TUTORIAL_FOLDER.mkdir(parents=True, exist_ok=True)
+
+    def shoot(name: str, element: str | None = None) -> None:
+        target = page.locator(element).first if element else page
+        target.screenshot(path=str(TUTORIAL_FOLDER / f"{name}.png"))
+
+    page.goto(minimal_app)
+    page.click("button:has-text('Cancel my subscription')")
+    expect(page.locator("body")).to_contain_text("subscription_cancel")
+    shoot("1-minimal-app")
+
+    page.goto(site + "/pricing?interval=month")
+    expect(page.locator(".card").first).to_be_visible()
+    shoot("2-pricing")
+
+    as_persona(page, site, "Mona")  # monthly Pro, active
+    page.goto(site + "/pricing?interval=month")
+    page.click("button:has-text('Switch to Business')")
+    expect(page.locator("body")).to_contain_text("subscription_update_confirm")
+    shoot("3-switch-confirm")
+
+    page.goto(site + "/account")
+    shoot("8-account-buttons", "section.panel:has(h2:has-text('Change your subscription'))")
+    page.locator(".action").filter(has_text="Cancel at period end").locator("summary").click()
+    shoot("7-api-call", ".action:has(button:has-text('Cancel at period end'))")
     page.click("button:has-text('Cancel at period end')")
-    page.select_option("select[name=feedback]", "too_expensive")
-    page.fill("textarea[name=comment]", "Over budget this quarter.")
+    expect(page.locator("body")).to_contain_text("30% off")
+    shoot("4-cancel-retention")
     page.click("button:has-text('No thanks')")
+    expect(page.locator("body")).to_contain_text("Your cancellation is confirmed.")
+    shoot("5-hosted-confirmation")
     page.click("a:has-text('Back to site')")
     expect(page.locator("main")).to_contain_text("Cancels on")
-    page.goto(site + "/demo/report")
-    expect(page.locator("main")).to_contain_text("Over budget this quarter.")
-    shoot("report")
+    shoot("6-back-on-account")
