@@ -7,7 +7,10 @@ This file is the map. The site itself is the `billing` package:
   flows.py    the pure builders of each button's Stripe params
   stripe_api.py  the one module that calls Stripe
   webhook.py, mirror.py  Stripe's events, and the local copy pages read
-`ops/` holds the merchant's commands (`flask stripe setup`, `doctor`, `resync`).
+  links.py, link_pages.py  a button's step from a signed link in an email (email.py sends)
+  page_cache.py, answer_cache.py  pages rendered once, answers replayed until data changes
+`ops/` holds the merchant's commands (`flask stripe setup`, `doctor`, `resync`, `report`,
+`flask links make`).
 """
 
 from __future__ import annotations
