@@ -7,9 +7,12 @@ PORT ?= 5000
 
 .PHONY: run test check fork-check standin load screenshots tutorial minimal-app
 
+# Stripe's pages (the offline stand-in's too) send customers back to APP_BASE_URL: on another
+# PORT, it follows, unless it is set (in the environment or .env).
 run: $(VENV)/.installed
-	$(BIN)/flask --app app init-db
-	@echo "Open http://127.0.0.1:$(PORT) (stop with Ctrl-C)"
+	@if [ -z "$$APP_BASE_URL" ] && ! grep -qs '^APP_BASE_URL=' .env; then export APP_BASE_URL=http://127.0.0.1:$(PORT); fi; \
+	$(BIN)/flask --app app init-db && \
+	echo "Open http://127.0.0.1:$(PORT) (stop with Ctrl-C)" && \
 	$(BIN)/flask --app app run --host 127.0.0.1 --port $(PORT)
 
 test: $(VENV)/.installed-dev check
