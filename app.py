@@ -2,6 +2,7 @@
 customer portal on exactly one step, then bring the customer back.
 
 This file is the map. The site itself is the `billing` package:
+  signin.py   what billing asks of the sign-in; accounts.py is this site's (email, password)
   pages.py    pricing and account pages, and where Stripe sends customers back
   buttons.py  every button, declared once: route, rule, builder, Stripe call
   flows.py    the pure builders of each button's Stripe params
@@ -16,7 +17,7 @@ This file is the map. The site itself is the `billing` package:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from billing import (
     answer_cache,
     buttons,
     errors,
+    limits,
     link_pages,
     mirror,
     page_cache,
@@ -50,11 +52,15 @@ from billing.stripe_api import StripeAPI
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(
+    test_config: Mapping[str, Any] | None = None, sign_in: Callable[[Flask], None] = accounts.init_app
+) -> Flask:
     """Build the app. Settings come from the environment and `.env`; tests pass
     `test_config` instead (the same names), and the environment is not read.
     Objects in `test_config` go to app.config: STRIPE_HTTP_CLIENT hands the
-    Stripe SDK another transport (the tests' in-process Stripe stand-in)."""
+    Stripe SDK another transport (the tests' in-process Stripe stand-in).
+    `sign_in` plugs in who is signed in (billing/signin.py says what billing asks of it):
+    this site's email-and-password accounts unless a site with its own users passes its own."""
     if test_config is None:
         load_dotenv()
     source: Mapping[str, Any] = os.environ if test_config is None else test_config
@@ -98,15 +104,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Migrate(app, db, directory=str(MIGRATIONS))
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
     page_cache.init_app(app)  # the pages every anonymous visitor sees alike, rendered once
-    accounts.login_manager.init_app(app)
+    sign_in(app)  # who is signed in: billing/accounts.py unless create_app was given another
     answer_cache.init_app(app, settings)  # whole answers replayed until the data changes
-    accounts.limiter.init_app(app)
+    limits.limiter.init_app(app)
     web.init_app(app, settings)  # security headers, secrets out of logs, time bound on Stripe
     presenters.register(app)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(buttons.bp)
-    app.register_blueprint(accounts.bp)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(link_pages.bp)  # signed links from emails (billing/links.py)
     errors.register(app)

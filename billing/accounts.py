@@ -1,67 +1,123 @@
-"""Sign-up, sign-in and sign-out (Flask-Login sessions, hashed passwords).
+"""This site's own sign-in: sign-up, sign-in and sign-out with an email and a hashed
+password (Flask-Login sessions), plugged into billing by `init_app` (see billing.signin).
+A site with its own users replaces this file and its line in app.py.
 
 A signed-out visitor who picked a plan on the pricing page arrives here with
 `?plan=<lookup key>`; the key is remembered (only if it is in the catalog, so
 this is no open redirect) and the visitor lands back on that plan afterwards.
+
+The session names the user by a random token, not by their row id (Flask-Login's
+"alternative tokens"): signing out, a new password or deleting the user changes or
+removes the token, so every cookie that named it finds no one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+import secrets
+from datetime import datetime
+from typing import cast
 
-import flask_login
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager, current_user, login_user, logout_user
-from sqlalchemy import func, select
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from billing.catalog import Catalog
 from billing.forms import SignInForm, SignUpForm
-from billing.models import User, db, forget_customer_from_elsewhere
-from billing.settings import Settings
+from billing.limits import limiter
+from billing.models import Base, db, delete_account, utcnow
+from billing.signin import SIGN_IN_FIRST, login_required, use
 
 bp = Blueprint("auth", __name__)
 # Sign-in and sign-up attempts per client address (guessing passwords, mass sign-ups),
 # and sign-in attempts per account (one password guessed from many addresses).
-# Behind a proxy, set TRUSTED_PROXIES so the address is the client's, not the proxy's.
-# Counts live in RATELIMIT_STORAGE_URI: memory (one process) unless set to e.g. redis://.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 ATTEMPTS = "10 per minute;100 per hour"
 ATTEMPTS_PER_ACCOUNT = "20 per hour"
+PENDING_PLAN = "pending_plan"
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+    # AUTOINCREMENT: a deleted user's id is never given to a new one (it names their billing account).
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # What the session cookie names (get_id): replaced to revoke every session of the user.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=_new_token)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    def set_password(self, password: str) -> None:
+        """A new password signs the user out everywhere (not committed): whoever had the old
+        one may have a session too."""
+        self.password_hash = generate_password_hash(password)
+        self.revoke_sessions()
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def revoke_sessions(self) -> None:
+        """Every cookie naming this user finds no one from now on (not committed)."""
+        self.session_token = _new_token()
+
+
+def delete_user(user: User) -> None:
+    """Remove the user, and their billing account (its cancellations stay, anonymous);
+    their cookies then find no one (not committed)."""
+    delete_account(str(user.id))
+    db.session.delete(user)
+
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.signin"
+login_manager.login_message = SIGN_IN_FIRST
+login_manager.login_message_category = "info"
+
+
+def load_user(token: str) -> User | None:
+    found: User | None = db.session.scalar(select(User).where(User.session_token == token))
+    return found
+
+
+login_manager.user_loader(load_user)
+
+
+class PasswordSignIn:
+    """This file's sign-in, as billing asks for it (billing.signin.SignIn)."""
+
+    def current(self) -> User | None:
+        return cast(User, current_user._get_current_object()) if current_user.is_authenticated else None
+
+    def signin_url(self, plan: str | None = None) -> str:
+        return url_for("auth.signin", plan=plan)
+
+    def signup_url(self, plan: str | None = None) -> str:
+        return url_for("auth.signup", plan=plan)
+
+    def signout_url(self) -> str:
+        return url_for("auth.signout")
+
+
+def init_app(app: Flask) -> None:
+    """Plug this sign-in into the site (the one line in app.py)."""
+    login_manager.init_app(app)
+    app.register_blueprint(bp)
+    use(app, PasswordSignIn())
 
 
 def _attempted_account() -> str:
     """The rate-limit key for one account: the email being signed in to."""
     return "account:" + request.form.get("email", "").strip().lower()[:254]
-
-
-login_manager = LoginManager()
-login_manager.login_view = "auth.signin"
-login_manager.login_message = "Please sign in to continue."
-login_manager.login_message_category = "info"
-
-PENDING_PLAN = "pending_plan"
-
-View = TypeVar("View", bound=Callable[..., Any])
-
-
-def login_required(view: View) -> View:
-    """Flask-Login's decorator, typed (Flask-Login ships no type hints)."""
-    return cast(View, flask_login.login_required(view))
-
-
-def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    settings: Settings = current_app.extensions["settings"]
-    if user is not None and forget_customer_from_elsewhere(user, settings.stripe_origin):
-        db.session.commit()
-    return user
-
-
-login_manager.user_loader(load_user)
 
 
 def _remember_plan() -> None:
@@ -132,7 +188,12 @@ def signin() -> ResponseReturnValue:
 @bp.route("/signout", methods=["POST"])
 @login_required
 def signout() -> ResponseReturnValue:
-    """Sign out (POST with CSRF, so another site cannot sign you out)."""
+    """Sign out (POST with CSRF, so another site cannot sign you out). The user's
+    token changes, so a copy of this session's cookie signs no one in (the user's other
+    browsers are signed out too)."""
+    user = cast(User, current_user._get_current_object())
     logout_user()
+    user.revoke_sessions()
+    db.session.commit()
     flash("You are signed out.", "info")
     return redirect(url_for("pages.pricing"), 303)

@@ -254,7 +254,9 @@ def cookie_says_it_all(app: Flask) -> bool:
     """Whether the Cookie header alone says who the visitor is and all their session
     holds: not with sessions kept on the server, nor with Flask-Login's "strong" session
     protection, which ties a session to the visitor's address and browser."""
-    login_manager = app.login_manager  # type: ignore[attr-defined]
+    login_manager = getattr(app, "login_manager", None)
+    if login_manager is None:  # another sign-in than Flask-Login's: it may read more than the cookie
+        return False
     protection = app.config.get("SESSION_PROTECTION", login_manager.session_protection)
     return isinstance(app.session_interface, SecureCookieSessionInterface) and protection != "strong"
 

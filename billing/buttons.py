@@ -21,12 +21,12 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import LanguageAccept
 
 from billing import current, eligibility, flows, mirror, outcomes, presenters
-from billing.accounts import login_required
 from billing.catalog import Catalog, Price, Seats
 from billing.eligibility import Choice, Facts, NotEligible, Rule, check_plan_change
 from billing.errors import refuse
 from billing.forms import PlanForm, SeatsForm
-from billing.models import Subscription, User, db, save_subscription
+from billing.models import BillingAccount, Subscription, db, save_subscription
+from billing.signin import login_required
 from billing.stripe_api import PORTAL_LOCALES, BillingError, StripeAPI
 
 # A promotion code from a campaign link (/pricing?promo=CODE), kept in the session.
@@ -83,10 +83,10 @@ class Button:
     choose: Callable[[], Chosen] | None = None
     # Once the rule allows the button: checks the choice against the user's subscription
     # (a plan change it can make, a new number of seats); raises NotEligible.
-    check: Callable[[User, Chosen], Chosen] | None = None
+    check: Callable[[BillingAccount, Chosen], Chosen] | None = None
     # What the customer would choose by pressing it now, before any input (the panels show
     # it); `price` is a pricing card's.
-    preview: Callable[[User, Price | None], Chosen] | None = None
+    preview: Callable[[BillingAccount, Price | None], Chosen] | None = None
     # Applies the campaign code from /pricing?promo=CODE, checked with Stripe on click.
     takes_promo: bool = False
     # Where a customer who finished the step comes back to (a redirect after_completion).
@@ -131,24 +131,24 @@ def _within(seats: Seats, quantity: int | None) -> int:
     return quantity
 
 
-def _first_seats(u: User, price: Price | None) -> Chosen:
+def _first_seats(u: BillingAccount, price: Price | None) -> Chosen:
     """A per-seat plan's card offers its fewest seats first (the form's default)."""
     product = current.catalog().product(price.product_id) if price else None
     return Chosen(price=price, quantity=product.seats.min if product and product.seats else None)
 
 
-def _plan_change(u: User, chosen: Chosen) -> Chosen:
+def _plan_change(u: BillingAccount, chosen: Chosen) -> Chosen:
     if chosen.price is None or u.subscription is None:
         raise NotEligible("Your plan has no other billing interval.")
     check_plan_change(u.subscription.facts(), chosen.price)
     return chosen
 
 
-def _other_interval(u: User, chosen: Chosen) -> Chosen:
+def _other_interval(u: BillingAccount, chosen: Chosen) -> Chosen:
     return _plan_change(u, Chosen(price=other_interval_price(current.catalog(), u.subscription)))
 
 
-def _seats(u: User, chosen: Chosen) -> Chosen:
+def _seats(u: BillingAccount, chosen: Chosen) -> Chosen:
     sub, c = u.subscription, current.catalog()
     price = c.price(sub.lookup_key or "") if sub else None
     product = c.product(price.product_id) if price else None
@@ -165,7 +165,7 @@ def _seats(u: User, chosen: Chosen) -> Chosen:
 def resume() -> ResponseReturnValue:
     """Resume a paused subscription. The portal has no resume step, so this is
     a direct API call, then back to the account page."""
-    u = current.user()
+    u = current.account()
     choice = choices(u)["resume"]
     if not choice.allowed or u.subscription is None:
         return refuse(choice.note)
@@ -185,7 +185,7 @@ def keep_plan() -> ResponseReturnValue:
     period (one Stripe call), then back to the account page. Releasing changes nothing else
     on the subscription, so the mirror forgets the switch without reading Stripe again; the
     webhooks that follow confirm it."""
-    u = current.user()
+    u = current.account()
     choice = choices(u)["keep_plan"]
     sub = u.subscription
     if not choice.allowed or sub is None:
@@ -346,7 +346,7 @@ PORTAL_BUTTONS = tuple(b.key for b in BUTTONS if b.deep_link)
 BY_LINK_FLOW = {b.link.flow: b for b in BUTTONS if b.link is not None}
 
 
-def choices(u: User) -> dict[str, Choice]:
+def choices(u: BillingAccount) -> dict[str, Choice]:
     """Every button for this user: allowed or not, its label and note."""
     sub = u.subscription
     price = current.catalog().price(sub.lookup_key) if sub and sub.lookup_key else None
@@ -363,7 +363,7 @@ def decide(facts: Facts) -> dict[str, Choice]:
     return {key: Choice(c.allowed, c.label or BUTTON[key].label, c.note) for key, c in answers.items()}
 
 
-def portal_locale(u: User) -> str | None:
+def portal_locale(u: BillingAccount) -> str | None:
     """The user's chosen language, else the browser's best match Stripe supports.
 
     A bare "*" names no language (best_match would take Stripe's first, Bulgarian):
@@ -373,7 +373,7 @@ def portal_locale(u: User) -> str | None:
 
 
 def press_for(
-    u: User,
+    u: BillingAccount,
     button: Button,
     chosen: Chosen,
     customer: str,
@@ -394,17 +394,16 @@ def press_for(
         discount=discount,
         retention_coupon=c.portal.retention_coupon,
         cancel_url=s.url(url_for("pages.pricing", interval=chosen.price.interval)) if chosen.price else "",
-        user_id=u.id,
+        account_id=u.id,
     )
 
 
-def customer_id(u: User) -> str:
-    """The user's Stripe customer, created the first time a button needs one."""
+def customer_id(u: BillingAccount) -> str:
+    """The account's Stripe customer, created the first time a button needs one."""
     if u.stripe_customer_id is not None:
         return u.stripe_customer_id
-    key = f"customer-for-user-{u.id}-{u.created_at:%Y%m%dT%H%M%S%f}"
     api = current.stripe_api()
-    customer = api.create_customer(u.email, u.id, idempotency_key=key)
+    customer = api.create_customer(u.email, u.owner_id, idempotency_key=u.customer_idempotency_key)
     u.use_customer(customer, api.origin)
     db.session.commit()
     return customer
@@ -427,7 +426,7 @@ def checked_promotion_code(chosen: Chosen) -> flows.Discount | None:
         raise
 
 
-def ready(u: User, button: Button, chosen: Chosen) -> Chosen:
+def ready(u: BillingAccount, button: Button, chosen: Chosen) -> Chosen:
     """The choice, checked against the button's rule and the user's subscription;
     NotEligible (saying why) if the button cannot succeed now. No Stripe call."""
     choice = choices(u)[button.key]
@@ -438,7 +437,7 @@ def ready(u: User, button: Button, chosen: Chosen) -> Chosen:
 
 # [tutorial: open-step]
 def open_step(
-    u: User, button: Button, chosen: Chosen, discount: flows.Discount | None = None, signed_in: bool = True
+    u: BillingAccount, button: Button, chosen: Chosen, discount: flows.Discount | None = None, signed_in: bool = True
 ) -> str:
     """Build the button's params and send them: the URL of Stripe's page for this step.
     Raises BillingError. (The one way to Stripe for a button, from its page or a link.)
@@ -462,7 +461,7 @@ def press(button: Button) -> ResponseReturnValue:
     """Every button's view: refuse it if it cannot succeed, else build its params,
     send them to Stripe and answer 303 See Other to the page Stripe returns.
     (303, not 302: the browser must follow a form POST with a GET.)"""
-    u = current.user()
+    u = current.account()
     try:
         chosen = ready(u, button, button.choose() if button.choose else Chosen())
     except NotEligible as e:

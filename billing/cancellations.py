@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from billing.models import Cancellation, User, db, utcnow
+from billing.models import BillingAccount, Cancellation, db, utcnow
 from billing.snapshots import SubscriptionSnapshot
 
 # A subscription in these statuses has ended: nothing can renew it.
@@ -36,7 +36,7 @@ class Entry:
     withdrawn: bool
 
 
-def record(user: User, snap: SubscriptionSnapshot | None, retention_coupon: str | None) -> None:
+def record(account: BillingAccount, snap: SubscriptionSnapshot | None, retention_coupon: str | None) -> None:
     """Write what the subscription says of a cancellation, or of a retention offer taken (not committed)."""
     if snap is None:
         return
@@ -44,7 +44,7 @@ def record(user: User, snap: SubscriptionSnapshot | None, retention_coupon: str 
     # sets `cancel_at_period_end` (https://docs.stripe.com/api/subscriptions/object#subscription_object-cancel_at).
     scheduled = snap.cancel_at is not None or snap.cancel_at_period_end
     if snap.canceled_at is not None or scheduled:
-        _cancellation(user, snap, scheduled)
+        _cancellation(account, snap, scheduled)
     elif snap.status not in ENDED_STATUSES:
         # Live with nothing scheduled: a scheduled cancellation was undone ("Renew" in the portal).
         for row in _still_scheduled(snap.id):
@@ -53,10 +53,10 @@ def record(user: User, snap: SubscriptionSnapshot | None, retention_coupon: str 
     # instead of canceling it (https://docs.stripe.com/customer-management/portal-deep-links).
     # The coupon applied any other way (the Dashboard) would count too: keep it for this offer.
     if retention_coupon and snap.discount_coupon == retention_coupon and snap.discount_started_at is not None:
-        _row(user, snap, snap.discount_started_at, offer_accepted=True)
+        _row(account, snap, snap.discount_started_at, offer_accepted=True)
 
 
-def _cancellation(user: User, snap: SubscriptionSnapshot, scheduled: bool) -> None:
+def _cancellation(account: BillingAccount, snap: SubscriptionSnapshot, scheduled: bool) -> None:
     pending = _still_scheduled(snap.id)
     # `canceled_at` is when it was asked for, kept when the scheduled end comes
     # (https://docs.stripe.com/api/subscriptions/object#subscription_object-canceled_at).
@@ -64,7 +64,7 @@ def _cancellation(user: User, snap: SubscriptionSnapshot, scheduled: bool) -> No
     for earlier in pending:
         if earlier.requested_at != requested_at:
             earlier.withdrawn_at = requested_at  # replaced: "cancel now" after "at period end"
-    row = _row(user, snap, requested_at, offer_accepted=False)
+    row = _row(account, snap, requested_at, offer_accepted=False)
     row.withdrawn_at = None  # Stripe says it stands now
     if snap.ended_at is not None and snap.canceled_at is not None:
         # Ended: at once if it ended when asked, else at the moment it was scheduled for.
@@ -96,7 +96,9 @@ def _still_scheduled(subscription_id: str) -> list[Cancellation]:
     )
 
 
-def _row(user: User, snap: SubscriptionSnapshot, requested_at: datetime, offer_accepted: bool) -> Cancellation:
+def _row(
+    account: BillingAccount, snap: SubscriptionSnapshot, requested_at: datetime, offer_accepted: bool
+) -> Cancellation:
     """The row for this subscription, moment and kind, inserted if missing.
 
     Inserted with ON CONFLICT DO NOTHING: the way back from the portal and a webhook
@@ -107,7 +109,7 @@ def _row(user: User, snap: SubscriptionSnapshot, requested_at: datetime, offer_a
         "requested_at": requested_at,
         "offer_accepted": offer_accepted,
     }
-    values = {**key, "user_id": user.id, "stripe_customer_id": snap.customer, "recorded_at": utcnow()}
+    values = {**key, "account_id": account.id, "stripe_customer_id": snap.customer, "recorded_at": utcnow()}
     dialect = db.session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

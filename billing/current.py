@@ -1,13 +1,15 @@
 """What every view reads from the running app: its settings, the catalog, the
-Stripe client, and who is signed in. Each is made once in `create_app`."""
+Stripe client (each made once in `create_app`), and the current customer: the
+billing account of whoever the sign-in says is signed in (billing.signin)."""
 
 from __future__ import annotations
 
-from flask import current_app
-from flask_login import current_user
+from flask import current_app, g
+from sqlalchemy.exc import IntegrityError
 
+from billing import signin
 from billing.catalog import Catalog
-from billing.models import User
+from billing.models import BillingAccount, db, forget_customer_from_elsewhere
 from billing.settings import Settings
 from billing.stripe_api import StripeAPI
 
@@ -27,11 +29,46 @@ def stripe_api() -> StripeAPI:
     return api
 
 
-def user() -> User:
-    """The signed-in user (views behind `login_required` only)."""
-    u: User = current_user._get_current_object()
-    return u
+def account() -> BillingAccount:
+    """The signed-in person's billing account (views behind `login_required` only)."""
+    found = account_or_none()
+    if found is None:
+        raise LookupError("no one is signed in: the view needs signin.login_required")
+    return found
 
 
-def user_or_none() -> User | None:
-    return user() if current_user.is_authenticated else None
+def account_or_none() -> BillingAccount | None:
+    """The signed-in person's billing account, made on first need; None if signed out."""
+    if "billing_account" not in g:
+        person = signin.person()
+        g.billing_account = None if person is None else account_of(person)
+    found: BillingAccount | None = g.billing_account
+    return found
+
+
+def account_of(person: signin.Person) -> BillingAccount:
+    """`person`'s billing account, made if they have none yet (committed), with the email
+    the sign-in gives now."""
+    owner_id = str(person.id)
+    found = _find(owner_id)
+    if found is None:
+        found = BillingAccount(owner_id=owner_id, email=person.email)
+        db.session.add(found)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the person's other request made it first
+            db.session.rollback()
+            found = _find(owner_id)
+            assert found is not None, "an account made by another request is there"
+    changed = found.email != person.email
+    found.email = person.email
+    if forget_customer_from_elsewhere(found, settings().stripe_origin) or changed:
+        db.session.commit()
+    return found
+
+
+def _find(owner_id: str) -> BillingAccount | None:
+    found: BillingAccount | None = db.session.scalar(
+        db.select(BillingAccount).where(BillingAccount.owner_id == owner_id)
+    )
+    return found

@@ -75,9 +75,9 @@ class Press:
     quantity: int | None = None
     discount: Discount | None = None
     retention_coupon: str | None = None
-    # Checkout only: the pricing page to go back to, and our user id for Stripe's records.
+    # Checkout only: the pricing page to go back to, and our billing account's id for Stripe's records.
     cancel_url: str = ""
-    user_id: int = 0
+    account_id: int = 0
 
     @property
     def subscription(self) -> SubscriptionFacts:
@@ -215,7 +215,7 @@ def checkout_subscription(p: Press) -> CheckoutSessionParams:
     params: CheckoutSessionParams = {
         "mode": "subscription",
         "customer": p.customer,
-        "client_reference_id": str(p.user_id),
+        "client_reference_id": str(p.account_id),
         "line_items": [{"price": p.price_id, "quantity": p.quantity or 1}],
         "subscription_data": {"billing_mode": {"type": "flexible"}},
         "success_url": p.return_url + "?checkout_session={CHECKOUT_SESSION_ID}",

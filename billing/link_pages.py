@@ -21,14 +21,13 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
-from billing import current, links, presenters
-from billing.accounts import limiter
+from billing import current, links, presenters, signin
 from billing.buttons import BUTTON, Button, Chosen, choices, open_step, ready
 from billing.eligibility import NotEligible
+from billing.limits import limiter
 from billing.links import Claims, LinkRefused
-from billing.models import User, db
+from billing.models import BillingAccount, db
 from billing.stripe_api import BillingError
 
 bp = Blueprint("links", __name__)
@@ -38,10 +37,10 @@ PRESSES = "10 per minute;100 per hour"
 
 @dataclass(frozen=True)
 class Opened:
-    """A link that may be used now: its claims, its user, the button and the choice."""
+    """A link that may be used now: its claims, its account, the button and the choice."""
 
     claims: Claims
-    user: User
+    account: BillingAccount
     button: Button
     chosen: Chosen
 
@@ -52,25 +51,26 @@ def check(token: str) -> Opened:
     claims = links.read(token)
     if links.used(claims):
         raise links.used_up()
-    user = db.session.get(User, claims.user_id)
-    if user is None or links.email_tag(user.email) != claims.email_tag:
+    account = db.session.get(BillingAccount, claims.account_id)
+    if account is None or links.email_tag(account.email) != claims.email_tag:
         raise LinkRefused(410, "This link is no longer valid", "The account it was sent for has changed. Sign in.")
-    if current_user.is_authenticated and current.user().id != user.id:
+    viewer = current.account_or_none()
+    if viewer is not None and viewer.id != account.id:
         raise LinkRefused(
             403,
             "This link is for another account",
-            f"You are signed in as {current.user().email}, and the link was sent to "
-            f"{links.mask_email(user.email)}. Sign out, then open the link again.",
+            f"You are signed in as {viewer.email}, and the link was sent to "
+            f"{links.mask_email(account.email)}. Sign out, then open the link again.",
         )
     button = BUTTON.get(claims.button)
     price = current.catalog().price(claims.price) if claims.price else None
     if button is None or button.link is None or (claims.price and price is None):
         raise LinkRefused(409, "This link no longer works", "What it opened is no longer offered. Sign in.")
     try:
-        chosen = ready(user, button, Chosen(price=price))
+        chosen = ready(account, button, Chosen(price=price))
     except NotEligible as e:
         raise LinkRefused(409, "This can't be done any more", f"{e} Sign in to see your account.") from e
-    return Opened(claims, user, button, chosen)
+    return Opened(claims, account, button, chosen)
 
 
 def page(opened: Opened, token: str, status: int = 200) -> Response:
@@ -80,11 +80,11 @@ def page(opened: Opened, token: str, status: int = 200) -> Response:
     does = link.does
     if opened.chosen.price is not None:
         does += f" to {presenters.price_name(current.catalog(), opened.chosen.price)}"
-    choice = choices(opened.user)[opened.button.key]
+    choice = choices(opened.account)[opened.button.key]
     expires = datetime.fromtimestamp(opened.claims.expires_at, UTC).replace(tzinfo=None)
     body = render_template(
         "links/open.html",
-        heading=f"{does} for the account of {links.mask_email(opened.user.email)}",
+        heading=f"{does} for the account of {links.mask_email(opened.account.email)}",
         label=choice.label,
         note=choice.note,
         style="danger" if opened.button.style == "danger" else "primary",
@@ -111,7 +111,7 @@ def use_link(token: str) -> ResponseReturnValue:
     try:
         # Signed out, the browser's session cookie (readable by whoever holds it) gets nothing
         # of the account: the link may have been forwarded.
-        url = open_step(opened.user, opened.button, opened.chosen, signed_in=current_user.is_authenticated)
+        url = open_step(opened.account, opened.button, opened.chosen, signed_in=signin.person() is not None)
     except BillingError as e:
         links.release(opened.claims)  # nothing happened: the link works again for a retry
         flash(str(e), "error")

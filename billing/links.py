@@ -1,11 +1,11 @@
 """Signed deep links for email: a link on this site that opens one button's step
-(see `ByLink` in billing.buttons) for one user, once, until it expires.
+(see `ByLink` in billing.buttons) for one billing account, once, until it expires.
 
 The token in the link is the credential, as in a password-reset link: whoever holds
 the email may open that one step for that one account, and nothing else (it does
 not sign anyone in). So it is signed with the app's SECRET_KEY (itsdangerous, under
 a salt of its own: no other signed value of this app passes for a link, nor a link
-for one), names the user by id and email, the button and its data, expires, and
+for one), names the billing account by id and email, the button and its data, expires, and
 carries a random id recorded when used (LinkUse), so a forwarded or leaked email is
 worth one step at most. The pages that open it are in `billing.link_pages`.
 """
@@ -27,7 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from billing import current
-from billing.models import LinkUse, User, db
+from billing.models import BillingAccount, LinkUse, db
 
 # Where links live on the site: /links/<token>.
 LINKS_PATH = "/links"
@@ -65,7 +65,7 @@ class Claims:
     """What a link's token says: whose account, which button (with its plan, if it has
     one), its random id, and when it stops working (Unix time)."""
 
-    user_id: int
+    account_id: int
     # The account's email as email_tag makes it: bound to the link, not shown by it.
     email_tag: str
     button: str
@@ -93,11 +93,11 @@ def now() -> int:
     return int(time.time())
 
 
-def make(user: User, button: str, price: str | None = None, expires: timedelta = DEFAULT_EXPIRY) -> str:
-    """A token for `user` to open `button` (with the plan `price`, a lookup key) once."""
+def make(account: BillingAccount, button: str, price: str | None = None, expires: timedelta = DEFAULT_EXPIRY) -> str:
+    """A token for `account` to open `button` (with the plan `price`, a lookup key) once."""
     payload: dict[str, Any] = {
-        "u": user.id,
-        "e": email_tag(user.email),
+        "u": account.id,
+        "e": email_tag(account.email),
         "b": button,
         "j": secrets.token_urlsafe(16),
         "x": now() + int(expires.total_seconds()),
@@ -121,12 +121,12 @@ def url(token: str) -> str:
 
 def read(token: str) -> Claims:
     """The claims of a genuine, unexpired token; LinkRefused (tampered, expired) otherwise.
-    Whether it was used, and whether its user may still do what it says, is for the caller."""
+    Whether it was used, and whether its account may still do what it says, is for the caller."""
     try:
         # The signed timestamp bounds every link, even one whose own expiry were wrong.
         payload = _serializer().loads(token, max_age=int(LONGEST_EXPIRY.total_seconds()))
         claims = Claims(
-            user_id=int(payload["u"]),
+            account_id=int(payload["u"]),
             email_tag=str(payload["e"]),
             button=str(payload["b"]),
             jti=str(payload["j"]),
@@ -152,7 +152,7 @@ def claim(claims: Claims) -> bool:
     """Record the link as used, committed; False if it was already (by anyone, even at
     this same moment on another server: the primary key lets one insert through)."""
     try:
-        db.session.add(LinkUse(jti=claims.jti, user_id=claims.user_id, button=claims.button))
+        db.session.add(LinkUse(jti=claims.jti, account_id=claims.account_id, button=claims.button))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -2,7 +2,7 @@
 
 Customers change their subscription on Stripe's pages, not ours, so the site
 learns of it in three ways, all ending here:
-  - a flow brings the customer back: `refresh(user)` once, so the page is
+  - a flow brings the customer back: `refresh(account)` once, so the page is
     right before any webhook arrives;
   - a webhook event: `apply_event(event)`;
   - `flask stripe resync`: `refresh` for every customer (or one).
@@ -29,9 +29,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from billing import cancellations, current
 from billing.models import (
+    BillingAccount,
     StripeEvent,
     StripePrice,
-    User,
     db,
     forget_customer_from_elsewhere,
     save_profile,
@@ -75,27 +75,27 @@ Outcome = Literal["applied", "duplicate", "ignored"]
 Part = Literal["subscription", "customer"]
 
 
-def refresh(api: StripeAPI, user: User, only: Part | None = None) -> bool:
-    """Read the user's subscription and billing details (or `only` one of them: one
+def refresh(api: StripeAPI, account: BillingAccount, only: Part | None = None) -> bool:
+    """Read the account's subscription and billing details (or `only` one of them: one
     Stripe read) into the mirror (not committed). Returns whether the subscription changed."""
-    if user.stripe_customer_id is None:
+    if account.stripe_customer_id is None:
         return False
     changed = False
     if only != "customer":
-        subscription = api.current_subscription(user.stripe_customer_id)
-        changed = save_subscription(user, subscription)
-        cancellations.record(user, subscription, current.catalog().portal.retention_coupon)
+        subscription = api.current_subscription(account.stripe_customer_id)
+        changed = save_subscription(account, subscription)
+        cancellations.record(account, subscription, current.catalog().portal.retention_coupon)
     if only != "subscription":
-        refresh_profile(api, user)
+        refresh_profile(api, account)
     return changed
 
 
-def refresh_profile(api: StripeAPI, user: User) -> None:
-    """Read the user's billing details and default card into the mirror (not committed)."""
-    if user.stripe_customer_id is not None:
-        profile = api.customer(user.stripe_customer_id)
+def refresh_profile(api: StripeAPI, account: BillingAccount) -> None:
+    """Read the account's billing details and default card into the mirror (not committed)."""
+    if account.stripe_customer_id is not None:
+        profile = api.customer(account.stripe_customer_id)
         if profile is not None:
-            save_profile(user, profile)
+            save_profile(account, profile)
 
 
 def price_id(api: StripeAPI, lookup_key: str) -> str:
@@ -146,7 +146,7 @@ def _save_prices(found: dict[str, str], lookup_keys: list[str]) -> None:
 
 # [tutorial: apply-event]
 def apply_event(
-    api: StripeAPI, event: EventFacts, lookup_keys: list[str], then: Callable[[str, User], None] | None = None
+    api: StripeAPI, event: EventFacts, lookup_keys: list[str], then: Callable[[str, BillingAccount], None] | None = None
 ) -> Outcome:
     """Apply one verified event, exactly once, in one transaction.
 
@@ -156,7 +156,7 @@ def apply_event(
     that got the same event at the same moment and committed first), the
     insert fails and nothing else is written.
     Raises BillingError (Stripe could not be read): the caller answers 5xx
-    so that Stripe retries. `then(event type, user)` runs after the refresh, in the
+    so that Stripe retries. `then(event type, account)` runs after the refresh, in the
     same transaction (the webhook sends emails there: once per event; again only
     if it raises, which undoes the event for Stripe's retry).
     """
@@ -172,11 +172,11 @@ def apply_event(
     try:
         if event.type in PRICE_EVENTS:
             refresh_prices(api, lookup_keys)
-        user = _customer_owner(event.customer, api.origin)
-        if user is not None:
-            refresh(api, user)
+        account = _customer_owner(event.customer, api.origin)
+        if account is not None:
+            refresh(api, account)
             if then is not None:
-                then(event.type, user)
+                then(event.type, account)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -188,16 +188,18 @@ def apply_event(
 # [end]
 
 
-def _customer_owner(customer: str | None, origin: str) -> User | None:
-    """The user whose Stripe customer this is, locked for the rest of the
+def _customer_owner(customer: str | None, origin: str) -> BillingAccount | None:
+    """The account whose Stripe customer this is, locked for the rest of the
     transaction (on PostgreSQL): two events for one customer handled at once
     by two instances then refresh one after the other, and the later refresh,
-    which read Stripe later, is the one that stays. None if the user's customer
+    which read Stripe later, is the one that stays. None if the account's customer
     with this id was made elsewhere (another key or mode): the event is not theirs."""
     if customer is None:
         return None
-    # Only the user's row is locked (its subscription and profile are loaded in the same query).
-    user = db.session.scalar(select(User).where(User.stripe_customer_id == customer).with_for_update(of=User))
-    if user is None or forget_customer_from_elsewhere(user, origin):
+    # Only the account's row is locked (its subscription and profile are loaded in the same query).
+    account = db.session.scalar(
+        select(BillingAccount).where(BillingAccount.stripe_customer_id == customer).with_for_update(of=BillingAccount)
+    )
+    if account is None or forget_customer_from_elsewhere(account, origin):
         return None
-    return user
+    return account

@@ -1,4 +1,4 @@
-"""Persistence: users and the local mirror of their Stripe subscription.
+"""Persistence: billing accounts and the local mirror of their Stripe subscription.
 
 Pages read these rows only; Stripe is asked on a button press and when a flow
 brings the customer back, and on a webhook (see `billing.mirror`).
@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from flask.cli import with_appcontext
-from flask_login import UserMixin
 from flask_migrate import stamp, upgrade
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, Engine, ForeignKey, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from billing.eligibility import LIVE_STATUSES, SubscriptionFacts
 from billing.settings import LIVE_ORIGIN
@@ -51,13 +49,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class User(UserMixin, Base):
-    __tablename__ = "users"
+class BillingAccount(Base):
+    """The owner of the billing records: one per signed-in person (`owner_id`, the id
+    the site's sign-in gives them, see billing.signin), made the first time it is needed
+    (current.account()). Billing never reads the sign-in's own tables."""
+
+    __tablename__ = "billing_accounts"
+    # AUTOINCREMENT: an id is never given again (SQLite would reuse the highest id after a
+    # delete, and an email link or a report naming the old one would reach the new owner).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    # One Stripe customer per user, created the first time a button needs it.
+    owner_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # The person's email as the sign-in last said it: Stripe's customer and the link pages use it.
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    # One Stripe customer per account, created the first time a button needs it.
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     # Where that customer was made (Settings.stripe_origin): a test-mode customer does not
     # exist under a live key, nor one made by a stand-in at Stripe. None: not recorded
@@ -68,51 +74,64 @@ class User(UserMixin, Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    # Every page shows both: load them with the user, in the same query.
+    # Every page shows both: load them with the account, in the same query.
     subscription: Mapped[Subscription | None] = relationship(
-        back_populates="user", uselist=False, cascade="all, delete-orphan", lazy="joined"
+        back_populates="account", uselist=False, cascade="all, delete-orphan", lazy="joined"
     )
     profile: Mapped[BillingProfile | None] = relationship(
-        back_populates="user", uselist=False, cascade="all, delete-orphan", lazy="joined"
+        back_populates="account", uselist=False, cascade="all, delete-orphan", lazy="joined"
     )
 
-    def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
-
-    def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
-
     def use_customer(self, customer_id: str, origin: str) -> None:
-        """The user's Stripe customer from now on, made under `origin` (not committed)."""
+        """The account's Stripe customer from now on, made under `origin` (not committed)."""
         self.stripe_customer_id = customer_id
         self.stripe_origin = origin
 
+    @property
+    def customer_idempotency_key(self) -> str:
+        """Creating this account's customer twice at once (two clicks, two instances) makes
+        one customer: Stripe answers the second request with the first's result
+        (https://docs.stripe.com/api/idempotent_requests). The creation time keeps it from
+        matching a key of an account that had this id on another database."""
+        return f"customer-for-account-{self.id}-{self.created_at:%Y%m%dT%H%M%S%f}"
 
-def forget_customer_from_elsewhere(user: User, origin: str) -> bool:
-    """If the user's customer was made under another origin than `origin` (the
+
+def forget_customer_from_elsewhere(account: BillingAccount, origin: str) -> bool:
+    """If the account's customer was made under another origin than `origin` (the
     one in use now), forget it and the mirror of it: Stripe would answer "No such
-    customer", so the user is treated as having none, and a button makes a new one.
+    customer", so the account is treated as having none, and a button makes a new one.
     Returns whether anything was forgotten (the caller commits).
 
     A live customer is never forgotten: under a test key (a mistake, such as a staging
     site pointed at the production database) its buttons fail with Stripe's message, and
     with the live key back everything is as it was. Forgetting it would lose the link to
     a paying customer, and a second subscription could follow."""
-    if user.stripe_customer_id is None or user.stripe_origin in (None, origin, LIVE_ORIGIN):
+    if account.stripe_customer_id is None or account.stripe_origin in (None, origin, LIVE_ORIGIN):
         return False
-    user.stripe_customer_id = user.stripe_origin = None
-    user.subscription = None
-    user.profile = None
+    account.stripe_customer_id = account.stripe_origin = None
+    account.subscription = None
+    account.profile = None
     return True
 
 
+def delete_account(owner_id: str) -> None:
+    """Remove the billing account of a person the site deleted (not committed): its
+    mirror goes; its cancellations stay, anonymous, for the reports. The Stripe customer
+    is Stripe's record and stays there."""
+    account = db.session.scalar(db.select(BillingAccount).where(BillingAccount.owner_id == owner_id))
+    if account is not None:
+        # Set here, not only by the foreign key's ON DELETE: SQLite enforces it only with a pragma.
+        db.session.execute(db.update(Cancellation).where(Cancellation.account_id == account.id).values(account_id=None))
+        db.session.delete(account)
+
+
 class Subscription(Base):
-    """What the pages show of the user's current Stripe subscription."""
+    """What the pages show of the account's current Stripe subscription."""
 
     __tablename__ = "subscriptions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), unique=True)
     stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(32))
     # The single subscription item the plan buttons change, and its price.
@@ -152,7 +171,7 @@ class Subscription(Base):
     scheduled_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    user: Mapped[User] = relationship(back_populates="subscription")
+    account: Mapped[BillingAccount] = relationship(back_populates="subscription")
 
     @property
     def is_live(self) -> bool:
@@ -195,7 +214,7 @@ class BillingProfile(Base):
     __tablename__ = "billing_profiles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("billing_accounts.id"), unique=True)
     name: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(254))
     # Stripe's address fields (line1, line2, city, state, postal_code, country).
@@ -206,7 +225,7 @@ class BillingProfile(Base):
     card_exp_year: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    user: Mapped[User] = relationship(back_populates="profile")
+    account: Mapped[BillingAccount] = relationship(back_populates="profile")
 
 
 class StripePrice(Base):
@@ -236,8 +255,8 @@ class Cancellation(Base):
     __table_args__ = (UniqueConstraint("stripe_subscription_id", "requested_at", "offer_accepted"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The history outlives the user (a deleted account keeps its answers, anonymous).
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The history outlives the account (a deleted account keeps its answers, anonymous).
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("billing_accounts.id", ondelete="SET NULL"))
     stripe_customer_id: Mapped[str] = mapped_column(String(255))
     stripe_subscription_id: Mapped[str] = mapped_column(String(255))
     # When the customer asked (Stripe's `canceled_at`, kept when a scheduled end comes),
@@ -272,23 +291,23 @@ class StripeEvent(Base):
 class LinkUse(Base):
     """A signed email link already used (see billing.links). Its random id is the primary
     key, so of two presses at once (a double click, two devices) only one can record it,
-    and so only one opens Stripe's page. No foreign key: removing a user (a demo reset)
-    must not wait on the record of their old links."""
+    and so only one opens Stripe's page. No foreign key: removing an account (a demo
+    reset) must not wait on the record of its old links."""
 
     __tablename__ = "link_uses"
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int]
+    account_id: Mapped[int]
     button: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def save_subscription(user: User, snap: SubscriptionSnapshot | None) -> bool:
+def save_subscription(account: BillingAccount, snap: SubscriptionSnapshot | None) -> bool:
     """Copy what Stripe said into the local mirror the pages read (the caller
     commits). Returns whether anything the pages show changed."""
     if snap is None:
         return False
-    sub = user.subscription or Subscription(user=user)
+    sub = account.subscription or Subscription(account=account)
     fields = dataclasses.asdict(snap)
     del fields["customer"]
     fields["stripe_subscription_id"] = fields.pop("id")
@@ -309,9 +328,9 @@ def _lookup_key_of(price_id: str | None) -> str | None:
     return found
 
 
-def save_profile(user: User, snap: CustomerSnapshot) -> bool:
+def save_profile(account: BillingAccount, snap: CustomerSnapshot) -> bool:
     """Copy the customer's billing details and default card into the mirror (not committed)."""
-    profile = user.profile or BillingProfile(user=user)
+    profile = account.profile or BillingProfile(account=account)
     fields = dataclasses.asdict(snap)
     changed = any(getattr(profile, name) != value for name, value in fields.items())
     for name, value in fields.items():

@@ -18,7 +18,7 @@ from billing.buttons import BUTTON, Chosen, ready
 from billing.catalog import format_amount
 from billing.eligibility import NotEligible
 from billing.email import Message, send_email
-from billing.models import User
+from billing.models import BillingAccount
 from billing.presenters import format_day
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,8 @@ SITE_NAME = "Acme Cloud"
 CARD_BUTTON = "update_payment_method"
 
 
-def payment_failed(user: User, link: str, expires: str) -> Message:
-    sub = user.subscription
+def payment_failed(account: BillingAccount, link: str, expires: str) -> Message:
+    sub = account.subscription
     due = ""
     if sub is not None and sub.open_invoice_amount and sub.currency:
         due = f" {format_amount(sub.open_invoice_amount, sub.currency)} is still due."
@@ -39,11 +39,11 @@ def payment_failed(user: User, link: str, expires: str) -> Message:
         "Then pay the open invoice from your account page, and your subscription is active again.\n\n"
         f"{SITE_NAME}\n"
     )
-    return Message(to=user.email, subject=f"Your {SITE_NAME} payment failed: please update your card", text=text)
+    return Message(to=account.email, subject=f"Your {SITE_NAME} payment failed: please update your card", text=text)
 
 
-def trial_ending(user: User, link: str, expires: str) -> Message | None:
-    sub, profile = user.subscription, user.profile
+def trial_ending(account: BillingAccount, link: str, expires: str) -> Message | None:
+    sub, profile = account.subscription, account.profile
     if sub is None or sub.status != "trialing":
         # A late event (the trial already ended: paid, or past due, which has its own email).
         return None
@@ -60,30 +60,30 @@ def trial_ending(user: User, link: str, expires: str) -> Message | None:
         f"Hello,\n\nYour {SITE_NAME} trial ends on {ends}{then}.\n\n"
         f"{ask} (the link works once, until {expires}):\n{link}\n\n{SITE_NAME}\n"
     )
-    return Message(to=user.email, subject=f"Your {SITE_NAME} trial ends on {ends}", text=text)
+    return Message(to=account.email, subject=f"Your {SITE_NAME} trial ends on {ends}", text=text)
 
 
 # The events that send an email, and what it says (every one links to a new card).
-EMAILS: dict[str, Callable[[User, str, str], Message | None]] = {
+EMAILS: dict[str, Callable[[BillingAccount, str, str], Message | None]] = {
     "invoice.payment_failed": payment_failed,
     "customer.subscription.trial_will_end": trial_ending,
 }
 
 
-def on_event(event_type: str, user: User) -> None:
+def on_event(event_type: str, account: BillingAccount) -> None:
     """Prepare and send the email `event_type` calls for, if any. Raises EmailNotSent."""
     prepare = EMAILS.get(event_type)
     if prepare is None:
         return
     button = BUTTON[CARD_BUTTON]
     try:
-        ready(user, button, Chosen())
+        ready(account, button, Chosen())
     except NotEligible as e:
         # Same rule as the account page's button: a link that could only be refused helps no one.
-        log.info("No %s email for user %s: %s", event_type, user.id, e)
+        log.info("No %s email for account %s: %s", event_type, account.id, e)
         return
-    token = links.make(user, button.key, expires=links.DEFAULT_EXPIRY)
+    token = links.make(account, button.key, expires=links.DEFAULT_EXPIRY)
     expires = datetime.now(UTC).replace(tzinfo=None) + links.DEFAULT_EXPIRY
-    message = prepare(user, links.url(token), format_day(expires))
+    message = prepare(account, links.url(token), format_day(expires))
     if message is not None:
         send_email(message)

@@ -12,20 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 from billing.catalog import Catalog
-from billing.models import Subscription, User
+from billing.models import BillingAccount, Subscription
 from billing.presenters import format_day, plan_name
 
 # The session key holding what the account page showed when the customer left,
 # and under STEP_CHANGES what the step could change (see Button.changes).
 LEFT_WITH = "left_with"
 STEP_CHANGES = "step_changes"
+# Whose page it was: one browser may be two people's (a proxy's sign-in names each request's).
+ACCOUNT = "account"
 
 
-def remember(user: User) -> dict[str, Any]:
+def remember(account: BillingAccount) -> dict[str, Any]:
     """What the account page shows, as plain values a session cookie can hold."""
-    sub, profile = user.subscription, user.profile
+    sub, profile = account.subscription, account.profile
     when = sub.scheduled_cancel_at if sub else None
     return {
+        ACCOUNT: account.id,
         "status": sub.status if sub else None,
         "lookup_key": sub.lookup_key if sub else None,
         "quantity": sub.quantity if sub else None,
@@ -39,9 +42,9 @@ def remember(user: User) -> dict[str, Any]:
     }
 
 
-def describe(before: dict[str, Any], user: User, catalog: Catalog) -> list[str]:
+def describe(before: dict[str, Any], account: BillingAccount, catalog: Catalog) -> list[str]:
     """One sentence for each thing that changed since `before` (none if nothing did)."""
-    now, sub, profile = remember(user), user.subscription, user.profile
+    now, sub, profile = remember(account), account.subscription, account.profile
     messages = []
     if sub is not None and now["status"] != before.get("status"):
         messages.append(_status_message(before.get("status"), now["status"]))

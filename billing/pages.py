@@ -15,13 +15,14 @@ from flask import Blueprint, Response, flash, make_response, redirect, render_te
 from flask.typing import ResponseReturnValue
 
 from billing import answer_cache, current, mirror, outcomes, page_cache, presenters
-from billing.accounts import limiter, login_required
 from billing.buttons import BUTTON, BUTTONS, PROMO, choices, promo_code
 from billing.catalog import Price
 from billing.eligibility import NotEligible, check_plan_change
 from billing.errors import refuse
 from billing.forms import LocaleForm
-from billing.models import User, db, save_profile, save_subscription
+from billing.limits import limiter
+from billing.models import BillingAccount, db, save_profile, save_subscription
+from billing.signin import login_required
 from billing.stripe_api import PORTAL_LOCALES, BillingError
 
 bp = Blueprint("pages", __name__)
@@ -59,7 +60,7 @@ def pricing() -> ResponseReturnValue:
     picked = catalog.price(request.args.get("plan", ""))
     if picked is not None:
         interval = picked.interval
-    u = current.user_or_none()
+    u = current.account_or_none()
     promo = promo_code()
     answer_cache.keep_for_this_visitor()  # it reads the session, the catalog and the mirror
 
@@ -86,7 +87,7 @@ def pricing() -> ResponseReturnValue:
 # [end]
 
 
-def plan_card(price: Price, u: User | None, picked: Price | None) -> dict[str, Any]:
+def plan_card(price: Price, u: BillingAccount | None, picked: Price | None) -> dict[str, Any]:
     """What one price card shows, and which button it has (see billing.buttons)."""
     product = current.catalog().product(price.product_id)
     name = product.name if product else price.lookup_key
@@ -119,7 +120,7 @@ def favicon() -> ResponseReturnValue:
 @login_required
 def account() -> ResponseReturnValue:
     """The customer's plan, status and dates, from the local mirror: no Stripe call."""
-    u = current.user()
+    u = current.account()
     sub = u.subscription
     catalog = current.catalog()
     answer_cache.keep_for_this_visitor()  # it reads the session, the catalog and the mirror
@@ -132,6 +133,7 @@ def account() -> ResponseReturnValue:
     ]
     return render_template(
         "account.html",
+        account=u,
         subscription=sub,
         profile=u.profile,
         address=presenters.address(u.profile.address) if u.profile else None,
@@ -153,7 +155,7 @@ def set_locale() -> ResponseReturnValue:
     form = LocaleForm()
     if not form.validate() or (form.locale.data and form.locale.data not in PORTAL_LOCALES):
         return refuse("Choose one of the listed languages.")
-    current.user().locale = form.locale.data or None
+    current.account().locale = form.locale.data or None
     db.session.commit()
     flash("Language saved.", "success")
     return redirect(url_for("pages.account"), 303)
@@ -166,7 +168,7 @@ RETURNS = "10 per minute"
 
 
 def _visitor() -> str:
-    return "user:" + str(current.user().id)
+    return "customer:" + str(current.account().id)
 
 
 def _account_as_mirrored(limit: Any) -> Response:
@@ -179,11 +181,12 @@ def _account_as_mirrored(limit: Any) -> Response:
 def checkout_return() -> ResponseReturnValue:
     """Checkout's success_url: read the new subscription and card once (one Stripe
     read), then show the account."""
-    u = current.user()
+    u = current.account()
     session_id = request.args.get("checkout_session", "")
     if not session_id.startswith("cs_") or u.stripe_customer_id is None:
         return redirect(url_for("pages.account"), 303)
-    before = session.pop(outcomes.LEFT_WITH, None) or outcomes.remember(u)
+    before = _left_with(u) or outcomes.remember(u)
+    session.pop(outcomes.LEFT_WITH, None)
     try:
         result = current.stripe_api().checkout_result(session_id, u.stripe_customer_id)
     except BillingError as e:
@@ -208,10 +211,10 @@ def account_return() -> ResponseReturnValue:
     """Where every portal flow sends the customer back: refresh from Stripe what the
     step could change (one read), so the page is right before any webhook arrives,
     and say what the step changed (see outcomes)."""
-    u = current.user()
+    u = current.account()
     # What the page showed when the customer left (else, now: a webhook may have come first);
     # kept until a refresh succeeds, so a retry after a failed one can still say what changed.
-    before = session.get(outcomes.LEFT_WITH) or outcomes.remember(u)
+    before = _left_with(u) or outcomes.remember(u)
     try:
         changed = mirror.refresh(current.stripe_api(), u, only=before.get(outcomes.STEP_CHANGES, "subscription"))
         db.session.commit()
@@ -226,6 +229,13 @@ def account_return() -> ResponseReturnValue:
 
 
 # [end]
+
+
+def _left_with(u: BillingAccount) -> dict[str, Any] | None:
+    """What this account's page showed when it left for Stripe (None if the session
+    holds another account's)."""
+    kept = session.get(outcomes.LEFT_WITH)
+    return kept if isinstance(kept, dict) and kept.get(outcomes.ACCOUNT) == u.id else None
 
 
 def flash_once(message: str, category: str) -> None:

@@ -54,7 +54,7 @@ class Settings:
     # client cannot pick its own address to dodge the sign-in limit).
     trusted_proxies: int = 0
     # Where the Stripe customers this site makes now are made ("live" or "test", from the
-    # key): an id made under one does not exist under another (see User.stripe_origin).
+    # key): an id made under one does not exist under another (see BillingAccount.stripe_origin).
     stripe_origin: str = "test"
 
     @property

@@ -226,13 +226,14 @@ class StripeAPI:
         except ValueError:  # ended in another context than it started: no limit from here
             _give_up_at.set(None)
 
-    def create_customer(self, email: str, user_id: int, idempotency_key: str) -> str:
-        """Create the user's Stripe customer. The key must be unique to this user
+    def create_customer(self, email: str, owner_id: str, idempotency_key: str) -> str:
+        """Create a billing account's Stripe customer (`owner_id`: the sign-in's id of its
+        person, kept in the customer's metadata). The key must be unique to this account
         (not just its id, which a reset database hands out again): a double click
         then makes one customer, not two."""
         with self.calling("create a customer"):
             customer = self.client.v1.customers.create(
-                {"email": email, "metadata": {"user_id": str(user_id)}},
+                {"email": email, "metadata": {"user_id": owner_id}},
                 {"idempotency_key": idempotency_key},
             )
         return customer.id

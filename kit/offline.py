@@ -22,8 +22,9 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
 from billing import mirror
+from billing.accounts import User
 from billing.catalog import Catalog
-from billing.models import Subscription, User, db, upgrade_schema
+from billing.models import BillingAccount, Subscription, db, upgrade_schema
 from billing.settings import LIVE_ORIGIN, WEBHOOK_PATH, Settings
 from billing.stripe_api import StripeAPI
 from kit import personas
@@ -89,10 +90,12 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
                 # A new, empty stand-in knows none of the customers the database
                 # remembers: forget them, so they are created again when needed
                 # (never a live one: see forget_customer_from_elsewhere).
-                not_live = or_(User.stripe_origin.is_(None), User.stripe_origin != LIVE_ORIGIN)
-                forgotten = select(User.id).where(not_live)
-                db.session.execute(delete(Subscription).where(Subscription.user_id.in_(forgotten)))
-                db.session.execute(update(User).where(not_live).values(stripe_customer_id=None, stripe_origin=None))
+                not_live = or_(BillingAccount.stripe_origin.is_(None), BillingAccount.stripe_origin != LIVE_ORIGIN)
+                forgotten = select(BillingAccount.id).where(not_live)
+                db.session.execute(delete(Subscription).where(Subscription.account_id.in_(forgotten)))
+                db.session.execute(
+                    update(BillingAccount).where(not_live).values(stripe_customer_id=None, stripe_origin=None)
+                )
             if db.session.scalar(select(User).where(User.email == DEMO_EMAIL)) is None:
                 demo = User(email=DEMO_EMAIL)
                 demo.set_password(DEMO_PASSWORD)

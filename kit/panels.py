@@ -54,7 +54,7 @@ def api_call(key: str, price: Price | None = None) -> ApiCall | None:
 
 def shown_params(key: str, price: Price | None = None) -> Any:
     """What button `key` will send, with placeholders for what a click creates."""
-    u, button = current.user(), BUTTON[key]
+    u, button = current.account(), BUTTON[key]
     chosen = button.preview(u, price) if button.preview else Chosen()
     price = chosen.price or price
     code = promo_code() if button.takes_promo else None

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from billing import mirror
+from billing import current, mirror
+from billing.accounts import User, delete_user
 from billing.catalog import Catalog, Price
-from billing.models import User, db, forget_customer_from_elsewhere, save_subscription
+from billing.models import BillingAccount, db, save_subscription
 from billing.stripe_api import StripeAPI
 from kit import demo_stripe
 from kit.demo_stripe import PERSONA_CLOCK_PREFIX
@@ -105,10 +106,9 @@ def seed(api: StripeAPI, catalog: Catalog) -> Iterator[tuple[Persona, bool]]:
         if p.plan is not None and price is None:
             continue  # the catalog has no plan of this kind (e.g. no per-seat product)
         user = user_of(p)
-        if user is not None:
-            # A persona made offline is no customer under a test key (nor the reverse): remake it.
-            forget_customer_from_elsewhere(user, api.origin)
-        if user is not None and user.stripe_customer_id and (price is None or user.subscription is not None):
+        # A persona made offline is no customer under a test key (nor the reverse): account_of forgets it.
+        account = current.account_of(user) if user is not None else None
+        if account is not None and account.stripe_customer_id and (price is None or account.subscription is not None):
             yield p, False
             continue
         if user is None:
@@ -116,23 +116,24 @@ def seed(api: StripeAPI, catalog: Catalog) -> Iterator[tuple[Persona, bool]]:
             # Personas sign in through the demo menu only: no one knows this password.
             user.set_password(secrets.token_urlsafe(32))
             db.session.add(user)
+            db.session.commit()
         else:
             _remove_from_stripe(api, p)  # a half-made persona starts over
-        _make(api, user, p, price)
+        _make(api, account or current.account_of(user), p, price)
         yield p, True
 
 
-def _make(api: StripeAPI, user: User, p: Persona, price: Price | None) -> None:
+def _make(api: StripeAPI, account: BillingAccount, p: Persona, price: Price | None) -> None:
     clock = None
     if p.then == "end_trial":
         clock = demo_stripe.create_test_clock(api, PERSONA_CLOCK_PREFIX + p.name)
     customer = demo_stripe.create_persona_customer(
         api, p.email, f"{p.name} (demo)", p.key, p.payment_method, test_clock=clock[0] if clock else None
     )
-    user.use_customer(customer, api.origin)
+    account.use_customer(customer, api.origin)
     db.session.commit()  # a persona half-made by a failure below is made again by the next seed
     if price is None:
-        mirror.refresh_profile(api, user)
+        mirror.refresh_profile(api, account)
         db.session.commit()
         return
     snap = demo_stripe.create_persona_subscription(
@@ -147,8 +148,8 @@ def _make(api: StripeAPI, user: User, p: Persona, price: Price | None) -> None:
         # Past the trial's end and the hour Stripe waits before charging the first invoice.
         demo_stripe.advance_test_clock(api, clock_id, now + (p.trial_days or 0) * DAY + DAY)
         snap = api.current_subscription(customer) or snap
-    save_subscription(user, snap)
-    mirror.refresh_profile(api, user)
+    save_subscription(account, snap)
+    mirror.refresh_profile(api, account)
     db.session.commit()
 
 
@@ -166,7 +167,7 @@ def reset(api: StripeAPI) -> int:
         _remove_from_stripe(api, p)
         user = user_of(p)
         if user is not None:
-            db.session.delete(user)
+            delete_user(user)
             removed += 1
     db.session.commit()
     return removed

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from billing import cancellations, mirror
 from billing.catalog import Catalog
-from billing.models import User, db, forget_customer_from_elsewhere, utcnow
+from billing.models import BillingAccount, db, forget_customer_from_elsewhere, utcnow
 from billing.settings import Settings
 from billing.stripe_api import BillingError, StripeAPI
 from ops import doctor, report
@@ -105,34 +105,34 @@ def doctor_command() -> None:
 
 
 @stripe_cli.command("resync")
-@click.option("--customer", metavar="CUSTOMER_ID", help="Only the user with this Stripe customer (cus_...).")
+@click.option("--customer", metavar="CUSTOMER_ID", help="Only the billing account with this Stripe customer (cus_...).")
 def resync_command(customer: str | None) -> None:
-    """Repair the local mirror from Stripe: each user's subscription, billing
+    """Repair the local mirror from Stripe: each account's subscription, billing
     details and card (after missed webhooks, or a restored database backup)."""
     _, _, api = _app_parts()
-    query = select(User).where(User.stripe_customer_id.is_not(None)).order_by(User.id)
+    query = select(BillingAccount).where(BillingAccount.stripe_customer_id.is_not(None)).order_by(BillingAccount.id)
     if customer is not None:
-        query = query.where(User.stripe_customer_id == customer)
-    users = db.session.scalars(query).all()
-    if customer is not None and not users:
-        raise click.ClickException(f"No user of this site has the Stripe customer {customer}.")
+        query = query.where(BillingAccount.stripe_customer_id == customer)
+    accounts = db.session.scalars(query).all()
+    if customer is not None and not accounts:
+        raise click.ClickException(f"No billing account of this site has the Stripe customer {customer}.")
     failures = forgotten = 0
-    for user in users:
-        if forget_customer_from_elsewhere(user, api.origin):
+    for account in accounts:
+        if forget_customer_from_elsewhere(account, api.origin):
             db.session.commit()
-            click.echo(f"  forgot   {user.email}: its customer was made under another key or mode")
+            click.echo(f"  forgot   {account.email}: its customer was made under another key or mode")
             forgotten += 1
             continue
         try:
-            changed = mirror.refresh(api, user)
+            changed = mirror.refresh(api, account)
             db.session.commit()
         except BillingError as e:
             db.session.rollback()
             failures += 1
-            click.secho(f"  failed   {user.email} ({user.stripe_customer_id}): {e}", fg="red")
+            click.secho(f"  failed   {account.email} ({account.stripe_customer_id}): {e}", fg="red")
             continue
-        click.echo(f"  {'updated' if changed else 'ok     '}  {user.email} ({user.stripe_customer_id})")
-    click.echo(f"Resynced {len(users) - failures - forgotten} of {len(users) - forgotten} customers from Stripe.")
+        click.echo(f"  {'updated' if changed else 'ok     '}  {account.email} ({account.stripe_customer_id})")
+    click.echo(f"Resynced {len(accounts) - failures - forgotten} of {len(accounts) - forgotten} customers from Stripe.")
     if failures:
         raise SystemExit(1)
 

@@ -11,10 +11,23 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from billing import links
-from billing.accounts import find_user
 from billing.buttons import BY_LINK_FLOW, Chosen, ready
 from billing.catalog import Catalog
 from billing.eligibility import NotEligible
+from billing.models import BillingAccount, db
+
+
+def _account_with(email: str) -> BillingAccount:
+    """The one billing account with this email (as the sign-in last gave it)."""
+    query = db.select(BillingAccount).where(db.func.lower(BillingAccount.email) == email.strip().lower())
+    found = db.session.scalars(query.limit(2)).all()
+    if not found:
+        raise click.ClickException(f"No account has the email {email!r}.")
+    if len(found) > 1:
+        raise click.ClickException(f"Several billing accounts have the email {email!r}: write the link in code.")
+    account: BillingAccount = found[0]
+    return account
+
 
 links_cli = AppGroup("links", help="Signed links to one step of a customer's billing, for email.")
 
@@ -38,9 +51,7 @@ def make_command(email: str, flow: str, price: str | None, expires: int) -> None
     """Print a link that opens FLOW for this customer, once, until it expires. Refused
     if the customer cannot do that now (the same rule as the account page's button)."""
     button = BY_LINK_FLOW[flow]
-    user = find_user(email)
-    if user is None:
-        raise click.ClickException(f"No account has the email {email!r}.")
+    account = _account_with(email)
     catalog: Catalog = current_app.extensions["catalog"]
     keys = ", ".join(p.lookup_key for p in catalog.prices)
     # A button that takes its plan from the pricing page takes it from the link instead.
@@ -52,10 +63,10 @@ def make_command(email: str, flow: str, price: str | None, expires: int) -> None
     if price and plan is None:
         raise click.UsageError(f"--price {price!r} is not in the catalog: one of {keys}.")
     try:
-        ready(user, button, Chosen(price=plan))
+        ready(account, button, Chosen(price=plan))
     except NotEligible as e:
-        raise click.ClickException(f"{user.email} cannot do this now: {e}") from e
-    token = links.make(user, button.key, price, expires=timedelta(seconds=expires))
+        raise click.ClickException(f"{account.email} cannot do this now: {e}") from e
+    token = links.make(account, button.key, price, expires=timedelta(seconds=expires))
     until = datetime.fromtimestamp(links.now() + expires, UTC)
     click.echo(links.url(token))
-    click.echo(f"Opens {flow} for {user.email}, once, until {until:%Y-%m-%d %H:%M} UTC.", err=True)
+    click.echo(f"Opens {flow} for {account.email}, once, until {until:%Y-%m-%d %H:%M} UTC.", err=True)

@@ -16,7 +16,11 @@ import stripe
 from app import create_app
 from billing.models import upgrade_schema
 from ops.setup import ensure_catalog
+from tests.core.header_signin import PROXY, HeaderAuth, plug
 from tests.helpers import LIVE_KEY, Auth, core_app, database_url, free_port
+
+# Each sign-in the tests run on: what create_app plugs in (None: its default), and the Auth helper.
+SIGN_INS = {"password": (None, Auth), "header": (plug({PROXY}), HeaderAuth)}
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +37,15 @@ def app_settings():
 
 
 @pytest.fixture
-def app(tmp_path, app_settings):
-    return core_app(tmp_path, **app_settings)
+def sign_in():
+    """Who signs people in: "password" (billing/accounts.py) or "header" (an SSO proxy's
+    header, tests/core/header_signin.py). A module parametrizes it to run on both."""
+    return "password"
+
+
+@pytest.fixture
+def app(tmp_path, app_settings, sign_in):
+    return core_app(tmp_path, sign_in=SIGN_INS[sign_in][0], **app_settings)
 
 
 @pytest.fixture
@@ -52,8 +63,8 @@ def client(app):
 
 
 @pytest.fixture
-def auth(client, app):
-    return Auth(client, app)
+def auth(client, app, sign_in):
+    return SIGN_INS[sign_in][1](client, app)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from werkzeug.test import Client
 from app import create_app
 from billing.buttons import PORTAL_BUTTONS
 from billing.catalog import load_catalog
-from billing.models import User, db, upgrade_schema
+from billing.models import BillingAccount, db, upgrade_schema
 from billing.settings import WEBHOOK_PATH, load_settings
 from billing.stripe_api import StripeAPI
 from ops.setup import ensure_catalog
@@ -83,12 +83,13 @@ def prepared_standin(public_url: str = BASE_URL + STANDIN_PATH) -> StandIn:
     return standin
 
 
-def core_app(tmp_path, standin: StandIn | None = None, name: str = "app", **settings):
+def core_app(tmp_path, standin: StandIn | None = None, name: str = "app", sign_in=None, **settings):
     """The site with a test key, its Stripe SDK pointed at `standin` through the
     STRIPE_HTTP_CLIENT seam (in-process, no socket), as a fork without the demo kit
     runs it (where the kit is present, its panels and persona menu are off unless asked
     for). The stand-in's hosted pages answer under /_standin, as a browser would reach
-    Stripe's, and its webhooks queue until `standin.deliver_webhooks()`."""
+    Stripe's, and its webhooks queue until `standin.deliver_webhooks()`. `sign_in`: another
+    sign-in than billing/accounts.py (create_app's)."""
     standin = standin or prepared_standin()
     timeout = float(settings.get("STRIPE_TIMEOUT", 10))
     app = create_app(
@@ -103,7 +104,8 @@ def core_app(tmp_path, standin: StandIn | None = None, name: str = "app", **sett
             "SHOW_API_CALLS": "off",
             "DEMO_PERSONAS": "off",
             **settings,
-        }
+        },
+        **({"sign_in": sign_in} if sign_in else {}),
     )
     with app.app_context():
         upgrade_schema()
@@ -181,18 +183,40 @@ class Auth:
         return self.user()
 
     def user(self, email=None):
-        """The user's row and subscription mirror, as plain values (default: who is signed in)."""
+        """The billing account and subscription mirror, as plain values (default: who is signed in)."""
         email = email or self.email
         with self.app.app_context():
-            user = db.session.scalar(db.select(User).where(User.email == email))
-            sub = user.subscription
+            account = account_of(email)
+            sub = account.subscription
             return SimpleNamespace(
-                id=user.id,
-                customer=user.stripe_customer_id,
+                id=account.id,
+                owner=account.owner_id,
+                customer=account.stripe_customer_id,
                 subscription=None
                 if sub is None
                 else SimpleNamespace(**{c.key: getattr(sub, c.key) for c in sub.__table__.columns}),
             )
+
+
+def account_of(email):
+    """The billing account with this email (in an app context), made as the site makes it
+    on first need for a user of its sign-in who has none yet (signed up, no page seen)."""
+    from billing import current
+    from billing.accounts import User
+
+    found = db.session.scalar(db.select(BillingAccount).where(BillingAccount.email == email))
+    if found is None:
+        user = db.session.scalar(db.select(User).where(User.email == email))
+        found = current.account_of(user) if user is not None else None
+    return found
+
+
+def session_token(app, email):
+    """What a session cookie names to sign this user in (billing.accounts.User.get_id)."""
+    from billing.accounts import User
+
+    with app.app_context():
+        return db.session.scalar(db.select(User.session_token).where(User.email == email))
 
 
 def event_body(event_type, obj, event_id="evt_test_1", previous=None):

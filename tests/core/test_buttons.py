@@ -12,6 +12,13 @@ from tests.helpers import BASE_URL, csrf_token, follow, local_path
 RETURN = f"{BASE_URL}/account/return"
 
 
+@pytest.fixture(params=["password", "header"])
+def sign_in(request):
+    """Every test here runs on the site's own sign-in and on an SSO proxy's header
+    (tests/core/header_signin.py), but those about the sign-in's own pages."""
+    return request.param
+
+
 def stripe_calls(standin, method=None, path=None):
     return [r for r in standin.requests if (method is None or r.method == method) and (path is None or r.path == path)]
 
@@ -41,6 +48,7 @@ def test_pricing_marks_the_current_plan_and_switch_works_without_javascript(clie
     assert 'value="pro_yearly"' in yearly
 
 
+@pytest.mark.parametrize("sign_in", ["password"])  # its sign-up and sign-in pages
 def test_signed_out_visitor_signs_up_and_continues_to_the_picked_plan(client, auth):
     page = client.get("/?interval=year").get_data(as_text=True)
     assert "/signup?plan=pro_yearly" in page
@@ -51,6 +59,7 @@ def test_signed_out_visitor_signs_up_and_continues_to_the_picked_plan(client, au
     assert 'action="/checkout"' in page
 
 
+@pytest.mark.parametrize("sign_in", ["password"])  # its sign-up and sign-in pages
 def test_sign_in_also_continues_to_the_picked_plan(client, auth):
     auth.signup()
     auth.signout()
@@ -58,6 +67,7 @@ def test_sign_in_also_continues_to_the_picked_plan(client, auth):
     assert auth.signin().headers["Location"] == "/?plan=business_monthly"
 
 
+@pytest.mark.parametrize("sign_in", ["password"])  # its sign-up and sign-in pages
 def test_a_plan_outside_the_catalog_is_not_remembered(client, auth):
     client.get("/signup?plan=https://evil.example")
     assert auth.signup().headers["Location"] == "/account"
@@ -227,7 +237,8 @@ def test_post_without_csrf_token_is_refused(client, auth, standin):
 
 def test_csrf_token_of_another_session_is_refused(app, auth, standin):
     other = app.test_client()
-    foreign_token = csrf_token(other)
+    type(auth)(other, app).signup(email="eve@example.com")
+    foreign_token = csrf_token(other, "/")
     auth.signup()
     auth.subscribe()
     standin.clear_requests()
@@ -279,6 +290,7 @@ def test_buttons_need_a_subscription_of_ones_own(app, auth, standin):
     assert ada_sub not in str(standin.requests)
 
 
+@pytest.mark.parametrize("sign_in", ["password"])  # its sign-up and sign-in pages
 def test_buttons_need_sign_in(client, standin):
     for path in ("/account/cancel", "/account/billing", "/checkout", "/account/switch-plan"):
         response = client.post(path, data={"csrf_token": csrf_token(client)})

@@ -54,7 +54,7 @@ def test_a_webhook_mirrors_cancellation_details_and_records_the_cancellation(cli
     )
     [row] = rows(app)
     assert row["stripe_subscription_id"] == sub["id"] and row["stripe_customer_id"] == subscriber.user().customer
-    assert row["user_id"] == subscriber.user().id
+    assert row["account_id"] == subscriber.user().id
     assert row["requested_at"] == datetime.fromtimestamp(asked, UTC).replace(tzinfo=None)  # Stripe's canceled_at
     assert (row["at_period_end"], row["offer_accepted"], row["withdrawn_at"]) == (True, False, None)
     assert row["effective_at"] == mirrored.cancel_at

@@ -96,7 +96,7 @@ def test_checkout_uses_flexible_billing_and_returns_with_the_session_id():
             "https://shop.example/checkout/return",
             price_id="price_pro",
             cancel_url="https://shop.example/",
-            user_id=7,
+            account_id=7,
         )
     )
     assert params == {
@@ -110,7 +110,7 @@ def test_checkout_uses_flexible_billing_and_returns_with_the_session_id():
     }
     with_code = flows.checkout_subscription(
         flows.Press(
-            "cus_1", "s", price_id="p", cancel_url="c", user_id=1, discount=flows.Discount(promotion_code="promo_1")
+            "cus_1", "s", price_id="p", cancel_url="c", account_id=1, discount=flows.Discount(promotion_code="promo_1")
         )
     )
     assert with_code["discounts"] == [{"promotion_code": "promo_1"}]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import Auth, core_app, csrf_token
+from tests.helpers import Auth, core_app, csrf_token, session_token
 
 FIELDS = [
     "lookup_key",
@@ -57,7 +57,6 @@ def world(tmp_path_factory):
     auth = Auth(client, app)
     auth.signup()
     auth.subscribe("business_monthly")
-    user_id = auth.user().id
     rules = sorted(
         {
             (rule.rule, tuple(sorted(rule.methods - {"HEAD", "OPTIONS"})))
@@ -65,23 +64,24 @@ def world(tmp_path_factory):
             if rule.endpoint != "static"
         }
     )
-    return app, client, rules, user_id
+    return app, client, rules, auth.email
 
 
-def sign_in_as(client, user_id):
+def sign_in_as(app, client, email):
     """Flask-Login's session keys, set directly: signed in without the password check,
-    so examples after a fuzzed POST /signout are signed in again."""
+    so examples after a fuzzed POST /signout (which changes the user's token) are signed in again."""
+    token = session_token(app, email)
     with client.session_transaction() as session:
-        session["_user_id"], session["_fresh"] = str(user_id), True
+        session["_user_id"], session["_fresh"] = token, True
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_route_answers_5xx(world, data):
-    app, client, rules, user_id = world
+    app, client, rules, email = world
     signed_in = data.draw(st.integers(0, 4)) > 0  # signed in 4 times in 5
     if signed_in:
-        sign_in_as(client, user_id)
+        sign_in_as(app, client, email)
     else:
         client.delete_cookie("session")
     path, methods = data.draw(st.sampled_from(rules))

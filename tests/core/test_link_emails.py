@@ -9,13 +9,12 @@ import re
 
 import pytest
 
-from billing.accounts import find_user
 from billing.eligibility import PortalFeatures
 from billing.email import SENDER, Message
 from billing.models import StripeEvent, db
 from tests.core.test_past_due import make_past_due
 from tests.core.test_webhooks import post_event
-from tests.helpers import event_body, local_path
+from tests.helpers import account_of, event_body, local_path
 
 LINK = re.compile(r"http://localhost/links/\S+")
 
@@ -73,12 +72,12 @@ def trialing(app, auth, standin):
     def make(card=False):
         auth.signup()
         api = app.extensions["stripe"]
-        customer = api.create_customer("ada@example.com", auth.user().id, "trial-test")
+        customer = api.create_customer("ada@example.com", auth.user().owner, "trial-test")
         if card:
             pm = api.client.v1.payment_methods.attach("pm_card_visa", {"customer": customer})
             api.client.v1.customers.update(customer, {"invoice_settings": {"default_payment_method": pm.id}})
         with app.app_context():
-            find_user("ada@example.com").use_customer(customer, "test")
+            account_of("ada@example.com").use_customer(customer, "test")
             db.session.commit()
         [price] = [p for p in standin.state.all("price") if p["lookup_key"] == "pro_monthly"]
         api.client.v1.subscriptions.create(

@@ -12,11 +12,11 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 
 from billing import flows, links
-from billing.accounts import find_user
+from billing.accounts import delete_user, find_user
 from billing.buttons import BUTTONS, BY_LINK_FLOW
 from billing.eligibility import SubscriptionFacts
-from billing.models import LinkUse, User, db
-from tests.helpers import CSRF, SECRET_KEY, Auth, csrf_token, local_path
+from billing.models import LinkUse, db
+from tests.helpers import CSRF, SECRET_KEY, Auth, account_of, csrf_token, local_path
 
 CARD = "update_payment_method"
 
@@ -27,8 +27,7 @@ def api_calls(standin):
 
 def link_path(app, button=CARD, email="ada@example.com", price=None, expires=links.DEFAULT_EXPIRY):
     with app.app_context():
-        user = find_user(email)
-        url = links.url(links.make(user, button, price, expires))
+        url = links.url(links.make(account_of(email), button, price, expires))
     assert url.startswith("http://localhost/links/")
     return local_path(url)
 
@@ -193,11 +192,10 @@ def test_a_step_no_longer_eligible_is_refused(app, client, standin, subscriber):
 def test_a_link_for_an_account_that_changed_is_refused(app, client, standin, subscriber, change):
     path = link_path(app)
     with app.app_context():
-        user = find_user("ada@example.com")
         if change == "email changed":
-            user.email = "ada.lovelace@example.com"
+            account_of("ada@example.com").email = "ada.lovelace@example.com"
         else:
-            db.session.delete(user)
+            delete_user(find_user("ada@example.com"))
         db.session.commit()
     standin.clear_requests()
     assert_refused(press(client, path), 410, "This link is no longer valid")
@@ -289,6 +287,6 @@ def test_the_email_flows_are_the_portal_steps_that_need_no_form():
 def test_a_link_record_does_not_keep_a_user_from_being_removed(app, client, subscriber):
     assert press(client, link_path(app)).status_code == 303
     with app.app_context():
-        db.session.delete(db.session.scalar(db.select(User)))
+        delete_user(find_user("ada@example.com"))
         db.session.commit()
         assert db.session.scalar(db.select(LinkUse.button)) == CARD

@@ -5,7 +5,7 @@ its customer was made, and one made elsewhere is forgotten instead of answering
 
 from __future__ import annotations
 
-from billing.models import User, db
+from billing.models import BillingAccount, db
 from billing.settings import key_origin
 from tests.core.test_webhooks import post_event, subscription_event
 from tests.helpers import Auth, core_app, prepared_standin
@@ -13,12 +13,12 @@ from tests.helpers import Auth, core_app, prepared_standin
 
 def origin_of(app, email):
     with app.app_context():
-        return db.session.scalar(db.select(User.stripe_origin).where(User.email == email))
+        return db.session.scalar(db.select(BillingAccount.stripe_origin).where(BillingAccount.email == email))
 
 
 def mark_made(app, email, origin):
     with app.app_context():
-        db.session.execute(db.update(User).where(User.email == email).values(stripe_origin=origin))
+        db.session.execute(db.update(BillingAccount).where(BillingAccount.email == email).values(stripe_origin=origin))
         db.session.commit()
 
 

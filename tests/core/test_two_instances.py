@@ -18,7 +18,7 @@ from pathlib import Path
 import stripe
 
 from app import create_app
-from billing.models import StripeEvent, User, db
+from billing.models import BillingAccount, StripeEvent, db
 from tests.helpers import database_url, event_body, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,8 +78,7 @@ def test_the_same_event_to_two_instances_at_once_is_applied_once(standin_url, tm
     sdk = stripe.StripeClient("sk_test_two_instances", base_addresses={"api": standin_url})
     customer = sdk.v1.customers.create({"email": "ada@example.com"})
     with app.app_context():
-        user = User(email="ada@example.com", stripe_customer_id=customer.id)
-        user.set_password("correct horse")
+        user = BillingAccount(owner_id="ada@example.com", email="ada@example.com", stripe_customer_id=customer.id)
         db.session.add(user)
         db.session.commit()
 
@@ -104,4 +103,4 @@ def test_the_same_event_to_two_instances_at_once_is_applied_once(standin_url, tm
             process.wait(10)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(StripeEvent)) == 15
-        assert db.session.scalar(db.select(User)).profile is not None  # the event was applied
+        assert db.session.scalar(db.select(BillingAccount)).profile is not None  # the event was applied

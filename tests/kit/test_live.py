@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing.models import User, db
+from billing.models import BillingAccount, db
 from kit.personas import PERSONAS
 from tests.helpers import LIVE
 
@@ -23,7 +23,7 @@ def test_seed_then_reset_personas_against_test_mode(live_app):
             statuses = {
                 p.key: (user.subscription.status if user.subscription else None)
                 for p in PERSONAS
-                if (user := db.session.scalar(db.select(User).where(User.email == p.email)))
+                if (user := db.session.scalar(db.select(BillingAccount).where(BillingAccount.email == p.email)))
             }
         assert statuses["past-due"] == "past_due" and statuses["paused"] == "paused", statuses
     finally:

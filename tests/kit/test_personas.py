@@ -116,7 +116,8 @@ def test_reset_removes_what_seed_made_and_nothing_else(seeded, app, auth, standi
     assert f"Removed {len(PERSONAS)} demo personas" in reset.output
     for p in PERSONAS:
         with app.app_context():
-            from billing.models import User, db
+            from billing.accounts import User
+            from billing.models import db
 
             assert db.session.scalar(db.select(User).where(User.email == p.email)) is None
     remaining = [c for c in standin.state.all("customer") if not c.get("deleted")]

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from app import create_app
-from billing.models import User, db
+from billing.models import BillingAccount, db
 from kit.personas import PERSONAS
 from tests.helpers import BASE_URL, SECRET_KEY, Auth, csrf_token, local_path
 from tests.kit.test_personas import EXPECTED, persona_states
@@ -82,7 +82,7 @@ def test_a_state_file_from_an_older_stand_in_is_set_aside_and_its_customers_forg
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "could not be read" in warnings[0], warnings
     with app.app_context():
-        customers = db.session.scalars(db.select(User.stripe_customer_id)).all()
+        customers = db.session.scalars(db.select(BillingAccount.stripe_customer_id)).all()
     assert customers and all(c is None for c in customers)  # they lived in the old file
     seeded = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert seeded.output.count("created") == len(PERSONAS), seeded.output

@@ -28,7 +28,7 @@ import sqlalchemy
 import stripe
 
 from app import create_app
-from billing.models import BillingProfile, StripeEvent, User, db
+from billing.models import BillingAccount, BillingProfile, StripeEvent, db
 from tests.helpers import database_url, event_body, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -252,8 +252,7 @@ def test_a_webhook_delivered_to_either_instance_is_applied_once(redis_url, share
     sdk = stripe.StripeClient(KEY, base_addresses={"api": standin_url})
     customer = sdk.v1.customers.create({"email": "ada@example.com", "name": "Ada 0"})
     with app.app_context():
-        user = User(email="ada@example.com", stripe_customer_id=customer.id)
-        user.set_password("correct horse")
+        user = BillingAccount(owner_id="ada@example.com", email="ada@example.com", stripe_customer_id=customer.id)
         db.session.add(user)
         db.session.commit()
 
@@ -296,8 +295,7 @@ def test_a_change_applied_by_one_instance_shows_on_the_others_pages_at_once(redi
     email = unique_email()
     customer = sdk.v1.customers.create({"email": email, "name": "Before"})
     with app.app_context():
-        user = User(email=email, stripe_customer_id=customer.id)
-        user.set_password("correct horse")
+        user = BillingAccount(owner_id=email, email=email, stripe_customer_id=customer.id)
         db.session.add(user)
         db.session.commit()
     visitor = Browser()
