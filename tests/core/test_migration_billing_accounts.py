@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.security import generate_password_hash
 
@@ -27,8 +27,6 @@ ROWS = {
     "subscriptions": [
         dict(id=10, user_id=1, stripe_subscription_id="sub_ada", lookup_key="pro_monthly"),
         dict(id=11, user_id=2, stripe_subscription_id="sub_bob", lookup_key="starter_monthly"),
-        # Left by a user deleted while SQLite did not enforce foreign keys: no one's.
-        dict(id=12, user_id=9, stripe_subscription_id="sub_gone", lookup_key="starter_monthly"),
     ],
     "billing_profiles": [
         dict(
@@ -44,9 +42,15 @@ ROWS = {
     "cancellations": [
         dict(id=30, user_id=2, stripe_customer_id="cus_bob", stripe_subscription_id="sub_bob_old", reason="x"),
         dict(id=31, user_id=None, stripe_customer_id="cus_old", stripe_subscription_id="sub_old", reason="y"),
-        dict(id=32, user_id=9, stripe_customer_id="cus_gone", stripe_subscription_id="sub_gone", reason="z"),
     ],
     "link_uses": [dict(jti="jti-bob", user_id=2, button="payment_method")],
+}
+# Left by a user deleted while SQLite did not enforce the foreign keys (PostgreSQL refuses them).
+ORPHANS = {
+    "subscriptions": [dict(id=12, user_id=9, stripe_subscription_id="sub_gone", lookup_key="starter_monthly")],
+    "cancellations": [
+        dict(id=32, user_id=9, stripe_customer_id="cus_gone", stripe_subscription_id="sub_gone", reason="z")
+    ],
 }
 DEFAULTS = {
     "users": dict(password_hash=generate_password_hash("correct horse"), created_at=NOW),
@@ -82,9 +86,10 @@ def old_database(tmp_path):
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin.wsgi_app})
     with app.app_context():
         upgrade(revision=BEFORE_ACCOUNTS)
+        sqlite = db.engine.dialect.name == "sqlite"
         with db.engine.begin() as connection:
             for table, rows in ROWS.items():
-                for row in rows:
+                for row in rows + (ORPHANS.get(table, []) if sqlite else []):
                     values = DEFAULTS[table] | row
                     columns = ", ".join(values)
                     connection.execute(
@@ -115,7 +120,8 @@ def test_upgrade_moves_every_record_to_its_users_billing_account(tmp_path):
         assert bob.subscription.lookup_key == "starter_monthly" and bob.profile is None
         assert cy.subscription is None
         cancellations = {c.id: c.account_id for c in db.session.scalars(sa.select(Cancellation))}
-        assert cancellations == {30: bob.id, 31: None, 32: None}
+        orphans = {32: None} if db.engine.dialect.name == "sqlite" else {}
+        assert cancellations == {30: bob.id, 31: None} | orphans  # the orphan's history stays, anonymous
         assert db.session.scalar(sa.select(LinkUse.account_id)) == bob.id
         subscriptions = db.session.execute(sa.text("SELECT stripe_subscription_id FROM subscriptions")).scalars()
         assert sorted(subscriptions) == ["sub_ada", "sub_bob"]  # the one no one could reach is gone
@@ -134,3 +140,16 @@ def test_upgrade_moves_every_record_to_its_users_billing_account(tmp_path):
         assert f"Signed in as {email}" in page and plan in page
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(BillingAccount)) == 3  # none made twice
+
+
+def test_downgrade_puts_the_customer_columns_back_on_users(tmp_path):
+    app = old_database(tmp_path)
+    with app.app_context():
+        upgrade()
+        downgrade(revision=BEFORE_ACCOUNTS)
+        rows = db.session.execute(sa.text("SELECT id, stripe_customer_id, locale FROM users ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [(1, "cus_ada", "de"), (2, "cus_bob", None), (4, None, None)]
+        subscriptions = db.session.execute(sa.text("SELECT user_id, stripe_subscription_id FROM subscriptions"))
+        assert sorted(tuple(r) for r in subscriptions) == [(1, "sub_ada"), (2, "sub_bob")]
+        assert db.session.execute(sa.text("SELECT user_id FROM link_uses")).scalar() == 2
+        assert not sa.inspect(db.engine).has_table("billing_accounts")
