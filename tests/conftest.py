@@ -16,11 +16,11 @@ import stripe
 from app import create_app
 from billing.models import upgrade_schema
 from ops.setup import ensure_catalog
-from tests.core.header_signin import PROXY, HeaderAuth, plug
+from tests.core import header_signin
 from tests.helpers import LIVE_KEY, Auth, core_app, database_url, free_port
 
 # Each sign-in the tests run on: what create_app plugs in (None: its default), and the Auth helper.
-SIGN_INS = {"password": (None, Auth), "header": (plug({PROXY}), HeaderAuth)}
+SIGN_INS = {"password": (None, Auth), "header": (header_signin.init_app, header_signin.HeaderAuth)}
 
 
 @pytest.fixture(autouse=True)

@@ -82,3 +82,12 @@ def test_every_guide_is_linked_from_the_readme():
     linked = {(ROOT / target.partition("#")[0]).resolve() for target in LINK.findall(prose(README.read_text()))}
     guides = set((ROOT / "docs").glob("*.md"))
     assert sorted(p.name for p in guides - linked) == []
+
+
+def test_the_sign_in_swap_is_the_code_the_tests_run():
+    """The README's "Bring your own sign-in" is tests/core/header_signin.py's sign-in (the
+    button and page tests run on it), but for the proxy's address."""
+    snippet = README.read_text().split("```python\n# billing/sso.py", 1)[1].split("```", 1)[0]
+    source = (ROOT / "tests/core/header_signin.py").read_text()
+    tested = source[source.index("PROXIES = {PROXY}") : source.index("class HeaderAuth")]
+    assert snippet[snippet.index("PROXIES =") :].strip() == tested.strip().replace("{PROXY}", '{"10.0.0.2"}')

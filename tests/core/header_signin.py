@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import request
+from flask import Flask, request
 
 from billing import signin
 from tests.helpers import Auth
@@ -20,39 +20,33 @@ HEADER = "X-Forwarded-User"
 # The test client's address (werkzeug's default REMOTE_ADDR): the proxy, in these tests.
 PROXY = "127.0.0.1"
 
+# From here to HeaderAuth: the README's "Bring your own sign-in", word for word but the address.
+PROXIES = {PROXY}  # the header is believed only on requests straight from the proxy
+
 
 @dataclass(frozen=True)
-class ProxyUser:
-    id: str
+class Person:
+    id: str  # stable, never given to another person: it names their billing account
     email: str
 
 
-class HeaderSignIn:
-    def __init__(self, proxies: set[str]) -> None:
-        self.proxies = proxies
-
-    def current(self) -> ProxyUser | None:
-        # Behind TRUSTED_PROXIES, ProxyFix puts the client's address in remote_addr; the
-        # proxy's own is kept here.
+class ProxySignIn:
+    def current(self) -> Person | None:
         peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR", request.remote_addr)
-        name = request.headers.get(HEADER, "").strip().lower()
-        if peer not in self.proxies or not name:
-            return None
-        return ProxyUser(id=name, email=name)
+        name = request.headers.get("X-Forwarded-User", "").strip().lower()
+        return Person(name, name) if peer in PROXIES and name else None
 
     def signin_url(self, plan: str | None = None) -> str | None:
-        return None
+        return None  # no sign-in page of ours: the pages show no such link
 
-    def signup_url(self, plan: str | None = None) -> str | None:
-        return None
+    signup_url = signin_url
 
     def signout_url(self) -> str | None:
         return None
 
 
-def plug(proxies: set[str]):
-    """What create_app's `sign_in` takes: the one line a site with its own users writes."""
-    return lambda app: signin.use(app, HeaderSignIn(proxies))
+def init_app(app: Flask) -> None:
+    signin.use(app, ProxySignIn())
 
 
 class HeaderAuth(Auth):
