@@ -22,7 +22,7 @@ from sqlalchemy import select
 from billing import current, mirror
 from billing.accounts import User, delete_user
 from billing.catalog import Catalog, Price
-from billing.models import BillingAccount, db, save_subscription
+from billing.models import BillingAccount, db, forget_customer_from_elsewhere, save_subscription
 from billing.stripe_api import StripeAPI
 from kit import demo_stripe
 from kit.demo_stripe import PERSONA_CLOCK_PREFIX
@@ -106,8 +106,10 @@ def seed(api: StripeAPI, catalog: Catalog) -> Iterator[tuple[Persona, bool]]:
         if p.plan is not None and price is None:
             continue  # the catalog has no plan of this kind (e.g. no per-seat product)
         user = user_of(p)
-        # A persona made offline is no customer under a test key (nor the reverse): account_of forgets it.
         account = current.account_of(user) if user is not None else None
+        if account is not None:
+            # A persona made offline is no customer under a test key (nor the reverse): remake it.
+            forget_customer_from_elsewhere(account, api.origin)
         if account is not None and account.stripe_customer_id and (price is None or account.subscription is not None):
             yield p, False
             continue

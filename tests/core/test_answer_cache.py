@@ -9,8 +9,9 @@ import redis
 from flask import request
 
 from billing import answer_cache
+from billing.accounts import User
 from billing.answer_cache import FileVersion, data_version
-from billing.models import User, db
+from billing.models import db
 from billing.settings import load_settings
 from tests.helpers import Auth, core_app
 
