@@ -64,6 +64,7 @@ def test_refuses_what_a_link_could_not_do(app, subscriber, args, message):
 
 def test_refuses_a_step_the_customer_cannot_take(app, auth):
     auth.signup("new@example.com")  # no subscription, no Stripe customer yet
+    auth.client.get("/account")  # where sign-up leads: the billing account is made on this first need
     result = make(app, "--email", "new@example.com", "--flow", "subscription_cancel")
     assert result.exit_code == 1
     assert "new@example.com cannot do this now: You have no subscription yet: choose a plan." in result.output
