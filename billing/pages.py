@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
 
 from billing import answer_cache, current, mirror, outcomes, page_cache, presenters
 from billing.buttons import BUTTON, BUTTONS, PROMO, choices, promo_code
@@ -197,7 +198,12 @@ def checkout_return() -> ResponseReturnValue:
         return redirect(url_for("pages.account"), 303)
     save_subscription(u, result[0])
     save_profile(u, result[1])
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The webhooks of this checkout saved its subscription or card at the same moment
+        # (the first of either is an insert): theirs stand, read from Stripe as ours was.
+        db.session.rollback()
     for message in outcomes.describe(before, u, current.catalog()):
         flash(message, "success")
     return redirect(url_for("pages.account"), 303)

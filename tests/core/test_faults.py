@@ -226,3 +226,23 @@ def test_an_unreachable_stripe_is_a_message_never_a_500(tmp_path, fault):
     finally:
         if server is not None:
             server.close()
+
+
+def test_a_webhook_saving_the_new_card_first_does_not_fail_the_way_back(app, auth, client, monkeypatch):
+    # Checkout's webhooks and the customer's way back both save the first card: an insert each.
+    from billing import pages
+    from billing.models import BillingProfile, db, utcnow
+
+    auth.signup()
+    paid = client.post(local_path(auth.post("/checkout", lookup_key="pro_monthly").headers["Location"]))
+    saved_by_the_way_back = pages.save_profile
+
+    def webhook_first(account, snap):
+        with db.engine.begin() as webhook:
+            webhook.execute(db.insert(BillingProfile).values(account_id=account.id, updated_at=utcnow()))
+        return saved_by_the_way_back(account, snap)
+
+    monkeypatch.setattr(pages, "save_profile", webhook_first)
+    back = client.get(local_path(paid.headers["Location"]))
+    assert back.status_code == 303 and back.headers["Location"] == "/account"
+    assert client.get("/account").status_code == 200

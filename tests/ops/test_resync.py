@@ -28,7 +28,8 @@ def test_resync_repairs_the_mirror_after_missed_events(app, standin, subscriber)
 def test_resync_names_an_unknown_customer_and_reports_failures(app, standin, subscriber):
     runner = app.test_cli_runner()
     unknown = runner.invoke(args=["stripe", "resync", "--customer", "cus_nobody"])
-    assert unknown.exit_code == 1 and "No billing account of this site has the Stripe customer cus_nobody." in unknown.output
+    assert unknown.exit_code == 1
+    assert "No billing account of this site has the Stripe customer cus_nobody." in unknown.output
     standin.fail_next("GET", "/v1/subscriptions", status=500, count=3)
     failed = runner.invoke(args=["stripe", "resync"])
     assert failed.exit_code == 1 and "failed   ada@example.com" in failed.output
