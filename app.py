@@ -42,7 +42,7 @@ from billing import (
     webhook,
 )
 from billing.catalog import load_catalog
-from billing.models import db, init_db_command
+from billing.models import db, init_db_command, init_engine
 from billing.settings import load_settings
 from billing.stripe_api import StripeAPI
 
@@ -95,6 +95,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Extensions: the database and its migrations, CSRF on every form, sign-in, rate limits.
     db.init_app(app)
+    with app.app_context():
+        init_engine(db.engine)  # SQLite: WAL and a busy timeout (billing/models.py)
     Migrate(app, db, directory=str(MIGRATIONS))
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
     page_cache.init_app(app)  # the pages every anonymous visitor sees alike, rendered once

@@ -45,7 +45,6 @@ class Settings:
     app_base_url: str
     secret_key: str
     database_url: str
-    allow_live_mode: bool
     # Seconds to wait for one answer from Stripe before giving up (then retried).
     stripe_timeout: float = 10.0
     # Where sign-in attempt counts live: "memory://" (per process) or e.g. "redis://host:6379".
@@ -145,6 +144,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
     if key and not key.startswith(("sk_test_", "rk_test_", "sk_live_", "rk_live_")):
         raise ConfigError("STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_test_..., rk_test_...).")
 
+    # Checked whatever the key; only this check needs it, so Settings does not keep it.
     allow_live = flag(env, "STRIPE_ALLOW_LIVE_MODE")
     if key.startswith(("sk_live_", "rk_live_")) and not allow_live:
         raise ConfigError(
@@ -193,7 +193,6 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         app_base_url=app_base_url,
         secret_key=secret_key,
         database_url=database_url,
-        allow_live_mode=allow_live,
         stripe_timeout=_seconds(env, "STRIPE_TIMEOUT", 10.0),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         trusted_proxies=_count(env, "TRUSTED_PROXIES", 5),

@@ -1,8 +1,11 @@
 """Settings: each missing or malformed one stops the start with a message naming it."""
 
 import pytest
+import sqlalchemy as sa
 
+from billing.models import db
 from billing.settings import ConfigError, load_settings
+from tests.helpers import TEST_DATABASE_URL
 
 GOOD = {"STRIPE_SECRET_KEY": "sk_test_abc", "SECRET_KEY": "x" * 32, "APP_BASE_URL": "https://shop.example/"}
 
@@ -66,3 +69,17 @@ def test_create_app_refuses_to_start_with_a_bad_setting(tmp_path, monkeypatch):
 
     with pytest.raises(ConfigError, match="APP_BASE_URL"):
         create_app({"STRIPE_SECRET_KEY": "sk_test_abc", "SECRET_KEY": "x" * 32, "APP_BASE_URL": "nope"})
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's settings")
+def test_sqlite_is_tuned_on_this_apps_engine_only(app, tmp_path):
+    def pragmas(engine):
+        with engine.connect() as connection:
+            return [connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in ("journal_mode", "busy_timeout")]
+
+    with app.app_context():
+        assert pragmas(db.engine) == ["wal", 15000]
+    other = sa.create_engine(f"sqlite:///{tmp_path / 'elsewhere.sqlite'}")  # a forker's own engine
+    journal_mode, busy_timeout = pragmas(other)
+    assert journal_mode == "delete" and busy_timeout != 15000  # what Python's sqlite3 sets, untouched
+    other.dispose()
