@@ -12,7 +12,7 @@ import pytest
 from app import create_app
 from billing.buttons import BUTTON
 from kit.api_calls import form_pairs
-from tests.helpers import BASE_URL, Auth, core_app, database_url
+from tests.helpers import BASE_URL, Auth, database_url, demo_app
 
 PANELLED = ("cancel", "pause", "plan_picker", "change_interval", "update_details", "manage_billing")
 
@@ -71,7 +71,7 @@ def test_panels_in_test_mode_never_show_the_key(tmp_path):
     """With a real-looking test key (not offline), the panels are on and read the key
     from the environment; the key itself appears nowhere on the pages."""
     key = "sk_test_" + "NEVERSHOWN" * 3  # made up, and built here so no scanner takes it for a real one
-    app = core_app(tmp_path, STRIPE_SECRET_KEY=key, SHOW_API_CALLS="on")
+    app = demo_app(tmp_path, STRIPE_SECRET_KEY=key, SHOW_API_CALLS="on")
     client = app.test_client()
     auth = Auth(client, app)
     auth.signup()
