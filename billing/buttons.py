@@ -4,7 +4,10 @@ A button is a POST route that opens one step of Stripe's hosted pages (a
 customer-portal "deep link", or Checkout) and comes back. Its entry holds all
 there is to know about it: the route, the label, the eligibility rule that
 shows or hides it, the pure builder of its Stripe params and the Stripe call
-that sends them. The views below, the account page and the tests read BUTTONS.
+that sends them; then, grouped, what only some buttons need: where the account
+page shows it (`Shows`), what the customer chooses (`Asks`, read and checked in
+`choosing`) and where Stripe sends them back (`Returns`). `press` below (every
+button's view), the account page, the panels and the tests read BUTTONS.
 
 From a button's route to Stripe in three hops: `press` (the view) -> the
 entry's `build` (in `flows`) -> the entry's `send` (in `stripe_api`).

@@ -3,7 +3,8 @@ subscription, and previewed before any input (the pricing card's seats field and
 kit's API-call panels show the preview, so they show what a click sends).
 
 Each button names its readers in `billing.buttons.BUTTONS` (`Asks`); how many seats a
-plan change asks for is decided in one place, `billing.quantities`.
+plan change asks for is decided in one place, `billing.quantities`. The campaign code a
+customer brings from /pricing?promo=CODE is kept here too, checked for the chosen plan.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ API sets 1 instead: the two disagree, so nothing here relies on either default. 
 takes `quantity` beside `price` in `flow_data.subscription_update_confirm.items`
 (https://docs.stripe.com/api/customer_portal/sessions/create#create_portal_session-flow_data-subscription_update_confirm-items-quantity).
 
-No Flask, no database: the buttons (billing.chosen) and the pricing card's seats field
-call `quantity_to_send` with the catalog's products and the subscription's seats.
+No Flask, no database: the buttons' checks and previews (billing.choosing), and so the
+pricing card's seats field and the API-call panels, call `quantity_to_send` with the
+catalog's products and the seats the subscription has.
 """
 
 from __future__ import annotations
