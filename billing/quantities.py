@@ -1,11 +1,12 @@
 """How many of a plan a subscription or a plan change asks for: one pure rule.
 
-Every plan change states its quantity. A portal flow's item that names a new price
-without one keeps the old quantity (a customer with 5 seats of a per-seat plan who
-switches to a flat plan would be billed 5 times its price), and the subscription item
-API sets 1 instead: the two disagree, so nothing here relies on either default. Stripe
-takes `quantity` beside `price` in `flow_data.subscription_update_confirm.items`
-(https://docs.stripe.com/api/customer_portal/sessions/create#create_portal_session-flow_data-subscription_update_confirm-items-quantity).
+Every plan change states its quantity. Stripe's reference makes `quantity` optional beside
+`price` in `flow_data.subscription_update_confirm.items`
+(https://docs.stripe.com/api/customer_portal/sessions/create#create_portal_session-flow_data-subscription_update_confirm-items-quantity)
+and does not say what its absence means there; the portal session echoes the item's current
+quantity, so a customer with 5 seats of a per-seat plan who switches to a flat one would be
+billed 5 times its price, while updating a subscription item's price without one sets 1
+(https://docs.stripe.com/api/subscription_items/update). Nothing here relies on either.
 
 No Flask, no database: the buttons' checks and previews (billing.choosing), and so the
 pricing card's seats field and the API-call panels, call `quantity_to_send` with the
