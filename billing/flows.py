@@ -130,9 +130,9 @@ def update_confirm(p: Press) -> PortalSessionParams:
 
     The flow names the subscription *item* to change, not just the subscription:
     a subscription can hold several items, and the portal needs to know which
-    one moves to the new price (or quantity). It always states the quantity: an
-    item with a new price and none keeps the old quantity, so 5 seats of a per-seat
-    plan would become 5 of a flat one (billing.quantities decides it).
+    one moves to the new price (or quantity). It always states the quantity
+    (billing.quantities decides it, and says why): without one, 5 seats of a
+    per-seat plan could become 5 of a flat one.
     """
     assert p.quantity is not None, "a plan change states its quantity (the button's check decides it)"
     item: ItemParams = {"id": p.subscription.item_id}
