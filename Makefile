@@ -35,8 +35,8 @@ check:
 fork-check: $(VENV)/.installed-dev
 	bash .ci/fork-check
 
-# The README's and the tutorial's screenshots, from the demo in a real browser (Debian's
-# chromium), into docs/screenshots/ and docs/tutorial/screenshots/.
+# The screenshots of the README, the guides and the tutorial, from the demo in a real
+# browser (Debian's chromium), into docs/screenshots/ and docs/tutorial/screenshots/.
 screenshots: $(VENV)/.installed-dev
 	SCREENSHOTS_DIR=docs/screenshots TUTORIAL_SCREENSHOTS_DIR=docs/tutorial/screenshots \
 	  $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_screenshots.py

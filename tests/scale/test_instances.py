@@ -38,7 +38,7 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def instance_settings(standin_url, db_url, ratelimit_storage_uri=None):
-    """What every instance is given, the same on all (README, "Serving it for real")."""
+    """What every instance is given, the same on all (docs/serving.md, "N instances")."""
     env = {
         "STRIPE_SECRET_KEY": KEY,
         "STRIPE_API_BASE": standin_url,
