@@ -4,6 +4,7 @@ customer portal on exactly one step, then bring the customer back.
 This file is the map. The site itself is the `billing` package:
   pages.py    pricing and account pages, and where Stripe sends customers back
   buttons.py  every button, declared once: route, rule, builder, Stripe call
+  choosing.py, quantities.py  what the customer chose, and the quantity a plan change states
   flows.py    the pure builders of each button's Stripe params
   stripe_api.py  the one module that calls Stripe
   webhook.py, mirror.py  Stripe's events, and the local copy pages read
