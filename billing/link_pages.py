@@ -23,7 +23,8 @@ from flask import Blueprint, Response, flash, redirect, render_template
 from flask.typing import ResponseReturnValue
 
 from billing import current, links, presenters, signin
-from billing.buttons import BUTTON, Button, Chosen, choices, open_step, ready
+from billing.buttons import BUTTON, Button, choices, open_step, ready
+from billing.choosing import Chosen
 from billing.eligibility import NotEligible
 from billing.limits import limiter
 from billing.links import Claims, LinkRefused
@@ -87,7 +88,7 @@ def page(opened: Opened, token: str, status: int = 200) -> Response:
         heading=f"{does} for the account of {links.mask_email(opened.account.email)}",
         label=choice.label,
         note=choice.note,
-        style="danger" if opened.button.style == "danger" else "primary",
+        style="danger" if opened.button.shows.style == "danger" else "primary",
         token=token,
         expires=expires,
     )

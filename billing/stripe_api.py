@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import stripe
 
-from billing.eligibility import PortalFeatures
+from billing.eligibility import ENDED_STATUSES, PortalFeatures
 from billing.snapshots import (
     CustomerSnapshot,
     EventFacts,
@@ -60,8 +60,6 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 PLAN_UNAVAILABLE = "This plan is not available right now. Please try again later."
 # How long a lookup key -> price id answer is reused before asking Stripe again
 # (a key can move to a new price when the merchant changes an amount).
-# Statuses after which a subscription is over; another one may have replaced it.
-FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
 # Marks the portal configuration this app manages, so a rerun finds it.
 CONFIG_MARKER = "portal-deep-links-starter"
 DEFAULT_CONFIGURATION = "being the account's default"
@@ -412,7 +410,7 @@ class StripeAPI:
                 {"customer": customer, "status": "all", "limit": 10, "expand": expanded("data.")}
             )
         ordered = sorted(subs.data, key=lambda s: s.created, reverse=True)
-        live = [s for s in ordered if s.status not in FINAL_STATUSES]
+        live = [s for s in ordered if s.status not in ENDED_STATUSES]
         chosen = (live or ordered)[:1]
         return snapshot(chosen[0], self.lookup_keys()) if chosen else None
 

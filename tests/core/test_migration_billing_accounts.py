@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 from app import create_app
 from billing.accounts import User, find_user
 from billing.models import BillingAccount, Cancellation, LinkUse, db
-from tests.helpers import SECRET_KEY, STANDIN_PATH, TEST_KEY, Auth, database_url, prepared_standin
+from tests.helpers import SECRET_KEY, STANDIN_PATH, TEST_CATALOG, TEST_KEY, Auth, database_url, prepared_standin
 
 NOW = datetime(2026, 11, 30, 12, 0)
 BEFORE_ACCOUNTS = "0008"
@@ -71,7 +71,7 @@ DEFAULTS = {
 
 
 def old_database(tmp_path):
-    standin = prepared_standin()
+    standin = prepared_standin(catalog=TEST_CATALOG)
     app = create_app(
         {
             "TESTING": True,
@@ -81,6 +81,7 @@ def old_database(tmp_path):
             "STRIPE_HTTP_CLIENT": standin.http_client(),
             "SHOW_API_CALLS": "off",
             "DEMO_PERSONAS": "off",
+            "CATALOG_PATH": TEST_CATALOG,
         }
     )
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin.wsgi_app})

@@ -29,7 +29,7 @@ import stripe
 
 from app import create_app
 from billing.models import BillingAccount, BillingProfile, StripeEvent, db
-from tests.helpers import database_url, event_body, free_port
+from tests.helpers import TEST_CATALOG, database_url, event_body, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk_test_scale_instances"
@@ -46,6 +46,7 @@ def instance_settings(standin_url, db_url, ratelimit_storage_uri=None):
         "APP_BASE_URL": "http://localhost",
         "SECRET_KEY": "scale-test-secret-key-the-same-on-every-instance",
         "DATABASE_URL": db_url,
+        "CATALOG_PATH": TEST_CATALOG,
         "DEMO_PERSONAS": "off",
         # Behind a load balancer: the client's address is the one it forwards.
         "TRUSTED_PROXIES": "1",
