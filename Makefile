@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check fork-check standin load screenshots tutorial minimal-app
+.PHONY: run test check fork-check standin load screenshots tutorial minimal-app needs-kit
 
 # Stripe's pages (the offline stand-in's too) send customers back to APP_BASE_URL: on another
 # PORT, it follows, unless it is set (in the environment or .env).
@@ -35,21 +35,26 @@ check:
 fork-check: $(VENV)/.installed-dev
 	bash .ci/fork-check
 
-# The README's and the tutorial's screenshots, from the demo in a real browser (Debian's
-# chromium), into docs/screenshots/ and docs/tutorial/screenshots/.
-screenshots: $(VENV)/.installed-dev
+# The demo kit's targets (screenshots, tutorial, minimal-app) need kit/: once it is deleted
+# ("Make it yours"), they stop in one line, before installing anything.
+needs-kit:
+	$(if $(wildcard kit/__init__.py),,$(error make $(MAKECMDGOALS): needs the demo kit (kit/)))
+
+# The screenshots of the README, the guides and the tutorial, from the demo in a real
+# browser (Debian's chromium), into docs/screenshots/ and docs/tutorial/screenshots/.
+screenshots: needs-kit $(VENV)/.installed-dev
 	SCREENSHOTS_DIR=docs/screenshots TUTORIAL_SCREENSHOTS_DIR=docs/tutorial/screenshots \
 	  $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_screenshots.py
 
 # The tutorial's code blocks (docs/tutorial/) rewritten from the source regions they quote
 # (`# [tutorial: name]` ... `# [end]`); the test suite fails while any of them differs.
-tutorial: $(VENV)/.installed
+tutorial: needs-kit $(VENV)/.installed
 	@# Not `python -m kit.excerpts`: the kit's package imports that module first.
 	$(BIN)/python -c 'import sys, kit.excerpts; sys.exit(kit.excerpts.main(sys.argv[1:]))'
 
 # The tutorial's first app (docs/tutorial/minimal_app.py) on http://127.0.0.1:5001, with the
 # stand-in beside it playing Stripe and a customer to cancel.
-minimal-app: $(VENV)/.installed
+minimal-app: needs-kit $(VENV)/.installed
 	$(BIN)/python -m kit.minimal_demo --port 5001
 
 # The stand-in on its own port, for pointing the app (or curl) at it.
@@ -79,8 +84,9 @@ $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt tests/e2e/package-lock.json | $(VENV)/bin/python
+# tests/e2e (the demo's browser tests) leaves with the kit: then there is nothing for npm.
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(wildcard tests/e2e/package-lock.json) | $(VENV)/bin/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@# axe-core for the browser tests; without npm (or chromium) those tests are skipped.
-	if command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund --prefix tests/e2e; fi
+	if [ -f tests/e2e/package-lock.json ] && command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund --prefix tests/e2e; fi
 	touch $(VENV)/.installed $@

@@ -4,6 +4,7 @@ customer portal on exactly one step, then bring the customer back.
 This file is the map. The site itself is the `billing` package:
   pages.py    pricing and account pages, and where Stripe sends customers back
   buttons.py  every button, declared once: route, rule, builder, Stripe call
+  choosing.py, quantities.py  what the customer chose, and the quantity a plan change states
   flows.py    the pure builders of each button's Stripe params
   stripe_api.py  the one module that calls Stripe (stripe_errors.py: how its calls fail, and their time bound)
   webhook.py, mirror.py  Stripe's events, and the local copy pages read
@@ -43,9 +44,9 @@ from billing import (
     web,
     webhook,
 )
-from billing.catalog import load_catalog
-from billing.models import db, init_db_command
-from billing.settings import load_settings
+from billing.catalog import CatalogError, load_catalog
+from billing.models import db, init_db_command, init_engine
+from billing.settings import ConfigError, load_settings
 from billing.stripe_api import StripeAPI
 
 # The schema's history (Alembic): `flask --app app db upgrade` brings any database up to date.
@@ -93,10 +94,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.extensions["environment"] = environment
     app.extensions["settings"] = settings
-    catalog = app.extensions["catalog"] = load_catalog(buttons.PORTAL_BUTTONS)
+    try:
+        catalog = app.extensions["catalog"] = load_catalog(buttons.PORTAL_BUTTONS, settings.catalog_path)
+    except CatalogError as e:
+        raise ConfigError(f"CATALOG_PATH: {e}") from e
 
     # Extensions: the database and its migrations, CSRF on every form, sign-in, rate limits.
     db.init_app(app)
+    with app.app_context():
+        init_engine(db.engine)  # SQLite: WAL and a busy timeout (billing/models.py)
     Migrate(app, db, directory=str(MIGRATIONS))
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
     page_cache.init_app(app)  # the pages every anonymous visitor sees alike, rendered once

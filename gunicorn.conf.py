@@ -28,7 +28,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count
 # connection until it closes, so when all of a worker's threads wait on Stripe, the page
 # views it holds wait behind them. Hence plain threads ("gthread"), and plenty of them:
 # a thread waiting on Stripe costs a little memory and no CPU, and 12 a worker absorb a
-# burst of slow clicks on any one worker. `make load` (README, "Load test"): 40 connections
+# burst of slow clicks on any one worker. `make load` (docs/performance.md): 40 connections
 # on pages and 10 on a button, Stripe answering at once and then in 2 s, 5 workers on 2 cores:
 #   4 threads:  page p95 570 -> 107 ms, but p99 0.8 -> 4.7 s (pages queued behind clicks),
 #               and a click took 5.3 s (p50), queued behind other clicks

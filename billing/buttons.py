@@ -4,7 +4,10 @@ A button is a POST route that opens one step of Stripe's hosted pages (a
 customer-portal "deep link", or Checkout) and comes back. Its entry holds all
 there is to know about it: the route, the label, the eligibility rule that
 shows or hides it, the pure builder of its Stripe params and the Stripe call
-that sends them. The views below, the account page and the tests read BUTTONS.
+that sends them; then, grouped, what only some buttons need: where the account
+page shows it (`Shows`), what the customer chooses (`Asks`, read and checked in
+`choosing`) and where Stripe sends them back (`Returns`). `press` below (every
+button's view), the account page, the panels and the tests read BUTTONS.
 
 From a button's route to Stripe in three hops: `press` (the view) -> the
 entry's `build` (in `flows`) -> the entry's `send` (in `stripe_api`).
@@ -20,30 +23,63 @@ from flask import Blueprint, current_app, flash, make_response, redirect, reques
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import LanguageAccept
 
-from billing import current, eligibility, flows, mirror, outcomes, portal_facts, presenters
+from billing import choosing, current, direct, eligibility, flows, mirror, outcomes, portal_facts
 from billing.accounts import login_required
-from billing.catalog import Catalog, Price, Seats
-from billing.eligibility import Choice, Facts, NotEligible, Rule, check_plan_change
+from billing.catalog import Price
+from billing.choosing import PROMO, Chosen, checked_promotion_code
+from billing.eligibility import Choice, Facts, NotEligible, Rule
 from billing.errors import refuse
-from billing.forms import PlanForm, SeatsForm
-from billing.models import Subscription, User, db, save_subscription
+from billing.models import User, db
 from billing.stripe_api import PORTAL_LOCALES, BillingError, StripeAPI
-
-# A promotion code from a campaign link (/pricing?promo=CODE), kept in the session.
-PROMO = "promo"
-
-
-@dataclass(frozen=True)
-class Chosen:
-    """What the customer chose on the page, read from the form and checked."""
-
-    price: Price | None = None
-    quantity: int | None = None
-
 
 # Where the account page shows a button: its "Change your subscription" panel, its
 # "Billing" panel, beside the subscription's status, or not at all (pricing cards).
 Section = Literal["change", "billing", "status", ""]
+
+
+@dataclass(frozen=True)
+class Shows:
+    """Where the account page shows the button, and how."""
+
+    section: Section = "change"
+    style: str = "secondary"
+    # A template of its own for the button and its fields (else a plain POST button).
+    form: str | None = None
+
+
+# A pricing card's button: the card shows it, not the account page.
+ON_PRICING_CARDS = Shows(section="", style="primary")
+
+
+@dataclass(frozen=True)
+class Asks:
+    """What the customer chooses before Stripe's page opens (each raises NotEligible, saying why)."""
+
+    # Reads the choice from the form (a plan of ours, seats).
+    choose: Callable[[], Chosen] | None = None
+    # Once the rule allows the button: checks the choice against the user's subscription
+    # and completes it (the quantity a plan change states).
+    check: Callable[[User, Chosen], Chosen] | None = None
+    # What pressing it now would choose, before any input (a pricing card's seats field and
+    # the panels show it); `price` is a pricing card's.
+    preview: Callable[[User, Price | None], Chosen] | None = None
+    # Applies the campaign code from /pricing?promo=CODE, checked with Stripe on click.
+    takes_promo: bool = False
+
+
+@dataclass(frozen=True)
+class Returns:
+    """Where the customer comes back to from Stripe's page."""
+
+    # Where a customer who finished the step comes back to (a redirect after_completion).
+    to: str = "pages.account_return"
+    # The step is a portal deep link (flow_data), which ends as catalog.toml's
+    # [portal.after_completion] says (else: back to `to`).
+    portal_step: bool = True
+    # What the step can change, and so what the way back reads from Stripe (one read).
+    changes: mirror.Part = "subscription"
+    # Where Stripe errors send the customer, with the message.
+    on_error: str = "pages.account"
 
 
 @dataclass(frozen=True)
@@ -70,139 +106,16 @@ class Button:
     # The pure builder of its Stripe params (see flows.Press).
     build: Callable[[flows.Press], Any]
     # The Stripe call that sends them and returns the URL to send the browser to
-    # (None: the button has a view of its own, below).
+    # (None: the button's `view` makes its own call).
     send: Callable[[StripeAPI, Any], str] | None = StripeAPI.open_portal
-    # Opens one step of the portal (flow_data), which ends as catalog.toml's
-    # [portal.after_completion] says (else: back to the site).
-    deep_link: bool = True
-    section: Section = "change"
-    style: str = "secondary"
-    # A template of its own for the button and its fields (else a plain POST button).
-    form: str | None = None
-    # Reads what the customer chose from the form (a plan of ours); raises NotEligible.
-    choose: Callable[[], Chosen] | None = None
-    # Once the rule allows the button: checks the choice against the user's subscription
-    # (a plan change it can make, a new number of seats); raises NotEligible.
-    check: Callable[[User, Chosen], Chosen] | None = None
-    # What the customer would choose by pressing it now, before any input (the panels show
-    # it); `price` is a pricing card's.
-    preview: Callable[[User, Price | None], Chosen] | None = None
-    # Applies the campaign code from /pricing?promo=CODE, checked with Stripe on click.
-    takes_promo: bool = False
-    # Where a customer who finished the step comes back to (a redirect after_completion).
-    comes_back_to: str = "pages.account_return"
-    # What the step can change, and so what the way back reads from Stripe (one read).
-    changes: mirror.Part = "subscription"
-    # Where Stripe errors send the customer, with the message.
-    back: str = "pages.account"
-    # A view of its own, for a button that does not send the customer to Stripe.
-    view: Callable[[], ResponseReturnValue] | None = None
+    shows: Shows = Shows()
+    asks: Asks = Asks()
+    returns: Returns = Returns()
+    # For a button that does not send the customer to Stripe: what it does with the
+    # built params instead, once `press` has checked its rule (see billing.direct).
+    view: Callable[[User, Button, Any], ResponseReturnValue] | None = None
     # Reachable from a signed email link too (None: from the site's pages only).
     link: ByLink | None = None
-
-
-def other_interval_price(c: Catalog, sub: Subscription | None) -> Price | None:
-    """The same plan billed at the other interval (monthly <-> yearly), if the catalog has it."""
-    current_price = c.price(sub.lookup_key or "") if sub else None
-    product = c.product(current_price.product_id) if current_price else None
-    if current_price is None or product is None:
-        return None
-    return next((p for p in product.prices.values() if p.interval != current_price.interval), None)
-
-
-def _catalog_plan() -> Chosen:
-    """The plan a pricing card's button names: a lookup key from our catalog, never a price id;
-    for a per-seat plan, the number of seats too (within the catalog's bounds)."""
-    form = PlanForm()
-    form.validate()
-    price = None if form.lookup_key.errors else current.catalog().price(form.lookup_key.data or "")
-    if price is None:
-        raise NotEligible("That plan is not on our pricing page.")
-    product = current.catalog().product(price.product_id)
-    if product is None or product.seats is None or not form.quantity.raw_data:
-        return Chosen(price=price)
-    return Chosen(price=price, quantity=_within(product.seats, None if form.quantity.errors else form.quantity.data))
-
-
-def _within(seats: Seats, quantity: int | None) -> int:
-    """A number of seats the catalog allows for this plan; NotEligible (with the bounds) otherwise."""
-    if quantity is None or not seats.min <= quantity <= seats.max:
-        raise NotEligible(f"Choose between {seats.min} and {seats.max} seats.")
-    return quantity
-
-
-def _first_seats(u: User, price: Price | None) -> Chosen:
-    """A per-seat plan's card offers its fewest seats first (the form's default)."""
-    product = current.catalog().product(price.product_id) if price else None
-    return Chosen(price=price, quantity=product.seats.min if product and product.seats else None)
-
-
-def _plan_change(u: User, chosen: Chosen) -> Chosen:
-    if chosen.price is None or u.subscription is None:
-        raise NotEligible("Your plan has no other billing interval.")
-    check_plan_change(u.subscription.facts(), chosen.price)
-    return chosen
-
-
-def _other_interval(u: User, chosen: Chosen) -> Chosen:
-    return _plan_change(u, Chosen(price=other_interval_price(current.catalog(), u.subscription)))
-
-
-def _seats(u: User, chosen: Chosen) -> Chosen:
-    sub, c = u.subscription, current.catalog()
-    price = c.price(sub.lookup_key or "") if sub else None
-    product = c.product(price.product_id) if price else None
-    if sub is None or product is None or product.seats is None:
-        raise NotEligible("Your plan is not priced per seat.")
-    form = SeatsForm()
-    quantity = _within(product.seats, form.quantity.data if form.validate() else None)
-    if quantity == sub.quantity:
-        raise NotEligible("You already have this many seats.")
-    return Chosen(quantity=quantity)
-
-
-@login_required
-def resume() -> ResponseReturnValue:
-    """Resume a paused subscription. The portal has no resume step, so this is
-    a direct API call, then back to the account page."""
-    u = current.user()
-    choice = choices(u)["resume"]
-    if not choice.allowed or u.subscription is None:
-        return refuse(choice.note)
-    try:
-        params = flows.resume(press_for(u, BUTTON["resume"], Chosen(), u.stripe_customer_id or ""))
-        save_subscription(u, current.stripe_api().resume_subscription(u.subscription.stripe_subscription_id, params))
-        db.session.commit()
-        flash("Your subscription is active again.", "success")
-    except BillingError as e:
-        flash(str(e), "error")
-    return redirect(url_for("pages.account"), 303)
-
-
-@login_required
-def keep_plan() -> ResponseReturnValue:
-    """Keep the current plan: release the schedule that holds a switch for the end of the
-    period (one Stripe call), then back to the account page. Releasing changes nothing else
-    on the subscription, so the mirror forgets the switch without reading Stripe again; the
-    webhooks that follow confirm it."""
-    u = current.user()
-    choice = choices(u)["keep_plan"]
-    sub = u.subscription
-    if not choice.allowed or sub is None:
-        return refuse(choice.note)
-    button, c = BUTTON["keep_plan"], current.catalog()
-    coming = presenters.plan_name(c, sub.scheduled_lookup_key, sub.scheduled_quantity)
-    keeping = presenters.plan_name(c, sub.lookup_key, sub.quantity)
-    when = presenters.format_day(sub.scheduled_at)
-    try:
-        assert button.send is not None
-        button.send(current.stripe_api(), button.build(press_for(u, button, Chosen(), u.stripe_customer_id or "")))
-        sub.forget_scheduled_change()
-        db.session.commit()
-        flash(f"You keep {keeping}: the switch to {coming} on {when} is canceled.", "success")
-    except BillingError as e:
-        flash(str(e), "error")
-    return redirect(url_for("pages.account"), 303)
 
 
 # The order is the order on the account page.
@@ -214,14 +127,9 @@ BUTTONS = (
         eligibility.subscribe,
         flows.checkout_subscription,
         send=StripeAPI.open_checkout,
-        section="",
-        style="primary",
-        choose=_catalog_plan,
-        preview=_first_seats,
-        takes_promo=True,
-        deep_link=False,
-        comes_back_to="pages.checkout_return",
-        back="pages.pricing",
+        shows=ON_PRICING_CARDS,
+        asks=Asks(choosing.catalog_plan, choosing.new_plan, choosing.plan_preview, takes_promo=True),
+        returns=Returns("pages.checkout_return", portal_step=False, on_error="pages.pricing"),
     ),
     # [tutorial: switch-plan]
     Button(
@@ -230,12 +138,9 @@ BUTTONS = (
         "Change plan",
         eligibility.switch_plan,
         flows.update_confirm,
-        section="",
-        style="primary",
-        choose=_catalog_plan,
-        check=_plan_change,
-        takes_promo=True,
-        back="pages.pricing",
+        shows=ON_PRICING_CARDS,
+        asks=Asks(choosing.catalog_plan, choosing.plan_change, choosing.plan_preview, takes_promo=True),
+        returns=Returns(on_error="pages.pricing"),
         link=ByLink("subscription_update_confirm", "Switch plan"),
     ),
     # [end]
@@ -246,10 +151,9 @@ BUTTONS = (
         eligibility.resume,
         flows.resume,
         send=None,
-        deep_link=False,
-        section="status",
-        style="primary",
-        view=resume,
+        shows=Shows("status", "primary"),
+        returns=Returns(portal_step=False),
+        view=direct.resume,
     ),
     Button(
         "keep_plan",
@@ -258,9 +162,9 @@ BUTTONS = (
         eligibility.keep_plan,
         flows.keep_plan,
         send=StripeAPI.release_schedule,
-        deep_link=False,
-        style="primary",
-        view=keep_plan,
+        shows=Shows(style="primary"),
+        returns=Returns(portal_step=False),
+        view=direct.keep_plan,
     ),
     Button(
         "change_interval",
@@ -268,9 +172,7 @@ BUTTONS = (
         "Change billing interval",
         eligibility.change_interval,
         flows.update_confirm,
-        check=_other_interval,
-        preview=lambda u, price: Chosen(price=other_interval_price(current.catalog(), u.subscription)),
-        takes_promo=True,
+        asks=Asks(check=choosing.other_interval, preview=choosing.other_interval_preview, takes_promo=True),
     ),
     Button(
         "change_quantity",
@@ -278,9 +180,8 @@ BUTTONS = (
         "Change seats",
         eligibility.change_quantity,
         flows.update_confirm,
-        form="buttons/_seats.html",
-        check=_seats,
-        preview=lambda u, price: Chosen(quantity=u.subscription.quantity if u.subscription else None),
+        shows=Shows(form="buttons/_seats.html"),
+        asks=Asks(check=choosing.seats, preview=choosing.seats_preview),
     ),
     Button(
         "plan_picker",
@@ -305,7 +206,7 @@ BUTTONS = (
         "Cancel subscription",
         eligibility.cancel,
         flows.cancel,
-        style="danger",
+        shows=Shows(style="danger"),
         link=ByLink("subscription_cancel", "Cancel the subscription"),
     ),
     # [end]
@@ -315,8 +216,8 @@ BUTTONS = (
         "Update payment method",
         eligibility.update_payment_method,
         flows.payment_method_update,
-        section="billing",
-        changes="customer",
+        shows=Shows("billing"),
+        returns=Returns(changes="customer"),
         link=ByLink("payment_method_update", "Update the card"),
     ),
     Button(
@@ -325,8 +226,8 @@ BUTTONS = (
         "Update billing details",
         eligibility.update_details,
         flows.customer_update,
-        section="billing",
-        changes="customer",
+        shows=Shows("billing"),
+        returns=Returns(changes="customer"),
         link=ByLink("customer_update", "Update the billing details"),
     ),
     Button(
@@ -335,13 +236,13 @@ BUTTONS = (
         "Manage billing",
         eligibility.manage_billing,
         flows.portal_home,
-        deep_link=False,
-        section="billing",
+        shows=Shows("billing"),
+        returns=Returns(portal_step=False),
     ),
 )
 BUTTON = {b.key: b for b in BUTTONS}
 # The buttons whose step's ending catalog.toml's [portal.after_completion] may name.
-PORTAL_BUTTONS = tuple(b.key for b in BUTTONS if b.deep_link)
+PORTAL_BUTTONS = tuple(b.key for b in BUTTONS if b.returns.portal_step)
 # The buttons a signed email link may open, by the flow type it names (see billing.links).
 BY_LINK_FLOW = {b.link.flow: b for b in BUTTONS if b.link is not None}
 
@@ -382,7 +283,7 @@ def press_for(
     s, c = current.settings(), current.catalog()
     return flows.Press(
         customer=customer,
-        return_url=s.url(url_for(button.comes_back_to)),
+        return_url=s.url(url_for(button.returns.to)),
         ending=c.portal.ending(button.key),
         configuration=current.stripe_api().configuration,
         locale=portal_locale(u),
@@ -408,30 +309,13 @@ def customer_id(u: User) -> str:
     return customer
 
 
-def promo_code() -> str | None:
-    code = session.get(PROMO)
-    return code if isinstance(code, str) else None
-
-
-def checked_promotion_code(chosen: Chosen) -> flows.Discount | None:
-    """The session's campaign code, checked with Stripe for the chosen plan; BillingError if unusable."""
-    code = promo_code()
-    if code is None or chosen.price is None:
-        return None
-    try:
-        return flows.Discount(promotion_code=current.stripe_api().promotion_code_id(code, chosen.price.product_id))
-    except BillingError:
-        session.pop(PROMO, None)  # do not offer a bad code again
-        raise
-
-
 def ready(u: User, button: Button, chosen: Chosen) -> Chosen:
     """The choice, checked against the button's rule and the user's subscription;
     NotEligible (saying why) if the button cannot succeed now. No Stripe call."""
     choice = choices(u)[button.key]
     if not choice.allowed:
         raise NotEligible(choice.note)
-    return button.check(u, chosen) if button.check else chosen
+    return button.asks.check(u, chosen) if button.asks.check else chosen
 
 
 # [tutorial: open-step]
@@ -448,7 +332,7 @@ def open_step(
     url = button.send(api, params)
     if signed_in:
         # To say, on return, what the step changed (and to read only what it could change).
-        session[outcomes.LEFT_WITH] = outcomes.remember(u) | {outcomes.STEP_CHANGES: button.changes}
+        session[outcomes.LEFT_WITH] = outcomes.remember(u) | {outcomes.STEP_CHANGES: button.returns.changes}
     return url
 
 
@@ -462,20 +346,22 @@ def press(button: Button) -> ResponseReturnValue:
     (303, not 302: the browser must follow a form POST with a GET.)"""
     u = current.user()
     try:
-        chosen = ready(u, button, button.choose() if button.choose else Chosen())
+        chosen = ready(u, button, button.asks.choose() if button.asks.choose else Chosen())
     except NotEligible as e:
-        if button.form:  # the button's own form on the account page: that page again, with the message
+        if button.shows.form:  # the button's own form on the account page: that page again, with the message
             flash(str(e), "error")
             page = make_response(current_app.view_functions["pages.account"]())
             page.status_code = 400
             return page
         return refuse(str(e))
+    if button.view is not None:  # one API call of its own, no page of Stripe's
+        return button.view(u, button, button.build(press_for(u, button, chosen, u.stripe_customer_id or "")))
     try:
-        discount = checked_promotion_code(chosen) if button.takes_promo else None
+        discount = checked_promotion_code(chosen) if button.asks.takes_promo else None
         url = open_step(u, button, chosen, discount)
     except BillingError as e:
         flash(str(e), "error")
-        return redirect(url_for(button.back), 303)
+        return redirect(url_for(button.returns.on_error), 303)
     if discount is not None:
         session.pop(PROMO, None)  # used: do not apply it again
     return redirect(url, 303)
@@ -489,7 +375,7 @@ def view_of(button: Button) -> Callable[[], ResponseReturnValue]:
     def view() -> ResponseReturnValue:
         return press(button)
 
-    return button.view or view
+    return view
 
 
 bp = Blueprint("buttons", __name__)

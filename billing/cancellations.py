@@ -16,11 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from billing.eligibility import ENDED_STATUSES
 from billing.models import Cancellation, User, db, utcnow
 from billing.snapshots import SubscriptionSnapshot
-
-# A subscription in these statuses has ended: nothing can renew it.
-ENDED_STATUSES = frozenset({"canceled", "incomplete_expired"})
 
 
 @dataclass(frozen=True)

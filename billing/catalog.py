@@ -1,8 +1,9 @@
-"""The merchant's plan catalog: loaded from `catalog.toml`, checked, read-only.
+"""The merchant's plan catalog: loaded from `catalog.toml` (or the file CATALOG_PATH
+names), checked, read-only.
 
 The pricing page renders from this with zero Stripe calls. Prices are named by
-Stripe lookup keys; `StripeAPI.price_id()` turns a key into Stripe's price id only
-when a button is pressed.
+Stripe lookup keys; `mirror.price_id` turns a key into Stripe's price id only when a
+button is pressed (from the mirror's copy, asking Stripe only for a key it lacks).
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ from datetime import datetime
 
 from billing.catalog import Price, Product
 
+# Statuses after which a subscription is over: nothing renews it, and another one may
+# have replaced it.
+ENDED_STATUSES = frozenset({"canceled", "incomplete_expired"})
 # Statuses in which a subscription still exists and can be canceled.
 LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "paused"})
 # Statuses in which the plan can change (Stripe refuses updates to paused

@@ -130,13 +130,15 @@ def update_confirm(p: Press) -> PortalSessionParams:
 
     The flow names the subscription *item* to change, not just the subscription:
     a subscription can hold several items, and the portal needs to know which
-    one moves to the new price (or quantity).
+    one moves to the new price (or quantity). It always states the quantity
+    (billing.quantities decides it, and says why): without one, 5 seats of a
+    per-seat plan could become 5 of a flat one.
     """
+    assert p.quantity is not None, "a plan change states its quantity (the button's check decides it)"
     item: ItemParams = {"id": p.subscription.item_id}
     if p.price_id is not None:
         item["price"] = p.price_id
-    if p.quantity is not None:
-        item["quantity"] = p.quantity
+    item["quantity"] = p.quantity
     flow: FlowData = {
         "type": "subscription_update_confirm",
         "subscription_update_confirm": {"subscription": p.subscription.id, "items": [item]},
@@ -211,12 +213,12 @@ def checkout_subscription(p: Press) -> CheckoutSessionParams:
     prorations need; `{CHECKOUT_SESSION_ID}` is filled in by Stripe, so the
     return route can look the session up.
     """
-    assert p.price_id is not None, "Subscribe always names a price"
+    assert p.price_id is not None and p.quantity is not None, "Subscribe names a price and its quantity"
     params: CheckoutSessionParams = {
         "mode": "subscription",
         "customer": p.customer,
         "client_reference_id": str(p.user_id),
-        "line_items": [{"price": p.price_id, "quantity": p.quantity or 1}],
+        "line_items": [{"price": p.price_id, "quantity": p.quantity}],
         "subscription_data": {"billing_mode": {"type": "flexible"}},
         "success_url": p.return_url + "?checkout_session={CHECKOUT_SESSION_ID}",
         "cancel_url": p.cancel_url,

@@ -25,7 +25,8 @@ from flask_login import current_user
 
 from billing import current, links, presenters
 from billing.accounts import limiter
-from billing.buttons import BUTTON, Button, Chosen, choices, open_step, ready
+from billing.buttons import BUTTON, Button, choices, open_step, ready
+from billing.choosing import Chosen
 from billing.eligibility import NotEligible
 from billing.links import Claims, LinkRefused
 from billing.models import User, db
@@ -87,7 +88,7 @@ def page(opened: Opened, token: str, status: int = 200) -> Response:
         heading=f"{does} for the account of {links.mask_email(opened.user.email)}",
         label=choice.label,
         note=choice.note,
-        style="danger" if opened.button.style == "danger" else "primary",
+        style="danger" if opened.button.shows.style == "danger" else "primary",
         token=token,
         expires=expires,
     )

@@ -34,7 +34,12 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
-@event.listens_for(Engine, "connect")
+def init_engine(engine: Engine) -> None:
+    """Tune this app's engine (create_app calls it), and no other: an engine a forker
+    makes elsewhere in the process keeps its own settings."""
+    event.listen(engine, "connect", _sqlite_for_several_threads)
+
+
 def _sqlite_for_several_threads(connection: Any, record: Any) -> None:
     """SQLite, the default database, serves several threads and processes: in WAL mode
     readers never wait for a writer, and a writer waits its turn (up to 15 s) rather

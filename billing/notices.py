@@ -14,8 +14,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from billing import links
-from billing.buttons import BUTTON, Chosen, ready
+from billing.buttons import BUTTON, ready
 from billing.catalog import format_amount
+from billing.choosing import Chosen
 from billing.eligibility import NotEligible
 from billing.email import Message, send_email
 from billing.models import User

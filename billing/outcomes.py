@@ -16,7 +16,7 @@ from billing.models import Subscription, User
 from billing.presenters import format_day, plan_name
 
 # The session key holding what the account page showed when the customer left,
-# and under STEP_CHANGES what the step could change (see Button.changes).
+# and under STEP_CHANGES what the step could change (see Returns.changes in billing.buttons).
 LEFT_WITH = "left_with"
 STEP_CHANGES = "step_changes"
 

@@ -16,8 +16,9 @@ from flask.typing import ResponseReturnValue
 
 from billing import answer_cache, current, mirror, outcomes, page_cache, presenters
 from billing.accounts import limiter, login_required
-from billing.buttons import BUTTON, BUTTONS, PROMO, choices, promo_code
+from billing.buttons import BUTTON, BUTTONS, Button, choices
 from billing.catalog import Price
+from billing.choosing import PROMO, promo_code
 from billing.eligibility import NotEligible, check_plan_change
 from billing.errors import refuse
 from billing.forms import LocaleForm
@@ -95,7 +96,7 @@ def plan_card(price: Price, u: User | None, picked: Price | None) -> dict[str, A
     if u is None:
         return card | {"action": "signup", "label": "Get started"}
     if sub is None or not sub.is_live:
-        return card | {"action": "button", "button": BUTTON["subscribe"], "label": f"Subscribe to {name}"}
+        return card | _button_card(BUTTON["subscribe"], u, price, f"Subscribe to {name}")
     if sub.lookup_key == price.lookup_key:
         return card | {"action": "current", "label": "Current plan"}
     if sub.scheduled_at is not None and sub.scheduled_lookup_key == price.lookup_key:
@@ -106,7 +107,15 @@ def plan_card(price: Price, u: User | None, picked: Price | None) -> dict[str, A
         check_plan_change(sub.facts(), price)
     except NotEligible as e:
         return card | {"action": "unavailable", "label": "Not available", "reason": str(e)}
-    return card | {"action": "button", "button": BUTTON["switch_plan"], "label": f"Switch to {name}"}
+    return card | _button_card(BUTTON["switch_plan"], u, price, f"Switch to {name}")
+
+
+def _button_card(button: Button, u: User, price: Price, label: str) -> dict[str, Any]:
+    """A card's button; a per-seat plan's asks for seats, starting where a press would."""
+    assert button.asks.preview is not None, "a pricing card's button previews its plan"
+    product = current.catalog().product(price.product_id)
+    seats = button.asks.preview(u, price).quantity if product and product.seats else None
+    return {"action": "button", "button": button, "label": label, "seats": seats}
 
 
 @bp.route("/favicon.ico")
@@ -126,9 +135,9 @@ def account() -> ResponseReturnValue:
     price = catalog.price(sub.lookup_key) if sub and sub.lookup_key else None
     allowed = choices(u)
     views = [
-        ButtonView(b.key, allowed[b.key].label, allowed[b.key].note, b.section, b.style, b.form)
+        ButtonView(b.key, allowed[b.key].label, allowed[b.key].note, b.shows.section, b.shows.style, b.shows.form)
         for b in BUTTONS
-        if b.section and allowed[b.key].allowed
+        if b.shows.section and allowed[b.key].allowed
     ]
     return render_template(
         "account.html",

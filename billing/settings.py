@@ -16,12 +16,18 @@ from urllib.parse import urlsplit
 
 import click
 
+from billing.catalog import DEFAULT_PATH as DEFAULT_CATALOG
+
 # Stripe's own API host; any other base (the stand-in) points the SDK elsewhere.
 STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
 # Where Stripe sends this site's webhook events (the Stripe CLI forwards there too).
 WEBHOOK_PATH = "/stripe/webhook"
+
+# Relative paths in settings (CATALOG_PATH) are read from the project folder, not from
+# wherever the process was started.
+PROJECT = Path(__file__).resolve().parent.parent
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _TRUE = {"1", "true", "yes", "on"}
@@ -45,7 +51,8 @@ class Settings:
     app_base_url: str
     secret_key: str
     database_url: str
-    allow_live_mode: bool
+    # The plan catalog the pricing page, the buttons and `flask stripe setup` read.
+    catalog_path: Path = DEFAULT_CATALOG
     # Seconds to wait for one answer from Stripe before giving up (then retried).
     stripe_timeout: float = 10.0
     # Where sign-in attempt counts live: "memory://" (per process) or e.g. "redis://host:6379".
@@ -145,6 +152,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
     if key and not key.startswith(("sk_test_", "rk_test_", "sk_live_", "rk_live_")):
         raise ConfigError("STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_test_..., rk_test_...).")
 
+    # Checked whatever the key; only this check needs it, so Settings does not keep it.
     allow_live = flag(env, "STRIPE_ALLOW_LIVE_MODE")
     if key.startswith(("sk_live_", "rk_live_")) and not allow_live:
         raise ConfigError(
@@ -178,6 +186,10 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
     if "://" not in database_url:
         raise ConfigError(f"DATABASE_URL must be a SQLAlchemy URL such as sqlite:///app.sqlite (got {database_url!r}).")
 
+    catalog_path = PROJECT / (env.get("CATALOG_PATH", "").strip() or DEFAULT_CATALOG)
+    if not catalog_path.is_file():
+        raise ConfigError(f"CATALOG_PATH names no file: {catalog_path} (the plan catalog, a TOML file).")
+
     live = key.startswith(("sk_live_", "rk_live_"))
     if live and urlsplit(app_base_url).scheme != "https" and urlsplit(app_base_url).hostname not in LOOPBACK:
         raise ConfigError(
@@ -193,7 +205,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         app_base_url=app_base_url,
         secret_key=secret_key,
         database_url=database_url,
-        allow_live_mode=allow_live,
+        catalog_path=catalog_path,
         stripe_timeout=_seconds(env, "STRIPE_TIMEOUT", 10.0),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         trusted_proxies=_count(env, "TRUSTED_PROXIES", 5),

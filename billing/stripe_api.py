@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import stripe
 
+from billing.eligibility import ENDED_STATUSES
 from billing.snapshots import (
     CustomerSnapshot,
     EventFacts,
@@ -61,8 +62,6 @@ if stripe.api_version != STRIPE_API_VERSION:
 WEBHOOK_TOLERANCE_SECONDS = 300
 # What a customer reads when a plan's price is archived or missing at Stripe.
 PLAN_UNAVAILABLE = "This plan is not available right now. Please try again later."
-# Statuses after which a subscription is over; another one may have replaced it.
-FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
 # Marks the portal configuration this app manages, so a rerun finds it.
 CONFIG_MARKER = "portal-deep-links-starter"
 DEFAULT_CONFIGURATION = "being the account's default"
@@ -338,7 +337,7 @@ class StripeAPI:
                 {"customer": customer, "status": "all", "limit": 10, "expand": expanded("data.")}
             )
         ordered = sorted(subs.data, key=lambda s: s.created, reverse=True)
-        live = [s for s in ordered if s.status not in FINAL_STATUSES]
+        live = [s for s in ordered if s.status not in ENDED_STATUSES]
         chosen = (live or ordered)[:1]
         return snapshot(chosen[0], self.lookup_keys()) if chosen else None
 

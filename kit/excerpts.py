@@ -4,8 +4,8 @@ A region of a source file is the lines between two marker comments, each alone o
 line: `[tutorial: NAME]` and `[end]`, written as a comment of the file's language
 (`#` in Python and TOML, `{# ... #}` in Jinja). A chapter in docs/tutorial/ quotes a
 region with an HTML comment on the line before a fenced code block,
-`<!-- source: billing/flows.py#cancel -->`, or a whole file without `#NAME`. The
-README's excerpts are checked the same way.
+`<!-- source: billing/flows.py#cancel -->`, or a whole file without `#NAME`. The guides'
+excerpts (docs/*.md, such as docs/buttons.md) and the README's are checked the same way.
 
     make tutorial    rewrite every quoted block from the source (main())
     main(["--check"])  list what differs or is broken; exit 1 if anything is
@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = Path("docs/tutorial")
+GUIDES = Path("docs")
 # Where regions may be marked: the project's code, templates and catalog, not its tests.
 SOURCE_PATTERNS = ("*.py", "*.html", "*.toml")
 SKIPPED_FOLDERS = frozenset({".venv", "tests", "node_modules", "migrations", ".git", "instance"})
@@ -128,9 +129,10 @@ def source_files(root: Path) -> list[Path]:
 
 
 def documents(root: Path) -> list[Path]:
-    """What may quote the source: the tutorial's chapters, and the README."""
+    """What may quote the source: the tutorial's chapters, the guides, and the README."""
     readme = root / "README.md"
-    return sorted((root / CHAPTERS).glob("*.md")) + ([readme] if readme.is_file() else [])
+    guides = sorted((root / GUIDES).glob("*.md"))
+    return sorted((root / CHAPTERS).glob("*.md")) + guides + ([readme] if readme.is_file() else [])
 
 
 @dataclass

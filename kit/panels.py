@@ -13,8 +13,9 @@ from typing import Any
 from flask import current_app
 
 from billing import current, flows, mirror
-from billing.buttons import BUTTON, Chosen, press_for, promo_code
+from billing.buttons import BUTTON, press_for
 from billing.catalog import Price
+from billing.choosing import Chosen, promo_code
 from billing.stripe_api import STRIPE_API_VERSION, StripeAPI
 from kit.api_calls import ApiCall, render
 
@@ -55,9 +56,9 @@ def api_call(key: str, price: Price | None = None) -> ApiCall | None:
 def shown_params(key: str, price: Price | None = None) -> Any:
     """What button `key` will send, with placeholders for what a click creates."""
     u, button = current.user(), BUTTON[key]
-    chosen = button.preview(u, price) if button.preview else Chosen()
+    chosen = button.asks.preview(u, price) if button.asks.preview else Chosen()
     price = chosen.price or price
-    code = promo_code() if button.takes_promo else None
+    code = promo_code() if button.asks.takes_promo else None
     # The id the click would send: the mirror's, which price webhooks keep current.
     known = mirror.known_price_id(current.stripe_api(), price.lookup_key) if price else None
     price_id = (known or price_placeholder(price)) if price else None

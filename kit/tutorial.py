@@ -86,7 +86,7 @@ def chapter_for(button: str) -> Chapter | None:
 
 def is_deep_link(button: str) -> bool:
     """Whether the button opens one step of the portal (flow_data): what its panel says."""
-    return button in BUTTON and BUTTON[button].deep_link
+    return button in BUTTON and BUTTON[button].returns.portal_step
 
 
 # -- Markdown -> HTML ------------------------------------------------------------------

@@ -12,8 +12,9 @@ from flask.cli import AppGroup, with_appcontext
 
 from billing import links
 from billing.accounts import find_user
-from billing.buttons import BY_LINK_FLOW, Chosen, ready
+from billing.buttons import BY_LINK_FLOW, ready
 from billing.catalog import Catalog
+from billing.choosing import Chosen
 from billing.eligibility import NotEligible
 
 links_cli = AppGroup("links", help="Signed links to one step of a customer's billing, for email.")
@@ -44,9 +45,9 @@ def make_command(email: str, flow: str, price: str | None, expires: int) -> None
     catalog: Catalog = current_app.extensions["catalog"]
     keys = ", ".join(p.lookup_key for p in catalog.prices)
     # A button that takes its plan from the pricing page takes it from the link instead.
-    if button.choose is not None and price is None:
+    if button.asks.choose is not None and price is None:
         raise click.UsageError(f"--flow {flow} needs --price, one of: {keys}.")
-    if button.choose is None and price is not None:
+    if button.asks.choose is None and price is not None:
         raise click.UsageError(f"--price is for subscription_update_confirm only, not {flow}.")
     plan = catalog.price(price) if price else None
     if price and plan is None:

@@ -45,13 +45,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from billing.buttons import PORTAL_BUTTONS
+from billing.catalog import load_catalog
+
 ROOT = Path(__file__).resolve().parent.parent
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # The goal: the page p95 with Stripe slow is at most this many times the page p95 with Stripe fast.
 GOAL = 1.2
 PAGES = ("pricing", "account")
-# The plans of the customers the connections share (one customer each).
-PLANS = ["starter_monthly", "pro_monthly", "business_monthly", "starter_yearly", "pro_yearly", "business_yearly"]
+# The plans of the customers the connections share (one customer each): every price of the
+# catalog the site under load reads (its default, billing/catalog.toml: a fork's own plans).
+PLANS = [price.lookup_key for price in load_catalog(PORTAL_BUTTONS).prices]
 
 
 def free_port() -> int:

@@ -20,11 +20,11 @@ from werkzeug.wrappers import Response
 
 from standin import effects, objects, schedules
 from standin.api import standin
+from standin.effects import ENDED_STATUSES
 from standin.state import State, StripeObject
 
 bp = Blueprint("pages", __name__)
 
-ENDED_STATUSES = ("canceled", "incomplete_expired")
 # The portal's words for each of Stripe's `cancellation_details.feedback` values, offered
 # when the configuration enables `features.subscription_cancel.cancellation_reason`
 # (https://docs.stripe.com/api/customer_portal/configurations/object#portal_configuration_object-features-subscription_cancel-cancellation_reason).

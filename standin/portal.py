@@ -327,6 +327,10 @@ def _check_quantity(quantity: int, product: str, features: StripeObject, param: 
     (https://docs.stripe.com/api/customer_portal/configurations/object#portal_configuration_object-features-subscription_update-products-adjustable_quantity)."""
     entry = next((p for p in features["subscription_update"]["products"] or [] if p["product"] == product), None)
     limits = entry["adjustable_quantity"] if entry is not None else {"enabled": False}
+    if not limits["enabled"] and quantity == 1:
+        # One is the quantity a product sold one at a time has: moving 5 seats of a per-seat
+        # plan to a flat one names it (adjustable_quantity is what the customer may change).
+        return
     if not limits["enabled"]:
         raise invalid(
             f"The quantity of the product {product} cannot be changed: its entry in the portal configuration's "

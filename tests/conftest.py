@@ -16,7 +16,7 @@ import stripe
 from app import create_app
 from billing.models import upgrade_schema
 from ops.setup import ensure_catalog
-from tests.helpers import LIVE_KEY, Auth, core_app, database_url, free_port
+from tests.helpers import LIVE_KEY, TEST_CATALOG, Auth, core_app, database_url, free_port
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +85,7 @@ def live_app(tmp_path):
             "APP_BASE_URL": "http://127.0.0.1:5000",
             "SECRET_KEY": "live-test-secret-key-0123456789",
             "DATABASE_URL": database_url(tmp_path, "live"),
+            "CATALOG_PATH": TEST_CATALOG,
         }
     )
     with app.app_context():

@@ -22,7 +22,7 @@ from werkzeug.test import Client
 from app import create_app
 from billing import portal_facts
 from billing.buttons import PORTAL_BUTTONS
-from billing.catalog import load_catalog
+from billing.catalog import Catalog, load_catalog
 from billing.models import User, db, upgrade_schema
 from billing.settings import WEBHOOK_PATH, load_settings
 from billing.stripe_api import StripeAPI
@@ -31,6 +31,10 @@ from standin import StandIn
 
 # The project folder.
 ROOT = Path(__file__).resolve().parent.parent
+# The tests' own plans (CATALOG_PATH, relative to the project folder), so that a fork's
+# billing/catalog.toml fails none of them. The demo kit's tests run on the demo's.
+TEST_CATALOG = "tests/catalog.toml"
+DEMO_CATALOG = "billing/catalog.toml"
 BASE_URL = "http://localhost"
 # The test app's STRIPE_WEBHOOK_SECRET (the stand-in signs its events with it).
 WEBHOOK_SECRET = "whsec_test_webhooks_0123456789"
@@ -73,12 +77,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepared_standin(public_url: str = BASE_URL + STANDIN_PATH) -> StandIn:
-    """A Stripe stand-in in memory, its account set up as `flask stripe setup` leaves it."""
+def fixture_catalog() -> Catalog:
+    """The tests' catalog (TEST_CATALOG), for tests of the rules without an app."""
+    return load_catalog(PORTAL_BUTTONS, ROOT / TEST_CATALOG)
+
+
+def prepared_standin(public_url: str = BASE_URL + STANDIN_PATH, catalog: str = TEST_CATALOG) -> StandIn:
+    """A Stripe stand-in in memory, its account set up as `flask stripe setup` leaves it
+    for the catalog at `catalog` (a CATALOG_PATH)."""
     standin = StandIn(public_url=public_url)
-    settings = load_settings({"STRIPE_SECRET_KEY": TEST_KEY, "SECRET_KEY": SECRET_KEY})
+    settings = load_settings({"STRIPE_SECRET_KEY": TEST_KEY, "SECRET_KEY": SECRET_KEY, "CATALOG_PATH": catalog})
     ensure_catalog(
-        StripeAPI(settings, http_client=standin.http_client()), load_catalog(PORTAL_BUTTONS), BASE_URL + "/account"
+        StripeAPI(settings, http_client=standin.http_client()),
+        load_catalog(PORTAL_BUTTONS, settings.catalog_path),
+        BASE_URL + "/account",
     )
     standin.clear_requests()
     return standin
@@ -88,9 +100,11 @@ def core_app(tmp_path, standin: StandIn | None = None, name: str = "app", **sett
     """The site with a test key, its Stripe SDK pointed at `standin` through the
     STRIPE_HTTP_CLIENT seam (in-process, no socket), as a fork without the demo kit
     runs it (where the kit is present, its panels and persona menu are off unless asked
-    for). The stand-in's hosted pages answer under /_standin, as a browser would reach
-    Stripe's, and its webhooks queue until `standin.deliver_webhooks()`."""
-    standin = standin or prepared_standin()
+    for), on the tests' catalog unless CATALOG_PATH says otherwise. The stand-in's hosted
+    pages answer under /_standin, as a browser would reach Stripe's, and its webhooks
+    queue until `standin.deliver_webhooks()`."""
+    catalog = settings.setdefault("CATALOG_PATH", TEST_CATALOG)
+    standin = standin or prepared_standin(catalog=catalog)
     timeout = float(settings.get("STRIPE_TIMEOUT", 10))
     app = create_app(
         {
@@ -119,6 +133,11 @@ def core_app(tmp_path, standin: StandIn | None = None, name: str = "app", **sett
     )
     app.extensions["test_standin"] = standin
     return app
+
+
+def demo_app(tmp_path, standin: StandIn | None = None, name: str = "app", **settings):
+    """`core_app` on the demo's catalog: for the demo kit's tests (a test key, not offline mode)."""
+    return core_app(tmp_path, standin, name, CATALOG_PATH=DEMO_CATALOG, **settings)
 
 
 def csrf_token(client, path="/signin"):

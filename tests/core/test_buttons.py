@@ -116,7 +116,8 @@ def test_switch_plan_opens_subscription_update_confirm(client, auth, standin):
             "type": "subscription_update_confirm",
             "subscription_update_confirm": {
                 "subscription": user.subscription.stripe_subscription_id,
-                "items": [{"id": user.subscription.item_id, "price": price_id(standin, "pro_yearly")}],
+                # A flat plan: one, said out loud (an item without a quantity keeps the old one).
+                "items": [{"id": user.subscription.item_id, "price": price_id(standin, "pro_yearly"), "quantity": "1"}],
             },
             "after_completion": {"type": "redirect", "redirect": {"return_url": RETURN}},
         },

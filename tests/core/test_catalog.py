@@ -1,13 +1,42 @@
-"""The plan catalog: the shipped file loads, and mistakes in it are explained."""
+"""The plan catalog: a file loads, the demo's sets up a Stripe account, and mistakes
+in one are explained."""
 
 import pytest
 
 from billing.buttons import PORTAL_BUTTONS
 from billing.catalog import CatalogError, format_amount, load_catalog, parse_catalog
+from billing.settings import load_settings
+from billing.stripe_api import StripeAPI
+from ops.setup import ensure_catalog
+from tests.helpers import DEMO_CATALOG, SECRET_KEY, TEST_KEY, fixture_catalog, prepared_standin
 
 
-def test_the_shipped_catalog_loads():
-    catalog = load_catalog(PORTAL_BUTTONS)
+def test_the_demo_catalog_parses_and_sets_up_an_account():
+    """The one test that reads billing/catalog.toml (the others run on tests/catalog.toml).
+    It names none of its plans: whatever the file holds (a fork's own plans too),
+    `flask stripe setup` makes it, so each lookup key finds its price, the portal lists
+    every product, and a rerun changes nothing."""
+    settings = load_settings({"STRIPE_SECRET_KEY": TEST_KEY, "SECRET_KEY": SECRET_KEY, "CATALOG_PATH": DEMO_CATALOG})
+    catalog = load_catalog(PORTAL_BUTTONS, settings.catalog_path)
+    assert settings.catalog_path == load_settings({"SECRET_KEY": SECRET_KEY}).catalog_path  # the default
+    standin = prepared_standin(catalog=DEMO_CATALOG)  # runs ensure_catalog, as `flask stripe setup` does
+    prices = {p["lookup_key"]: p for p in standin.state.all("price") if p["active"]}
+    for price in catalog.prices:
+        found = prices[price.lookup_key]
+        assert (found["product"], found["unit_amount"], found["recurring"]["interval"]) == (
+            price.product_id,
+            price.amount,
+            price.interval,
+        )
+    (configuration,) = standin.state.all("billing_portal.configuration")
+    listed = configuration["features"]["subscription_update"]["products"]
+    assert {p["product"] for p in listed} == {p.id for p in catalog.products}
+    rerun = ensure_catalog(StripeAPI(settings, http_client=standin.http_client()), catalog, "http://localhost/account")
+    assert rerun.changes == [] and rerun.warnings == []
+
+
+def test_the_fixture_catalog_loads():
+    catalog = fixture_catalog()
     assert [p.id for p in catalog.products] == ["starter", "pro", "business"]
     pro = catalog.price("pro_yearly")
     assert pro is not None and pro.interval == "year" and pro.amount == 29000
@@ -55,7 +84,7 @@ def test_after_completion_names_only_buttons_that_open_a_portal_step():
 
 
 def test_the_downgrade_policy():
-    assert load_catalog(PORTAL_BUTTONS).portal.downgrades == "at_period_end"  # the demo shows it
+    assert fixture_catalog().portal.downgrades == "at_period_end"
     assert parse_catalog({**_catalog(), "portal": {"downgrades": "immediately"}}, PORTAL_BUTTONS).portal.downgrades == (
         "immediately"
     )

@@ -1,8 +1,13 @@
 """Settings: each missing or malformed one stops the start with a message naming it."""
 
-import pytest
+import re
 
-from billing.settings import ConfigError, load_settings
+import pytest
+import sqlalchemy as sa
+
+from billing.models import db
+from billing.settings import PROJECT, ConfigError, load_settings
+from tests.helpers import TEST_CATALOG, TEST_DATABASE_URL
 
 GOOD = {"STRIPE_SECRET_KEY": "sk_test_abc", "SECRET_KEY": "x" * 32, "APP_BASE_URL": "https://shop.example/"}
 
@@ -40,6 +45,8 @@ def test_test_key(tmp_path):
         ({"STRIPE_ALLOW_LIVE_MODE": "maybe"}, "STRIPE_ALLOW_LIVE_MODE"),
         ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
         ({"TRUSTED_PROXIES": "many"}, "TRUSTED_PROXIES"),
+        ({"CATALOG_PATH": "no/such/catalog.toml"}, "CATALOG_PATH names no file"),
+        ({"CATALOG_PATH": "billing"}, "CATALOG_PATH names no file"),  # a folder
     ],
 )
 def test_bad_settings_are_named(tmp_path, change, named):
@@ -66,3 +73,40 @@ def test_create_app_refuses_to_start_with_a_bad_setting(tmp_path, monkeypatch):
 
     with pytest.raises(ConfigError, match="APP_BASE_URL"):
         create_app({"STRIPE_SECRET_KEY": "sk_test_abc", "SECRET_KEY": "x" * 32, "APP_BASE_URL": "nope"})
+
+
+def test_the_catalog_path_is_read_from_the_project_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # wherever the process starts
+    assert load_settings(GOOD, instance_path=tmp_path).catalog_path == PROJECT / "billing" / "catalog.toml"
+    relative = load_settings({**GOOD, "CATALOG_PATH": TEST_CATALOG}, instance_path=tmp_path)
+    assert relative.catalog_path == PROJECT / TEST_CATALOG and relative.catalog_path.is_file()
+    (tmp_path / "plans.toml").write_text("")
+    absolute = load_settings({**GOOD, "CATALOG_PATH": str(tmp_path / "plans.toml")}, instance_path=tmp_path)
+    assert absolute.catalog_path == tmp_path / "plans.toml"
+
+
+@pytest.mark.parametrize(
+    "text, named",
+    [("currency = ", "cannot read"), ('currency = "usd"\nproducts = []\n', "at least one [[products]]")],
+)
+def test_create_app_refuses_a_malformed_catalog_naming_the_setting(tmp_path, text, named):
+    from app import create_app
+
+    (tmp_path / "plans.toml").write_text(text)
+    settings = {**GOOD, "CATALOG_PATH": str(tmp_path / "plans.toml"), "INSTANCE_PATH": str(tmp_path)}
+    with pytest.raises(ConfigError, match=r"^CATALOG_PATH: .*" + re.escape(named)):
+        create_app(settings)
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite's settings")
+def test_sqlite_is_tuned_on_this_apps_engine_only(app, tmp_path):
+    def pragmas(engine):
+        with engine.connect() as connection:
+            return [connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in ("journal_mode", "busy_timeout")]
+
+    with app.app_context():
+        assert pragmas(db.engine) == ["wal", 15000]
+    other = sa.create_engine(f"sqlite:///{tmp_path / 'elsewhere.sqlite'}")  # a forker's own engine
+    journal_mode, busy_timeout = pragmas(other)
+    assert journal_mode == "delete" and busy_timeout != 15000  # what Python's sqlite3 sets, untouched
+    other.dispose()

@@ -5,10 +5,10 @@ from datetime import datetime
 import pytest
 
 from billing import buttons
-from billing.catalog import load_catalog
 from billing.eligibility import Facts, NotEligible, PortalFeatures, SubscriptionFacts, check_plan_change
+from tests.helpers import fixture_catalog
 
-CATALOG = load_catalog(buttons.PORTAL_BUTTONS)
+CATALOG = fixture_catalog()
 
 
 def decide(sub, features, product, has_customer):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from tests.helpers import BASE_URL, Auth, database_url, local_path
+from tests.helpers import BASE_URL, TEST_CATALOG, Auth, database_url, local_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,6 +212,7 @@ def test_an_unreachable_stripe_is_a_message_never_a_500(tmp_path, fault):
                 "APP_BASE_URL": BASE_URL,
                 "SECRET_KEY": "test-secret-key-not-for-production",
                 "DATABASE_URL": database_url(tmp_path),
+                "CATALOG_PATH": TEST_CATALOG,
             }
         )
         app.test_cli_runner().invoke(args=["init-db"])

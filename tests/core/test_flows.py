@@ -34,8 +34,8 @@ ENDINGS = {
 
 FLOWS = {
     "subscription_update_confirm": (
-        lambda ending: flows.update_confirm(press(ending, price_id="price_pro")),
-        {"subscription": "sub_1", "items": [{"id": "si_1", "price": "price_pro"}]},
+        lambda ending: flows.update_confirm(press(ending, price_id="price_pro", quantity=1)),
+        {"subscription": "sub_1", "items": [{"id": "si_1", "price": "price_pro", "quantity": 1}]},
     ),
     "subscription_update": (lambda ending: flows.plan_picker(press(ending)), {"subscription": "sub_1"}),
     "subscription_cancel": (lambda ending: flows.cancel(press(ending)), {"subscription": "sub_1"}),
@@ -77,8 +77,14 @@ def test_update_confirm_quantity_and_discounts():
         "items": [{"id": "si_1", "quantity": 5}],
         "discounts": [{"promotion_code": "promo_1"}],
     }
-    coupon = flows.update_confirm(press(price_id="p", discount=flows.Discount(coupon="c1")))
+    coupon = flows.update_confirm(press(price_id="p", quantity=1, discount=flows.Discount(coupon="c1")))
     assert coupon["flow_data"]["subscription_update_confirm"]["discounts"] == [{"coupon": "c1"}]
+
+
+def test_update_confirm_always_states_the_quantity():
+    # An item with a price and no quantity keeps the old one: the builder never sends that.
+    with pytest.raises(AssertionError, match="states its quantity"):
+        flows.update_confirm(press(price_id="price_pro"))
 
 
 def test_cancel_with_retention_offer():
@@ -95,6 +101,7 @@ def test_checkout_uses_flexible_billing_and_returns_with_the_session_id():
             "cus_1",
             "https://shop.example/checkout/return",
             price_id="price_pro",
+            quantity=1,
             cancel_url="https://shop.example/",
             user_id=7,
         )
@@ -110,7 +117,13 @@ def test_checkout_uses_flexible_billing_and_returns_with_the_session_id():
     }
     with_code = flows.checkout_subscription(
         flows.Press(
-            "cus_1", "s", price_id="p", cancel_url="c", user_id=1, discount=flows.Discount(promotion_code="promo_1")
+            "cus_1",
+            "s",
+            price_id="p",
+            quantity=1,
+            cancel_url="c",
+            user_id=1,
+            discount=flows.Discount(promotion_code="promo_1"),
         )
     )
     assert with_code["discounts"] == [{"promotion_code": "promo_1"}]

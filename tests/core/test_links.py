@@ -270,7 +270,8 @@ def test_emails_are_masked(email, masked):
 @pytest.mark.parametrize("button", [b for b in BUTTONS if b.link], ids=lambda b: b.key)
 def test_each_links_flow_is_the_one_its_buttons_builder_makes(button):
     sub = SubscriptionFacts(id="sub_1", item_id="si_1", lookup_key="starter_monthly", status="active")
-    params = button.build(flows.Press(customer="cus_1", return_url="http://localhost/account/return", sub=sub))
+    press = flows.Press(customer="cus_1", return_url="http://localhost/account/return", sub=sub, quantity=1)
+    params = button.build(press)
     assert params["flow_data"]["type"] == button.link.flow
     assert BY_LINK_FLOW[button.link.flow] is button
 

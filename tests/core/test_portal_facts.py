@@ -14,12 +14,22 @@ from stripe.params.billing_portal import SessionCreateParams
 
 from app import create_app
 from billing import buttons, portal_facts
-from billing.catalog import load_catalog
 from billing.eligibility import CANCEL_NOTE_UNKNOWN, Facts, PortalFeatures, SubscriptionFacts
 from billing.models import PortalConfiguration, User, db, upgrade_schema
 from billing.settings import load_settings
 from billing.stripe_api import PORTAL_LOCALES, StripeAPI
-from tests.helpers import BASE_URL, SECRET_KEY, TEST_KEY, WEBHOOK_SECRET, Auth, core_app, database_url, prepared_standin
+from tests.helpers import (
+    BASE_URL,
+    SECRET_KEY,
+    TEST_CATALOG,
+    TEST_KEY,
+    WEBHOOK_SECRET,
+    Auth,
+    core_app,
+    database_url,
+    fixture_catalog,
+    prepared_standin,
+)
 
 WRONG_ONE_WAY = ("Cancel at period end", "You keep access until the end of the paid period.")
 WRONG_THE_OTHER = ("Cancel now", "Access ends immediately.")
@@ -149,7 +159,8 @@ def test_doctor_says_when_the_stored_copy_is_out_of_date(app, standin):
 
 
 def test_the_migration_adds_the_table_to_a_database_in_use(tmp_path):
-    settings = {"TESTING": True, "APP_BASE_URL": BASE_URL, "SECRET_KEY": SECRET_KEY, "STRIPE_SECRET_KEY": TEST_KEY}
+    settings = {"TESTING": True, "APP_BASE_URL": BASE_URL, "SECRET_KEY": SECRET_KEY, "CATALOG_PATH": TEST_CATALOG}
+    settings["STRIPE_SECRET_KEY"] = TEST_KEY
     stripe = prepared_standin().http_client()
     app = create_app({**settings, "STRIPE_HTTP_CLIENT": stripe, "DATABASE_URL": database_url(tmp_path, "old")})
     with app.app_context():
@@ -168,7 +179,7 @@ def test_the_migration_adds_the_table_to_a_database_in_use(tmp_path):
 
 # --- the rules, with the features unknown ------------------------------------------------
 
-CATALOG = load_catalog(buttons.PORTAL_BUTTONS)
+CATALOG = fixture_catalog()
 SEATS = next(product for product in CATALOG.products if product.seats)
 
 

@@ -12,7 +12,7 @@ from werkzeug.test import Client
 from app import create_app
 from billing.models import BillingProfile, StripeEvent, Subscription, User, db
 from standin import StandIn
-from tests.helpers import database_url, follow, local_path
+from tests.helpers import TEST_CATALOG, database_url, follow, local_path
 
 SECRET = "whsec_sync_test"
 
@@ -69,6 +69,7 @@ def app_against(stand_in, tmp_path, name):
             "APP_BASE_URL": "http://localhost",
             "SECRET_KEY": "test-secret-key-not-for-production",
             "DATABASE_URL": database_url(tmp_path, name),
+            "CATALOG_PATH": TEST_CATALOG,
         }
     )
     assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0

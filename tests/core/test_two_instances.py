@@ -19,7 +19,7 @@ import stripe
 
 from app import create_app
 from billing.models import StripeEvent, User, db
-from tests.helpers import database_url, event_body, free_port
+from tests.helpers import TEST_CATALOG, database_url, event_body, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_two_instances"
@@ -33,6 +33,7 @@ def settings(standin_url, db_url):
         "APP_BASE_URL": "http://localhost",
         "SECRET_KEY": "test-secret-key-not-for-production",
         "DATABASE_URL": db_url,
+        "CATALOG_PATH": TEST_CATALOG,
         "DEMO_PERSONAS": "off",
     }
 

@@ -11,7 +11,7 @@ import stripe
 
 from app import create_app
 from billing.models import StripeEvent, db
-from tests.helpers import WEBHOOK_SECRET, database_url, event_body
+from tests.helpers import TEST_CATALOG, WEBHOOK_SECRET, database_url, event_body
 
 SECRET = WEBHOOK_SECRET
 
@@ -75,6 +75,7 @@ def test_refuses_every_event_when_no_secret_is_set(tmp_path, caplog):
             "STRIPE_API_BASE": "http://127.0.0.1:9",
             "SECRET_KEY": "test-secret-key-not-for-production",
             "DATABASE_URL": database_url(tmp_path, "x"),
+            "CATALOG_PATH": TEST_CATALOG,
         }
     )
     body = event_body("customer.updated", {"id": "cus_1", "object": "customer"})

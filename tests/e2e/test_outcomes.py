@@ -172,7 +172,7 @@ def test_plan_picker_in_the_portal(page: Page, site):
 
 def test_change_seats(page: Page, site):
     """subscription_update_confirm with a quantity, from the per-seat plan's seats form."""
-    sign_in_as(page, site, "Sasha")
+    sign_in_as(page, site, "Sasha", reset=True)
     before = facts(page)
     assert before["Billing"] == "$99 per month × 5 seats"
     invoices_before = invoices(page, site)
@@ -191,6 +191,35 @@ def test_change_seats(page: Page, site):
     }
     # create_prorations: the two extra seats are billed on the next invoice, not now.
     assert invoices(page, site) == invoices_before
+
+
+def test_from_seats_to_a_flat_plan_the_switch_says_one(page: Page, site):
+    """subscription_update_confirm from 5 seats of Business to Pro, yearly: the switch states
+    quantity 1 (an item without one keeps the 5 seats, and would bill Pro five times). It costs
+    less than the seats, so catalog.toml's downgrades = "at_period_end" makes the portal keep
+    it for the period's end: the account page says when, and Business stays until then."""
+    sign_in_as(page, site, "Sasha", reset=True)
+    before = facts(page)
+    assert before["Billing"] == "$99 per month × 5 seats"
+
+    page.goto(site + "/pricing?interval=year")
+    page.click("button:has-text('Switch to Pro')")
+    expect(page.locator("body")).to_contain_text("subscription_update_confirm")
+    expect(page.locator("body")).to_contain_text("Quantity: 1")
+    expect(page.locator(".change strong")).to_have_text("Pro $290.00 / year")
+    page.click("button:has-text('Confirm')")
+
+    when = before["Renews on"]
+    after = back_on_account(
+        page,
+        site,
+        "update_confirm, seats to a flat plan",
+        f"Your switch to Pro (yearly) is scheduled for {when}; you keep Business (monthly, 5 seats) until then.",
+    )
+    assert after == before
+    expect(page.locator(".notice").first).to_have_text(
+        f"Switching to Pro (yearly) on {when}. You keep Business until then."
+    )
 
 
 def test_cancel_declining_the_offer_cancels_at_period_end(page: Page, site):

@@ -1,4 +1,4 @@
-"""The README's and the tutorial's screenshots, taken from the running demo (offline mode,
+"""The docs' and the tutorial's screenshots, taken from the running demo (offline mode,
 personas), so they can't go stale: `make screenshots` writes them to docs/screenshots/ and
 docs/tutorial/screenshots/; in the test suite they go to test-artifacts/screenshots/ and
 only the flows are checked."""

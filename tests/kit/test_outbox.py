@@ -8,7 +8,7 @@ import re
 from app import create_app
 from billing.email import SENDER, Message
 from tests.core.test_past_due import make_past_due
-from tests.helpers import BASE_URL, CSRF, SECRET_KEY, core_app, database_url, local_path
+from tests.helpers import BASE_URL, CSRF, SECRET_KEY, database_url, demo_app, local_path
 
 LINK = re.compile(r'<a href="(http://localhost/links/[^"]+)"')
 
@@ -64,6 +64,6 @@ def test_the_outbox_keeps_its_emails_on_disk_for_every_process_of_the_demo(tmp_p
 
 
 def test_no_outbox_with_a_stripe_key(tmp_path):
-    app = core_app(tmp_path)
+    app = demo_app(tmp_path)
     assert app.test_client().get("/demo/outbox").status_code == 404
     assert SENDER not in app.extensions  # the core's default: a log line

@@ -12,7 +12,7 @@ import pytest
 from app import create_app
 from billing.buttons import BUTTON
 from kit.api_calls import form_pairs
-from tests.helpers import BASE_URL, Auth, core_app, database_url
+from tests.helpers import BASE_URL, Auth, database_url, demo_app, local_path
 
 PANELLED = ("cancel", "pause", "plan_picker", "change_interval", "update_details", "manage_billing")
 
@@ -71,7 +71,7 @@ def test_panels_in_test_mode_never_show_the_key(tmp_path):
     """With a real-looking test key (not offline), the panels are on and read the key
     from the environment; the key itself appears nowhere on the pages."""
     key = "sk_test_" + "NEVERSHOWN" * 3  # made up, and built here so no scanner takes it for a real one
-    app = core_app(tmp_path, STRIPE_SECRET_KEY=key, SHOW_API_CALLS="on")
+    app = demo_app(tmp_path, STRIPE_SECRET_KEY=key, SHOW_API_CALLS="on")
     client = app.test_client()
     auth = Auth(client, app)
     auth.signup()
@@ -93,3 +93,21 @@ def test_the_pricing_panel_follows_a_price_moved_at_stripe(app, client, auth, st
     standin.deliver_webhooks()  # price.created and price.updated: the mirror now names the new price
     shown = dict(panel_pairs(client.get("/").get_data(as_text=True), 'value="pro_monthly"'))
     assert shown["flow_data[subscription_update_confirm][items][0][price]"] == moved.id != old
+
+
+def test_the_pricing_panels_show_the_quantity_a_switch_sends(client, auth, standin):
+    """Five seats of Business: the Pro card's panel says one, the yearly Business card's five,
+    each as the switch then sends it."""
+    auth.signup()
+    checkout = auth.post("/checkout", lookup_key="business_monthly", quantity="5")
+    paid = client.post(local_path(checkout.headers["Location"]))
+    client.get(local_path(paid.headers["Location"]))
+    pricing = client.get("/?interval=year").get_data(as_text=True)
+    quantity = "flow_data[subscription_update_confirm][items][0][quantity]"
+    for lookup_key, form, seats in (("pro_yearly", {}, "1"), ("business_yearly", {"quantity": "5"}, "5")):
+        shown = panel_pairs(pricing, f'value="{lookup_key}"')
+        assert dict(shown)[quantity] == seats
+        standin.clear_requests()
+        auth.post("/account/switch-plan", lookup_key=lookup_key, **form)
+        [sent] = portal_sessions(standin)
+        assert shown == form_pairs(sent.params)

@@ -8,7 +8,7 @@ import pytest
 from app import create_app
 from billing.settings import ConfigError
 from kit.personas import PERSONAS
-from tests.helpers import Auth, core_app, csrf_token, database_url, local_path
+from tests.helpers import Auth, csrf_token, database_url, demo_app, local_path
 
 # What each persona's subscription looks like once seeded: (status, lookup key, quantity, cancel scheduled).
 EXPECTED = {
@@ -146,8 +146,8 @@ def test_no_persona_menu_when_switched_off(tmp_path):
 def test_personas_are_refused_in_live_mode(tmp_path, monkeypatch):
     live = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_ALLOW_LIVE_MODE": "true"}
     with pytest.raises(ConfigError, match="DEMO_PERSONAS must be off in live mode"):
-        core_app(tmp_path, **live, DEMO_PERSONAS="on")
-    app = core_app(tmp_path, **live)
+        demo_app(tmp_path, **live, DEMO_PERSONAS="on")
+    app = demo_app(tmp_path, **live)
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code != 0 and "never a live-mode account" in result.output
 
@@ -187,7 +187,7 @@ def test_reset_demo_from_the_menu_puts_every_persona_back_while_the_site_runs(se
 
 
 def test_reset_demo_is_offline_only(tmp_path):
-    app = core_app(tmp_path, DEMO_PERSONAS="on")  # a test key: the stand-in is not in this process
+    app = demo_app(tmp_path, DEMO_PERSONAS="on")  # a test key: the stand-in is not in this process
     client = app.test_client()
     assert 'action="/demo/reset"' not in client.get("/").get_data(as_text=True)
     assert client.post("/demo/reset", data={"csrf_token": csrf_token(client, "/signin")}).status_code == 404
@@ -224,7 +224,7 @@ def test_personas_made_offline_are_made_again_under_a_test_key(seeded, tmp_path,
     """A demo database later used with a test key: its offline personas are no customers
     there, so seed makes them again instead of saying they exist."""
     offline_customers = {p.key: auth.user(p.email).customer for p in PERSONAS}
-    app = core_app(tmp_path, name="test", DEMO_PERSONAS="on")  # the kit's database, a test key
+    app = demo_app(tmp_path, name="test", DEMO_PERSONAS="on")  # the kit's database, a test key
     again = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert again.exit_code == 0, again.output
     assert again.output.count("created") == len(PERSONAS) and "exists" not in again.output

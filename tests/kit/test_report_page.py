@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import core_app, follow, local_path
+from tests.helpers import demo_app, follow, local_path
 
 
 def cancel_with(client, auth, email, feedback, comment=""):
@@ -58,7 +58,7 @@ def test_the_persona_menu_links_to_it(client):
 
 @pytest.mark.parametrize("personas", ["on", "off"])
 def test_absent_when_not_offline(tmp_path, personas):
-    app = core_app(tmp_path, DEMO_PERSONAS=personas)  # a test key: not offline mode
+    app = demo_app(tmp_path, DEMO_PERSONAS=personas)  # a test key: not offline mode
     client = app.test_client()
     assert client.get("/demo/report").status_code == 404
     assert "/demo/report" not in client.get("/").get_data(as_text=True)

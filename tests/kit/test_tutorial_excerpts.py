@@ -149,3 +149,13 @@ def test_the_readme_quotes_too_even_inside_a_list_item(project):
         "1. The view:\n\n   <!-- source: app.py#greet -->\n   ```python\n   def greet():\n       return 'hi'\n   ```\n"
     )
     assert excerpts.survey(project).problems == []
+
+
+def test_a_guide_in_docs_quotes_too(project):
+    guide = project / "docs" / "buttons.md"
+    guide.write_text("# Buttons\n\n<!-- source: app.py#greet -->\n```python\nold\n```\n")
+    [problem] = excerpts.survey(project).problems
+    assert problem.startswith("docs/buttons.md:3 quotes app.py#greet, which has changed")
+    excerpts.regenerate(project)
+    assert "    return 'hi'\n```\n" in guide.read_text()
+    assert excerpts.survey(project).problems == []

@@ -10,7 +10,7 @@ import pytest
 
 from billing.buttons import BUTTONS
 from kit import tutorial
-from tests.helpers import core_app
+from tests.helpers import demo_app
 
 CHAPTERS = tutorial.chapters()
 
@@ -110,7 +110,7 @@ def test_the_header_links_the_tutorial(client):
 def test_there_is_no_tutorial_when_the_kit_teaches_nothing(tmp_path):
     """With a test key and the panels off (as the core's tests run, or live mode), the
     site has no tutorial, no header link and no panel linking to it."""
-    app = core_app(tmp_path)
+    app = demo_app(tmp_path)
     client = app.test_client()
     assert client.get("/tutorial").status_code == 404
     assert client.get("/tutorial/cancel").status_code == 404

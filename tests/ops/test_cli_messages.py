@@ -22,6 +22,7 @@ from tests.helpers import ROOT
             {"STRIPE_SECRET_KEY": "sk_test_x", "SECRET_KEY": "x" * 32, "STRIPE_WEBHOOK_SECRET": "x"},
             "STRIPE_WEBHOOK_SECRET",
         ),
+        ({"STRIPE_SECRET_KEY": "sk_test_x", "SECRET_KEY": "x" * 32, "CATALOG_PATH": "plans.toml"}, "CATALOG_PATH"),
     ],
 )
 @pytest.mark.parametrize("command", [["stripe", "doctor"], ["init-db"]])

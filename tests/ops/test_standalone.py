@@ -10,7 +10,7 @@ from urllib.error import HTTPError
 import pytest
 
 from app import create_app
-from tests.helpers import Auth, database_url
+from tests.helpers import TEST_CATALOG, Auth, database_url
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -36,6 +36,7 @@ def test_app_against_the_standalone_standin(standin_url, tmp_path):
             "APP_BASE_URL": "http://localhost",
             "SECRET_KEY": "test-secret-key-not-for-production",
             "DATABASE_URL": database_url(tmp_path, "app"),
+            "CATALOG_PATH": TEST_CATALOG,
         }
     )
     runner = app.test_cli_runner()

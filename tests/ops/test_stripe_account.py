@@ -13,7 +13,7 @@ from billing.catalog import Catalog
 from billing.models import upgrade_schema
 from ops.commands import update_env_file
 from standin import StandIn
-from tests.helpers import database_url
+from tests.helpers import TEST_CATALOG, database_url
 
 STANDIN_URL = "http://standin.test"
 
@@ -29,6 +29,7 @@ def make_app(tmp_path, standin, **settings):
             "APP_BASE_URL": "http://localhost",
             "SECRET_KEY": "test-secret-key-not-for-production",
             "DATABASE_URL": database_url(tmp_path, "app"),
+            "CATALOG_PATH": TEST_CATALOG,
             **settings,
         }
     )

@@ -29,7 +29,7 @@ import stripe
 
 from app import create_app
 from billing.models import BillingProfile, StripeEvent, User, db
-from tests.helpers import database_url, event_body, free_port
+from tests.helpers import TEST_CATALOG, database_url, event_body, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk_test_scale_instances"
@@ -38,7 +38,7 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def instance_settings(standin_url, db_url, ratelimit_storage_uri=None):
-    """What every instance is given, the same on all (README, "Serving it for real")."""
+    """What every instance is given, the same on all (docs/serving.md, "N instances")."""
     env = {
         "STRIPE_SECRET_KEY": KEY,
         "STRIPE_API_BASE": standin_url,
@@ -46,6 +46,7 @@ def instance_settings(standin_url, db_url, ratelimit_storage_uri=None):
         "APP_BASE_URL": "http://localhost",
         "SECRET_KEY": "scale-test-secret-key-the-same-on-every-instance",
         "DATABASE_URL": db_url,
+        "CATALOG_PATH": TEST_CATALOG,
         "DEMO_PERSONAS": "off",
         # Behind a load balancer: the client's address is the one it forwards.
         "TRUSTED_PROXIES": "1",

@@ -196,3 +196,25 @@ def test_update_confirm_quantity_honours_adjustable_quantity(
     with pytest.raises(stripe.InvalidRequestError, match=refusal) as info:
         client.v1.billing_portal.sessions.create(params)
     assert info.value.param == "flow_data[subscription_update_confirm][items][0][quantity]"
+
+
+def test_update_confirm_to_a_product_sold_one_at_a_time_takes_quantity_one(
+    client: stripe.StripeClient, web: Client, catalog: Any, subscribe: Any, page_path: Any
+) -> None:
+    """From 4 of an adjustable product to one without adjustable_quantity: 1 is that product's
+    quantity (the only way off a per-seat plan), any other number is still refused."""
+    customer, sub = subscribe(catalog.pro.id, line_items=[{"price": catalog.pro.id, "quantity": 4}])
+    item = sub["items"].data[0]
+    assert item.quantity == 4
+
+    def confirm(quantity: int) -> Any:
+        flow = confirm_flow(sub, item, catalog.basic.id)
+        flow["subscription_update_confirm"]["items"][0]["quantity"] = quantity
+        return client.v1.billing_portal.sessions.create({"customer": customer.id, "flow_data": flow})  # type: ignore[typeddict-item]
+
+    with pytest.raises(stripe.InvalidRequestError, match="does not have adjustable_quantity"):
+        confirm(2)
+    session = confirm(1)
+    assert web.post(page_path(session.url)).status_code == 303
+    after = client.v1.subscriptions.retrieve(sub.id)["items"].data[0]
+    assert (after.price.id, after.quantity) == (catalog.basic.id, 1)

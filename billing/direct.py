@@ -1,0 +1,53 @@
+"""The buttons that make one Stripe API call themselves instead of opening a page of
+Stripe's: what they do with their builder's params (after `press` in billing.buttons has
+checked the button's rule), then back to the account page with a message."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import flash, redirect, url_for
+from flask.typing import ResponseReturnValue
+
+from billing import current, flows, presenters
+from billing.models import User, db, save_subscription
+from billing.stripe_api import BillingError
+
+if TYPE_CHECKING:
+    from stripe.params import SubscriptionResumeParams
+
+    from billing.buttons import Button
+
+
+def resume(u: User, button: Button, params: SubscriptionResumeParams) -> ResponseReturnValue:
+    """Resume a paused subscription. The portal has no resume step, so this is
+    a direct API call, then back to the account page."""
+    assert u.subscription is not None, "the rule lets Resume through only with a subscription"
+    try:
+        save_subscription(u, current.stripe_api().resume_subscription(u.subscription.stripe_subscription_id, params))
+        db.session.commit()
+        flash("Your subscription is active again.", "success")
+    except BillingError as e:
+        flash(str(e), "error")
+    return redirect(url_for("pages.account"), 303)
+
+
+def keep_plan(u: User, button: Button, release: flows.Release) -> ResponseReturnValue:
+    """Keep the current plan: release the schedule that holds a switch for the end of the
+    period (one Stripe call), then back to the account page. Releasing changes nothing else
+    on the subscription, so the mirror forgets the switch without reading Stripe again; the
+    webhooks that follow confirm it."""
+    sub, c = u.subscription, current.catalog()
+    assert sub is not None, "the rule lets Keep through only with a scheduled change"
+    coming = presenters.plan_name(c, sub.scheduled_lookup_key, sub.scheduled_quantity)
+    keeping = presenters.plan_name(c, sub.lookup_key, sub.quantity)
+    when = presenters.format_day(sub.scheduled_at)
+    try:
+        assert button.send is not None, "Keep names its Stripe call"
+        button.send(current.stripe_api(), release)
+        sub.forget_scheduled_change()
+        db.session.commit()
+        flash(f"You keep {keeping}: the switch to {coming} on {when} is canceled.", "success")
+    except BillingError as e:
+        flash(str(e), "error")
+    return redirect(url_for("pages.account"), 303)
