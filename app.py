@@ -7,8 +7,9 @@ This file is the map. The site itself is the `billing` package:
   buttons.py  every button, declared once: route, rule, builder, Stripe call
   choosing.py, quantities.py  what the customer chose, and the quantity a plan change states
   flows.py    the pure builders of each button's Stripe params
-  stripe_api.py  the one module that calls Stripe
+  stripe_api.py  the one module that calls Stripe (stripe_errors.py: how its calls fail, and their time bound)
   webhook.py, mirror.py  Stripe's events, and the local copy pages read
+  portal_facts.py  the portal configuration's features, stored for every instance's pages
   links.py, link_pages.py  a button's step from a signed link in an email (email.py sends)
   page_cache.py, answer_cache.py  pages rendered once, answers replayed until data changes
 `ops/` holds the merchant's commands (`flask stripe setup`, `doctor`, `resync`, `report`,
@@ -40,6 +41,7 @@ from billing import (
     mirror,
     page_cache,
     pages,
+    portal_facts,
     presenters,
     web,
     webhook,
@@ -129,6 +131,7 @@ def create_app(
     api = app.extensions["stripe"] = StripeAPI.connect(settings, catalog, app.config.get("STRIPE_HTTP_CLIENT"))
     with app.app_context():
         mirror.save_known_prices(api, [price.lookup_key for price in catalog.prices])
+        portal_facts.at_start(api)
 
     kit.init_app(app)  # the demo kit (offline mode, personas, API-call panels): see README, "Make it yours"
     return app

@@ -23,7 +23,7 @@ from flask import Blueprint, current_app, flash, make_response, redirect, reques
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import LanguageAccept
 
-from billing import choosing, current, direct, eligibility, flows, mirror, outcomes
+from billing import choosing, current, direct, eligibility, flows, mirror, outcomes, portal_facts
 from billing.catalog import Price
 from billing.choosing import PROMO, Chosen, checked_promotion_code
 from billing.eligibility import Choice, Facts, NotEligible, Rule
@@ -252,9 +252,7 @@ def choices(u: BillingAccount) -> dict[str, Choice]:
     sub = u.subscription
     price = current.catalog().price(sub.lookup_key) if sub and sub.lookup_key else None
     product = current.catalog().product(price.product_id) if price else None
-    facts = Facts(
-        sub.facts() if sub else None, current.stripe_api().portal_features(), product, u.stripe_customer_id is not None
-    )
+    facts = Facts(sub.facts() if sub else None, portal_facts.features(), product, u.stripe_customer_id is not None)
     return decide(facts)
 
 

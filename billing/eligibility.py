@@ -9,8 +9,8 @@ Showing only buttons that can succeed keeps customers off Stripe's error pages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from billing.catalog import Price, Product
@@ -24,6 +24,14 @@ LIVE_STATUSES = frozenset({"trialing", "active", "past_due", "unpaid", "paused"}
 # subscriptions; a past-due one should settle its invoice first).
 CHANGEABLE_STATUSES = frozenset({"trialing", "active"})
 
+# What pressing Cancel does, by the portal's cancel mode; while that is unknown, words
+# true of either (the portal's own step says which before the customer confirms).
+CANCEL_LABELS = {"immediately": "Cancel now", "at_period_end": "Cancel at period end"}
+CANCEL_NOTES = {
+    "immediately": "Access ends immediately.",
+    "at_period_end": "You keep access until the end of the paid period.",
+}
+CANCEL_NOTE_UNKNOWN = "The billing portal shows when your access ends before you confirm."
 CANCEL_SCHEDULED = "Your subscription is set to cancel: renew it from Manage billing before changing plan."
 # The portal opens no other plan change while one waits for the period's end.
 CHANGE_SCHEDULED = "Your plan change is scheduled for the end of the period: keep your current plan first."
@@ -57,14 +65,21 @@ class SubscriptionFacts:
 
 @dataclass(frozen=True)
 class PortalFeatures:
-    """What the Stripe portal configuration in use allows (see StripeAPI.portal_features)."""
+    """What the Stripe portal configuration in use allows, as mirrored in the database
+    (`billing.portal_facts`). Where it is unknown (never read: Stripe was down at start and
+    nothing was stored) the rules get None instead, never a guess. The defaults are a
+    configuration as `flask stripe setup` makes it, for tests; the site fills every field."""
 
     subscription_update: bool = True
     subscription_cancel: bool = True
     cancel_mode: str = "at_period_end"  # or "immediately"
+    # How plan changes are billed (create_prorations, always_invoice or none).
+    proration_behavior: str = "create_prorations"
     subscription_pause: bool = False
     payment_method_update: bool = True
     customer_update: bool = True
+    # What `subscription_update` may switch to: product id -> its price ids.
+    update_products: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Products (ids) whose quantity the portal lets customers change.
     adjustable_quantity: frozenset[str] = frozenset()
     # When the portal schedules a plan change for the period's end instead of making it now
@@ -89,10 +104,10 @@ class NotEligible(Exception):
 class Facts:
     """What every rule reads: the customer's current subscription (None if they
     never had one), its catalog product (None if not in the catalog), what the
-    portal configuration allows, and whether a Stripe customer exists yet."""
+    portal configuration allows (None while unknown), and whether a Stripe customer exists yet."""
 
     sub: SubscriptionFacts | None
-    features: PortalFeatures
+    features: PortalFeatures | None
     product: Product | None = None
     has_customer: bool = False
 
@@ -124,15 +139,17 @@ def manage_billing(f: Facts) -> Choice:
 
 
 def update_payment_method(f: Facts) -> Choice:
-    return _portal_feature(f.features.payment_method_update, f.has_customer)
+    return _portal_feature(f.features.payment_method_update if f.features else None, f.has_customer)
 
 
 def update_details(f: Facts) -> Choice:
-    return _portal_feature(f.features.customer_update, f.has_customer)
+    return _portal_feature(f.features.customer_update if f.features else None, f.has_customer)
 
 
-def _portal_feature(enabled: bool, has_customer: bool) -> Choice:
-    if not enabled:
+# While the portal's features are unknown, the buttons that need one are offered: if the
+# portal has it turned off, Stripe refuses the session and the customer reads why, on our page.
+def _portal_feature(enabled: bool | None, has_customer: bool) -> Choice:
+    if enabled is False:
         return _no("This is turned off in the billing portal's settings.")
     if not has_customer:
         return _no("You have no billing account yet: choose a plan first.")
@@ -160,7 +177,7 @@ def _plan_change_refusal(f: Facts) -> str:
         return CANCEL_SCHEDULED
     if f.sub.changes_at is not None:
         return CHANGE_SCHEDULED
-    if not f.features.subscription_update:
+    if f.features is not None and not f.features.subscription_update:
         return "Plan changes are turned off in the billing portal's settings."
     return ""
 
@@ -189,24 +206,25 @@ def change_quantity(f: Facts) -> Choice:
     if reason := _plan_change_refusal(f):
         return _no(reason)
     product = f.product
-    if product is None or product.seats is None or product.id not in f.features.adjustable_quantity:
+    if product is None or product.seats is None:
         return _no("Your plan is not priced per seat.")
+    if f.features is not None and product.id not in f.features.adjustable_quantity:
+        return _no("The billing portal's settings do not let customers change seats on this plan.")
     return _yes(f"{product.seats.min} to {product.seats.max} seats")
 
 
 # [tutorial: cancel]
 def cancel(f: Facts) -> Choice:
-    immediately = f.features.cancel_mode == "immediately"
-    label = "Cancel now" if immediately else "Cancel at period end"
+    mode = f.features.cancel_mode if f.features else None  # None: the portal's settings are unknown
+    label = CANCEL_LABELS.get(mode or "", "Cancel subscription")
     if reason := _not_live(f):
         return _no(reason, label)
     assert f.sub is not None
-    if not f.features.subscription_cancel:
+    if f.features is not None and not f.features.subscription_cancel:
         return _no("Cancellation is turned off in the billing portal's settings.", label)
     if f.sub.cancel_at is not None:
         return _no("Your subscription is already set to cancel.", label)
-    note = "Access ends immediately." if immediately else "You keep access until the end of the paid period."
-    return _yes(note, label)
+    return _yes(CANCEL_NOTES.get(mode or "", CANCEL_NOTE_UNKNOWN), label)
 
 
 # [end]
@@ -218,7 +236,7 @@ def pause(f: Facts) -> Choice:
     assert f.sub is not None
     if f.sub.status == "paused":
         return _no("Your subscription is paused already.")
-    if not f.features.subscription_pause:
+    if f.features is not None and not f.features.subscription_pause:
         return _no("Pausing is turned off in the billing portal's settings.")
     if f.sub.billing_mode != "flexible":
         return _no("Only subscriptions in flexible billing mode can be paused.")

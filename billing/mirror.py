@@ -10,7 +10,8 @@ Each refresh also adds to the history of cancellations (`billing.cancellations`)
 
 The catalog's price ids are mirrored the same way (`price_id`, `refresh_prices`),
 so a click sends its price without asking Stripe first, and an archived price
-is refused as soon as its webhook arrives.
+is refused as soon as its webhook arrives; so are the portal configuration's
+features (`billing.portal_facts`).
 
 An event is only a hint of *which* customer (or price) changed. Its payload may be old
 (Stripe does not deliver in order, and retries for days), so the handler
@@ -27,7 +28,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from billing import cancellations, current
+from billing import cancellations, current, portal_facts
 from billing.models import (
     BillingAccount,
     StripeEvent,
@@ -67,6 +68,10 @@ HANDLED_EVENTS = frozenset(
         "customer.subscription.trial_will_end",
     }
 )
+# Events that may change what the portal configuration in use allows: "Occurs whenever a
+# portal configuration is created / updated" (https://docs.stripe.com/api/events/types,
+# billing_portal.configuration.*). The pages word their buttons by it (billing.portal_facts).
+PORTAL_EVENTS = frozenset({"billing_portal.configuration.created", "billing_portal.configuration.updated"})
 # Events that may change which price a lookup key names (https://docs.stripe.com/api/events/types).
 PRICE_EVENTS = frozenset({"price.created", "price.updated", "price.deleted", "product.updated", "product.deleted"})
 
@@ -160,7 +165,7 @@ def apply_event(
     same transaction (the webhook sends emails there: once per event; again only
     if it raises, which undoes the event for Stripe's retry).
     """
-    if event.type not in HANDLED_EVENTS | PRICE_EVENTS:
+    if event.type not in HANDLED_EVENTS | PRICE_EVENTS | PORTAL_EVENTS:
         return "ignored"
     try:
         db.session.add(StripeEvent(id=event.id, type=event.type))
@@ -172,6 +177,8 @@ def apply_event(
     try:
         if event.type in PRICE_EVENTS:
             refresh_prices(api, lookup_keys)
+        if event.type in PORTAL_EVENTS:
+            portal_facts.refresh(api)
         account = _customer_owner(event.customer, api.origin)
         if account is not None:
             refresh(api, account)

@@ -366,3 +366,30 @@ def init_db_command() -> None:
     """Create or upgrade the database tables (safe to run again; same as `flask db upgrade`)."""
     upgrade_schema()
     click.echo("Database ready.")
+
+
+class PortalConfiguration(Base):
+    """The customer-portal configuration sessions use and what it allows, as the pages
+    need it (see `billing.portal_facts`): one row, found by its primary key. Written by
+    `flask stripe setup`, at start when Stripe answers, and on every
+    `billing_portal.configuration.*` webhook, so every instance reads the same facts; no
+    row means they are unknown, and the pages say only what is true either way."""
+
+    __tablename__ = "portal_configurations"
+
+    # Always portal_facts.IN_USE: a primary key, so a page finds the row with one indexed read.
+    id: Mapped[int] = mapped_column(primary_key=True)
+    configuration_id: Mapped[str] = mapped_column(String(255))
+    found_by: Mapped[str] = mapped_column(String(255))
+    subscription_update: Mapped[bool]
+    subscription_cancel: Mapped[bool]
+    cancel_mode: Mapped[str] = mapped_column(String(32))
+    proration_behavior: Mapped[str] = mapped_column(String(32))
+    subscription_pause: Mapped[bool]
+    payment_method_update: Mapped[bool]
+    customer_update: Mapped[bool]
+    # product id -> the price ids `subscription_update` may switch to.
+    update_products: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    adjustable_quantity: Mapped[list[str]] = mapped_column(JSON)
+    schedule_conditions: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

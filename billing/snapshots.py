@@ -219,19 +219,31 @@ def _event_customer(event: stripe.Event) -> str | None:
     return str(customer.id) if customer is not None and hasattr(customer, "id") else None
 
 
+@dataclass(frozen=True)
+class PortalSnapshot:
+    """The portal configuration in use: its id, how it was found (see
+    StripeAPI.configuration_in_use) and what it allows (see models.PortalConfiguration)."""
+
+    id: str
+    found_by: str
+    features: PortalFeatures
+
+
 def portal_features_of(config: stripe.billing_portal.Configuration) -> PortalFeatures:
+    """The features the rules read, from https://docs.stripe.com/api/customer_portal/configurations/object."""
     f = config.features
+    update_products = f.subscription_update.products or []
     return PortalFeatures(
         subscription_update=f.subscription_update.enabled,
         subscription_cancel=f.subscription_cancel.enabled,
         cancel_mode=f.subscription_cancel.mode,
+        proration_behavior=f.subscription_update.proration_behavior,
         subscription_pause=bool(f.subscription_pause and f.subscription_pause.enabled),
         payment_method_update=f.payment_method_update.enabled,
         customer_update=f.customer_update.enabled,
+        update_products={p.product: frozenset(p.prices) for p in update_products},
         adjustable_quantity=frozenset(
-            p.product
-            for p in (f.subscription_update.products or [])
-            if p.adjustable_quantity and p.adjustable_quantity.enabled
+            p.product for p in update_products if p.adjustable_quantity and p.adjustable_quantity.enabled
         ),
         schedule_conditions=frozenset(c.type for c in f.subscription_update.schedule_at_period_end.conditions or []),
     )

@@ -3,27 +3,26 @@ module of the core that imports `stripe`.
 
 Views hand it params built by `flows` and get back plain values (a URL, an id,
 a `SubscriptionSnapshot`). Any Stripe failure comes out as one exception type,
-`BillingError`, whose message is safe to show a customer. The merchant's tools
+`BillingError`, whose message is safe to show a customer (`billing.stripe_errors`
+words it, and bounds how long a request spends on Stripe; it calls nothing itself). The merchant's tools
 (`ops/`) reuse its client for `flask stripe setup` and `doctor`.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import typing
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from contextvars import Token
 from typing import TYPE_CHECKING
 
 import stripe
 
-from billing.eligibility import ENDED_STATUSES, PortalFeatures
+from billing.eligibility import ENDED_STATUSES
 from billing.snapshots import (
     CustomerSnapshot,
     EventFacts,
+    PortalSnapshot,
     SubscriptionSnapshot,
     customer_snapshot,
     event_facts,
@@ -31,6 +30,11 @@ from billing.snapshots import (
     portal_features_of,
     snapshot,
 )
+
+# How calls fail (BillingError, re-exported: the views catch it as this module's one
+# failure) and how long they may take: see billing.stripe_errors.
+from billing.stripe_errors import STRIPE_NETWORK_RETRIES, give_up_at, stripe_call_seconds, stripe_errors
+from billing.stripe_errors import BillingError as BillingError
 
 if TYPE_CHECKING:
     from stripe.params import SubscriptionResumeParams
@@ -58,100 +62,19 @@ if stripe.api_version != STRIPE_API_VERSION:
 WEBHOOK_TOLERANCE_SECONDS = 300
 # What a customer reads when a plan's price is archived or missing at Stripe.
 PLAN_UNAVAILABLE = "This plan is not available right now. Please try again later."
-# How long a lookup key -> price id answer is reused before asking Stripe again
-# (a key can move to a new price when the merchant changes an amount).
 # Marks the portal configuration this app manages, so a rerun finds it.
 CONFIG_MARKER = "portal-deep-links-starter"
 DEFAULT_CONFIGURATION = "being the account's default"
 
-
-def _portal_locales() -> tuple[str, ...]:
-    """The portal locales this SDK version lists (its `locale` Literal), without "auto"."""
-    annotation = stripe.params.billing_portal.SessionCreateParams.__annotations__["locale"]
-    (inner,) = typing.get_args(annotation)  # NotRequired[ForwardRef("Literal[...]|str")]
-    namespace = vars(sys.modules[stripe.params.billing_portal.SessionCreateParams.__module__])
-    resolved = eval(inner.__forward_arg__, namespace) if isinstance(inner, typing.ForwardRef) else inner
-    literals = [arg for arg in typing.get_args(resolved) if typing.get_origin(arg) is typing.Literal]
-    return tuple(locale for lit in literals for locale in typing.get_args(lit) if locale != "auto")
-
-
-# The locales a portal session may be opened in (e.g. "de", "pt-BR").
-PORTAL_LOCALES = _portal_locales()
-
-
-class BillingError(Exception):
-    """A Stripe call failed; `str(error)` is a message a customer can act on."""
-
-
-def _user_message(error: stripe.StripeError) -> str:
-    """Turn a Stripe exception into words for the customer; log the details."""
-    log.warning(
-        "Stripe call failed: %s (status=%s, code=%s, request_id=%s): %s",
-        type(error).__name__,
-        error.http_status,
-        error.code,
-        error.request_id,
-        error.user_message,
-    )
-    if isinstance(error, stripe.CardError):
-        return f"Your card was declined: {error.user_message}"
-    if isinstance(error, (stripe.AuthenticationError, stripe.PermissionError)):
-        log.error("Stripe refused the API key: check STRIPE_SECRET_KEY.")
-        return "Billing is not available right now because of a problem on our side. Please try again later."
-    if isinstance(error, stripe.RateLimitError):
-        return "Stripe is busy right now. Nothing was changed; please try again in a moment."
-    if isinstance(error, stripe.APIConnectionError):
-        return "We could not reach Stripe. Nothing was changed; please try again in a moment."
-    if isinstance(error, stripe.InvalidRequestError):
-        return f"Stripe could not open this step: {error.user_message}"
-    return "Stripe had a problem handling this request. Nothing was changed; please try again."
-
-
-# Each Stripe call is retried this many times on a timeout, a dropped connection or a 5xx,
-# with the same Idempotency-Key (so Stripe applies a POST once).
-STRIPE_NETWORK_RETRIES = 2
-
-
-def stripe_call_seconds(stripe_timeout: float) -> float:
-    """The longest one Stripe call can take: every attempt timing out, plus the SDK's
-    waits between attempts (0.5 s, then 1 s)."""
-    delay, most = float(stripe.HTTPClient.INITIAL_DELAY), float(stripe.HTTPClient.MAX_DELAY)
-    waits = sum(min(delay * (1 << n), most) for n in range(STRIPE_NETWORK_RETRIES))
-    return stripe_timeout * (1 + STRIPE_NETWORK_RETRIES) + waits
-
-
-def slowest_request_seconds(stripe_timeout: float) -> float:
-    """The longest a request can wait on Stripe: no call starts after one call's worst
-    case (see stripe_errors), so at most two calls' worth. 63 s with the default 10 s."""
-    return 2 * stripe_call_seconds(stripe_timeout)
-
-
-# When the current request stops starting Stripe calls (see StripeAPI.start_request): a
-# button whose first call was slow gives up instead of holding a server worker for
-# several calls' worth of timeouts. Unset (no limit) outside requests, e.g. in commands.
-_give_up_at: ContextVar[float | None] = ContextVar("stripe_give_up_at", default=None)
-TOO_SLOW = "Stripe is answering too slowly right now. Please try again in a moment."
-
-
-NOT_CONFIGURED = "Billing is not set up on this site yet. Please try again later."
-
-
-@contextmanager
-def stripe_errors(doing: str, configured: bool = True) -> Iterator[None]:
-    """Turn any Stripe failure inside the block into a BillingError; refuse to start a
-    call once the request has spent its time on Stripe, or when no key is set."""
-    if not configured:
-        log.error("Could not %s: STRIPE_SECRET_KEY is not set. See `flask stripe doctor`.", doing)
-        raise BillingError(NOT_CONFIGURED)
-    give_up_at = _give_up_at.get()
-    if give_up_at is not None and time.monotonic() > give_up_at:
-        log.warning("Did not %s: this request already waited too long for Stripe", doing)
-        raise BillingError(TOO_SLOW)
-    try:
-        yield
-    except stripe.StripeError as e:
-        log.info("Stripe failed while trying to %s", doing)
-        raise BillingError(_user_message(e)) from e
+# The locales a portal session may be opened in (e.g. "de", "pt-BR"): the `locale` of
+# https://docs.stripe.com/api/customer_portal/sessions/create but "auto". A test checks
+# this list against the SDK's SessionCreateParams, so an SDK upgrade that adds one says so.
+PORTAL_LOCALES = (
+    *("bg", "cs", "da", "de", "el", "en", "en-AU", "en-CA", "en-GB", "en-IE", "en-IN", "en-NZ", "en-SG"),
+    *("es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv"),
+    *("ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi"),
+    *("zh", "zh-HK", "zh-TW"),
+)
 
 
 class WebhookRefused(Exception):
@@ -176,7 +99,9 @@ class StripeAPI:
         self._configured = settings.stripe_portal_configuration
         # The catalog's price ids as read at start (lookup key -> id).
         self._prices: dict[str, str] = {}
-        self._features = PortalFeatures()
+        # The portal configuration in use as this process last read it (at start, or as
+        # `flask stripe setup` left it), for `portal_facts` to store: pages read the stored copy.
+        self.known_portal: PortalSnapshot | None = None
         # Seconds a request may spend on Stripe before it starts no more calls.
         self.request_seconds = stripe_call_seconds(settings.stripe_timeout)
         self.client = stripe.StripeClient(
@@ -193,14 +118,14 @@ class StripeAPI:
 
     @classmethod
     def connect(cls, settings: Settings, catalog: Catalog, http_client: stripe.HTTPClient | None = None) -> StripeAPI:
-        """The client, with what the pages need read once at start: the portal
-        configuration's features (for eligibility) and the catalog's price ids."""
+        """The client, with what the pages need read once at start, for the app to store:
+        the portal configuration's features (for eligibility) and the catalog's price ids."""
         api = cls(settings, http_client)
         if not api.configured:
             log.info("STRIPE_SECRET_KEY is not set: pages work, buttons say billing is not set up.")
             return api
         try:
-            api.load_portal_features()
+            api.read_portal()
             api.load_prices([p.lookup_key for p in catalog.prices])
         except BillingError as e:
             log.warning("Could not read the portal configuration or prices at start: %s", e)
@@ -215,14 +140,14 @@ class StripeAPI:
         out) has passed, it starts no more Stripe calls, so no request waits longer than
         slowest_request_seconds (and a server's worker timeout can be set above it).
         Pass the answer to `end_request` when the request ends."""
-        return _give_up_at.set(time.monotonic() + self.request_seconds)
+        return give_up_at.set(time.monotonic() + self.request_seconds)
 
     @staticmethod
     def end_request(token: Token[float | None]) -> None:
         try:
-            _give_up_at.reset(token)
+            give_up_at.reset(token)
         except ValueError:  # ended in another context than it started: no limit from here
-            _give_up_at.set(None)
+            give_up_at.set(None)
 
     def create_customer(self, email: str, owner_id: str, idempotency_key: str) -> str:
         """Create a billing account's Stripe customer (`owner_id`: the sign-in's id of its
@@ -281,24 +206,27 @@ class StripeAPI:
                 found.update({price.lookup_key: price.id for price in prices.data if price.lookup_key})
         return found
 
-    def portal_features(self) -> PortalFeatures:
-        """What the portal configuration allows, as read at start (or defaults)."""
-        return self._features
-
-    def load_portal_features(self) -> PortalFeatures:
-        """Read the portal configuration in use from Stripe, for the eligibility rules.
+    def read_portal(self) -> PortalSnapshot | None:
+        """Read the portal configuration in use from Stripe (None: the account has none),
+        and create sessions with it from now on.
 
         Without STRIPE_PORTAL_CONFIGURATION, the one `flask stripe setup` made is
         used (found by its metadata), else the account's default configuration.
         """
         with self.calling("read the portal configuration"):
             found = self.configuration_in_use()
-        if found is not None:
-            config, found_by = found
-            if found_by != DEFAULT_CONFIGURATION:
-                self.configuration = config.id
-            self._features = portal_features_of(config)
-        return self._features
+        if found is None:
+            return None
+        config, found_by = found
+        self.remember_portal(PortalSnapshot(config.id, found_by, portal_features_of(config)))
+        return self.known_portal
+
+    def remember_portal(self, portal: PortalSnapshot) -> None:
+        """The portal configuration in use (read here, or stored): sessions name it,
+        unless it is the account's default, which Stripe uses when none is named."""
+        self.known_portal = portal
+        if portal.found_by != DEFAULT_CONFIGURATION:
+            self.use_configuration(portal.id)
 
     def configuration_in_use(self) -> tuple[stripe.billing_portal.Configuration, str] | None:
         """The portal configuration sessions are created with, and how it was found."""

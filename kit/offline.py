@@ -21,7 +21,7 @@ from sqlalchemy import delete, or_, select, update
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
-from billing import mirror
+from billing import mirror, portal_facts
 from billing.accounts import User
 from billing.catalog import Catalog
 from billing.models import BillingAccount, Subscription, db, upgrade_schema
@@ -79,13 +79,13 @@ def start(app: Flask, seed_personas: bool, persist: bool | None = None) -> None:
         catalog: Catalog = app.extensions["catalog"]
         ensure_catalog(api, catalog, return_url=settings.url("/account"))
         api.served_by = "the offline stand-in inside this process (offline mode: no STRIPE_SECRET_KEY)"
-        api.load_portal_features()
         app.extensions["stripe"] = api
 
         with app.app_context():
             upgrade_schema()
             # The stand-in's price ids (new ones when its state is fresh) replace any the database kept.
             mirror.save_known_prices(api, [price.lookup_key for price in catalog.prices])
+            portal_facts.save_known(api)  # the configuration ensure_catalog left in use
             if fresh:
                 # A new, empty stand-in knows none of the customers the database
                 # remembers: forget them, so they are created again when needed

@@ -17,10 +17,11 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from billing import cancellations, mirror
+from billing import cancellations, mirror, portal_facts
 from billing.catalog import Catalog
 from billing.models import BillingAccount, db, forget_customer_from_elsewhere, utcnow
 from billing.settings import Settings
+from billing.snapshots import PortalSnapshot
 from billing.stripe_api import BillingError, StripeAPI
 from ops import doctor, report
 from ops.facts import account_facts
@@ -49,6 +50,7 @@ def setup_command(write_env: bool) -> None:
     except BillingError as e:
         raise click.ClickException(str(e)) from e
     mirror.save_known_prices(api, [p.lookup_key for p in catalog.prices])
+    portal_facts.save_known(api)  # every instance's pages read these from now on
     mode = api.served_by or ("live mode" if settings.live_mode else "test mode")
     click.echo(f"Stripe account ({mode}):")
     for change in report.changes:
@@ -90,7 +92,7 @@ def update_env_file(path: Path, values: dict[str, str]) -> None:
 def doctor_command() -> None:
     """Check the Stripe account against the site; exit 1 if anything is wrong."""
     settings, catalog, api = _app_parts()
-    findings = doctor.examine(settings, catalog, account_facts(api, catalog))
+    findings = doctor.examine(settings, catalog, account_facts(api, catalog, _stored_portal()))
     for finding in findings:
         if finding.ok:
             click.echo(f"  ok       {finding.what}")
@@ -102,6 +104,14 @@ def doctor_command() -> None:
         click.echo(f"{problems} problem{'s' if problems > 1 else ''} found.")
         raise SystemExit(1)
     click.echo("Everything the site needs is in place.")
+
+
+def _stored_portal() -> PortalSnapshot | str:
+    """The portal configuration the pages read, or why it can't be read."""
+    try:
+        return portal_facts.stored() or "none is stored"
+    except SQLAlchemyError as e:
+        return f"the site's database could not be read ({type(e).__name__}): run `flask --app app init-db` first"
 
 
 @stripe_cli.command("resync")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from billing.catalog import MAX_PRODUCTS, Catalog
 from billing.settings import STRIPE_DEFAULT_API_BASE, WEBHOOK_PATH, Settings
+from billing.snapshots import PortalSnapshot
 from billing.stripe_api import STRIPE_API_VERSION
 from ops.facts import AccountFacts, ConfigurationFacts
 from ops.setup import SCHEDULE_CONDITIONS
@@ -124,7 +125,28 @@ def _configuration(catalog: Catalog, facts: AccountFacts) -> list[Finding]:
         findings.append(Finding(False, f"Portal configuration {config.id} is archived (inactive).", SETUP))
     findings += _flows(catalog, config)
     findings += _products(catalog, facts, config)
+    findings.append(_stored(facts.stored, config))
     return findings
+
+
+def _stored(stored: PortalSnapshot | str, config: ConfigurationFacts) -> Finding:
+    """The pages word their buttons by the copy in the database, not by Stripe: it must be there and current."""
+    if isinstance(stored, str):
+        return Finding(
+            False,
+            f"The site has no stored copy of the portal configuration's features ({stored}): the pages "
+            "don't know when Cancel ends access, so they don't say, and they show every portal button.",
+            SETUP + " It stores them (as does each start of the site while Stripe answers).",
+        )
+    if (stored.id, stored.features) != (config.id, config.features):
+        return Finding(
+            False,
+            f"The stored copy of the portal configuration ({stored.id}) differs from Stripe's ({config.id}): "
+            "the pages would say what the portal no longer does.",
+            SETUP + " It stores the current one; webhooks keep it current when the endpoint sends "
+            "billing_portal.configuration.created and billing_portal.configuration.updated.",
+        )
+    return Finding(True, f"The pages read a current copy of portal configuration {stored.id}.")
 
 
 def _flows(catalog: Catalog, config: ConfigurationFacts) -> list[Finding]:
@@ -193,7 +215,8 @@ def _products(catalog: Catalog, facts: AccountFacts, config: ConfigurationFacts)
     findings = []
     for price in catalog.prices:
         active = facts.prices.get(price.lookup_key, [])
-        if len(active) == 1 and active[0].id not in config.products.get(price.product_id, frozenset()):
+        listed = config.features.update_products.get(price.product_id, frozenset())
+        if len(active) == 1 and active[0].id not in listed:
             findings.append(
                 Finding(
                     False,
@@ -202,11 +225,11 @@ def _products(catalog: Catalog, facts: AccountFacts, config: ConfigurationFacts)
                     SETUP,
                 )
             )
-    if len(config.products) > MAX_PRODUCTS:
+    if (count := len(config.features.update_products)) > MAX_PRODUCTS:
         findings.append(
             Finding(
                 False,
-                f"The portal configuration lists {len(config.products)} products; Stripe allows {MAX_PRODUCTS}.",
+                f"The portal configuration lists {count} products; Stripe allows {MAX_PRODUCTS}.",
                 "Keep at most 10 products in catalog.toml and run setup.",
             )
         )

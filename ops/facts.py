@@ -11,7 +11,7 @@ import stripe
 
 from billing.catalog import Catalog
 from billing.eligibility import PortalFeatures
-from billing.snapshots import portal_features_of
+from billing.snapshots import PortalSnapshot, portal_features_of
 from billing.stripe_api import StripeAPI
 
 
@@ -45,8 +45,6 @@ class ConfigurationFacts:
     active: bool
     invoice_history: bool
     features: PortalFeatures
-    # What `subscription_update` may switch to: product id -> its price ids.
-    products: dict[str, frozenset[str]]
 
 
 @dataclass(frozen=True)
@@ -60,15 +58,18 @@ class AccountFacts:
     prices: dict[str, list[PriceFacts]] = field(default_factory=dict)
     configuration: ConfigurationFacts | None = None
     configuration_error: str | None = None
+    # What the site's pages read (billing.portal_facts), or why there is none.
+    stored: PortalSnapshot | str = "not read"
 
 
-def account_facts(api: StripeAPI, catalog: Catalog) -> AccountFacts:
+def account_facts(api: StripeAPI, catalog: Catalog, stored: PortalSnapshot | str = "not read") -> AccountFacts:
     """What `doctor` checks, read from Stripe: the catalog's prices by lookup
-    key and the portal configuration in use. Never raises for a Stripe error:
-    the error is a finding too."""
+    key and the portal configuration in use; beside them, the copy the pages read
+    (`stored`, from the site's database). Never raises for a Stripe error: the
+    error is a finding too."""
     if not api.configured:
-        return AccountFacts(key_error="STRIPE_SECRET_KEY is not set.")
-    return dataclasses.replace(_read_account(api, catalog), served_by=api.served_by)
+        return AccountFacts(key_error="STRIPE_SECRET_KEY is not set.", stored=stored)
+    return dataclasses.replace(_read_account(api, catalog), served_by=api.served_by, stored=stored)
 
 
 def _read_account(api: StripeAPI, catalog: Catalog) -> AccountFacts:
@@ -91,9 +92,6 @@ def _read_account(api: StripeAPI, catalog: Catalog) -> AccountFacts:
     if found_config is None:
         return AccountFacts(prices=prices)
     config, found_by = found_config
-    products = {
-        entry.product: frozenset(entry.prices) for entry in (config.features.subscription_update.products or [])
-    }
     return AccountFacts(
         prices=prices,
         configuration=ConfigurationFacts(
@@ -102,6 +100,5 @@ def _read_account(api: StripeAPI, catalog: Catalog) -> AccountFacts:
             active=config.active,
             invoice_history=config.features.invoice_history.enabled,
             features=portal_features_of(config),
-            products=products,
         ),
     )

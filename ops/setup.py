@@ -106,6 +106,10 @@ def ensure_catalog(api: StripeAPI, catalog: Catalog, return_url: str | None = No
         for lookup_key, price_id in zip(_lookup_keys(catalog, entry["product"]), entry.get("prices", []), strict=True):
             api.remember_price(lookup_key, price_id)
     api.use_configuration(report.configuration)
+    with api.calling("read the portal configuration"):
+        # What the pages will say comes from the configuration in use, which
+        # STRIPE_PORTAL_CONFIGURATION may name instead: stored by the caller (portal_facts).
+        api.read_portal()
     return report
 
 

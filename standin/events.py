@@ -69,6 +69,10 @@ def changes(before: dict[str, StripeObject], after: dict[str, StripeObject]) -> 
             found.append(_event("checkout.session.completed", obj))
         elif kind == "subscription_schedule":
             found.append(_schedule_event(old, obj))
+        elif kind == "billing_portal.configuration":
+            # "Occurs whenever a portal configuration is created / updated"
+            # (https://docs.stripe.com/api/events/types: billing_portal.configuration.*).
+            found.append(_catalog_event(kind, old, obj))
         elif kind in ("price", "product"):
             # Archiving is an update with `active` false; a moved lookup key updates both prices
             # (https://docs.stripe.com/api/events/types: price.*, product.*).

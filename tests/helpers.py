@@ -20,6 +20,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
 from app import create_app
+from billing import portal_facts
 from billing.buttons import PORTAL_BUTTONS
 from billing.catalog import Catalog, load_catalog
 from billing.models import BillingAccount, db, upgrade_schema
@@ -123,6 +124,8 @@ def core_app(tmp_path, standin: StandIn | None = None, name: str = "app", sign_i
     )
     with app.app_context():
         upgrade_schema()
+        # What the site stores at start once `init-db` has made the tables (here they came after).
+        portal_facts.save_known(app.extensions["stripe"])
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {STANDIN_PATH: standin.wsgi_app})
     webhooks = Client(app)
     standin.configure_webhooks(

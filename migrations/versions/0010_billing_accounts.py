@@ -1,7 +1,7 @@
 """billing accounts: the billing records move off the sign-in's users; session tokens
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02 07:00:00.000000
 
 Each user gets a billing account with the same id (so email links already sent, which
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

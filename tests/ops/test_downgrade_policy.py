@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from standin import StandIn
-from tests.ops.test_stripe_account import STANDIN_URL, configuration, make_app
+from tests.ops.test_stripe_account import STALE, STANDIN_URL, configuration, make_app
 
 BOTH = [{"type": "decreasing_item_amount"}, {"type": "shortening_interval"}]
 
@@ -74,7 +74,8 @@ def test_immediately_empties_the_conditions_and_a_rerun_changes_nothing(app, cli
 def test_doctor_reports_a_portal_that_downgrades_at_once(cli, standin):
     cli("stripe", "setup")
     configuration(standin)["features"]["subscription_update"]["schedule_at_period_end"]["conditions"] = []
-    (problem,) = doctor_problems(cli)
+    problem, stale = doctor_problems(cli)
+    assert STALE in stale  # changed behind the site's back
     assert "The portal makes downgrades immediately, but catalog.toml says downgrades = 'at_period_end'" in problem
 
 
@@ -88,5 +89,6 @@ def test_doctor_reports_a_portal_that_waits_when_the_catalog_says_immediately(ap
 def test_doctor_names_a_partial_policy(cli, standin):
     cli("stripe", "setup")
     configuration(standin)["features"]["subscription_update"]["schedule_at_period_end"]["conditions"] = BOTH[:1]
-    (problem,) = doctor_problems(cli)
+    problem, stale = doctor_problems(cli)
+    assert STALE in stale
     assert "at the end of the period only for decreasing_item_amount" in problem

@@ -10,6 +10,7 @@ import pytest
 
 from app import create_app
 from billing.catalog import Catalog
+from billing.models import upgrade_schema
 from ops.commands import update_env_file
 from standin import StandIn
 from tests.helpers import TEST_CATALOG, database_url
@@ -18,7 +19,7 @@ STANDIN_URL = "http://standin.test"
 
 
 def make_app(tmp_path, standin, **settings):
-    return create_app(
+    app = create_app(
         {
             "TESTING": True,
             "STRIPE_SECRET_KEY": "sk_test_account",
@@ -32,6 +33,9 @@ def make_app(tmp_path, standin, **settings):
             **settings,
         }
     )
+    with app.app_context():
+        upgrade_schema()  # as `make run` does first: setup stores the portal's features there
+    return app
 
 
 @pytest.fixture
@@ -166,6 +170,11 @@ def test_update_env_file_appends_a_missing_setting(tmp_path):
 # --- doctor's findings, each with its fix -------------------------------------------------
 
 
+# What doctor adds when the configuration changed with no webhook to tell the site (as these
+# tests change the stand-in's state directly).
+STALE = "differs from Stripe's"
+
+
 def problems(output):
     """The PROBLEM lines of doctor's output, each with the fix line under it."""
     lines = output.splitlines()
@@ -189,7 +198,8 @@ def test_doctor_catches_a_configuration_without_subscription_update(cli, standin
     configuration(standin)["features"]["subscription_update"]["enabled"] = False
     doctor = cli("stripe", "doctor")
     assert doctor.exit_code == 1
-    (problem,) = problems(doctor.output)
+    problem, stale = problems(doctor.output)
+    assert STALE in stale[0]  # changed behind the site's back: no webhook told it
     assert "does not enable subscription update (switch plan, change interval or seats, plan picker)" in problem[0]
     assert problem[1].startswith("fix: Run `flask --app app stripe setup`.")
 
@@ -208,7 +218,13 @@ def test_doctor_catches_a_catalog_price_missing_from_the_configuration(cli, stan
             f"PROBLEM  Price business_yearly ({yearly['id']}) is missing from the portal configuration's "
             "subscription-update products: switching to it would fail.",
             "fix: Run `flask --app app stripe setup`.",
-        )
+        ),
+        (
+            f"PROBLEM  The stored copy of the portal configuration ({configuration(standin)['id']}) differs from "
+            f"Stripe's ({configuration(standin)['id']}): the pages would say what the portal no longer does.",
+            "fix: Run `flask --app app stripe setup`. It stores the current one; webhooks keep it current when "
+            "the endpoint sends billing_portal.configuration.created and billing_portal.configuration.updated.",
+        ),
     ]
     # ... which setup repairs.
     assert "Updated portal configuration" in cli("stripe", "setup").output
@@ -244,7 +260,8 @@ def test_doctor_catches_a_refused_key(tmp_path, standin):
 def test_doctor_catches_a_cancel_mode_other_than_the_catalogs(cli, standin):
     cli("stripe", "setup")
     configuration(standin)["features"]["subscription_cancel"]["mode"] = "immediately"
-    (problem,) = problems(cli("stripe", "doctor").output)
+    problem, stale = problems(cli("stripe", "doctor").output)
+    assert STALE in stale[0]
     assert "The portal cancels immediately, but catalog.toml says at period end" in problem[0]
 
 

@@ -147,3 +147,16 @@ def test_a_trial_shorter_than_three_days_sends_trial_will_end_at_once(client, in
         {"customer": customer.id, "items": [{"price": catalog.pro.id}], "trial_period_days": 14}
     )
     assert "customer.subscription.trial_will_end" not in types(inbox)
+
+
+def test_portal_configuration_changes_send_what_stripe_sends(client, inbox, catalog):
+    inbox.clear()  # the catalog's own events
+    made = client.v1.billing_portal.configurations.create({"features": {"invoice_history": {"enabled": True}}})
+    assert types(inbox) == ["billing_portal.configuration.created"] and inbox[0].data.object.id == made.id
+    inbox.clear()
+    features = {"subscription_cancel": {"mode": "immediately"}}
+    client.v1.billing_portal.configurations.update(catalog.configuration.id, {"features": features})
+    (event,) = inbox
+    assert event.type == "billing_portal.configuration.updated"
+    assert event.data.object.features.subscription_cancel.mode == "immediately"
+    assert event.data.previous_attributes.features.subscription_cancel.mode == "at_period_end"
