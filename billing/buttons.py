@@ -22,15 +22,13 @@ from werkzeug.datastructures import LanguageAccept
 
 from billing import current, eligibility, flows, mirror, outcomes, presenters
 from billing.accounts import login_required
+from billing.campaign import PROMO  # a campaign link's code, kept in the session
 from billing.catalog import Catalog, Price, Seats
 from billing.eligibility import Choice, Facts, NotEligible, Rule, check_plan_change
 from billing.errors import refuse
 from billing.forms import PlanForm, SeatsForm
 from billing.models import Subscription, User, db, save_subscription
 from billing.stripe_api import PORTAL_LOCALES, BillingError, StripeAPI
-
-# A promotion code from a campaign link (/pricing?promo=CODE), kept in the session.
-PROMO = "promo"
 
 
 @dataclass(frozen=True)
