@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -60,9 +61,12 @@ def pricing() -> ResponseReturnValue:
         if campaign.PROMO in request.args:
             campaign.keep(request.args[campaign.PROMO])
         promo = promo_code()
+    ways_in = (url_for("auth.signup"), url_for("auth.signin"))  # once a page, not once a card
     return render_template(
         "pricing.html",
-        cards=[plan_card(p.prices[interval], u, picked, promo) for p in catalog.products if interval in p.prices],
+        cards=[
+            plan_card(p.prices[interval], u, picked, promo, ways_in) for p in catalog.products if interval in p.prices
+        ],
         interval=interval,
         picked_name=presenters.price_name(catalog, picked) if picked else None,
         yearly_saving=presenters.yearly_saving(catalog),
@@ -78,14 +82,20 @@ def pricing() -> ResponseReturnValue:
 # [end]
 
 
-def plan_card(price: Price, u: User | None, picked: Price | None, promo: str | None = None) -> dict[str, Any]:
+def plan_card(
+    price: Price, u: User | None, picked: Price | None, promo: str | None = None, ways_in: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """What one price card shows, and which button it has (see billing.buttons)."""
     product = current.catalog().product(price.product_id)
     name = product.name if product else price.lookup_key
     card: dict[str, Any] = {"product": product, "price": price, "picked": picked == price, "button": None}
     sub = u.subscription if u else None
     if u is None:
-        return card | {"action": "signup", "label": "Get started", "promo": promo}
+        # Sign up or in with this plan (and the campaign code). The routes' addresses come
+        # from the page, looked up once (url_for was its costliest call, see `make bench`).
+        signup, signin = ways_in or (url_for("auth.signup"), url_for("auth.signin"))
+        query = "?" + urlencode({"plan": price.lookup_key, **({campaign.PROMO: promo} if promo else {})})
+        return card | {"action": "signup", "label": "Get started", "signup": signup + query, "signin": signin + query}
     if sub is None or not sub.is_live:
         return card | {"action": "button", "button": BUTTON["subscribe"], "label": f"Subscribe to {name}"}
     if sub.lookup_key == price.lookup_key:
