@@ -69,6 +69,8 @@ def add_headers(response: Response, headers: dict[str, str]) -> Response:
 # How long a copy of a public page may be shown without asking again: a deploy's new prices
 # reach everyone within a minute, and asking again costs a 304 when nothing changed.
 PUBLIC_SECONDS = 60
+# Written whole, once: Werkzeug's cache_control object re-serializes the header on each change.
+PUBLIC, PRIVATE = f"public, max-age={PUBLIC_SECONDS}", "private, no-store"
 View = TypeVar("View", bound=Callable[..., Any])
 
 
@@ -89,8 +91,7 @@ def cache_control(response: Response) -> Response:
     the page); private otherwise. Static files keep what Flask says of them (their own
     Cache-Control, with an ETag)."""
     if g.get("public_when_signed_out") and response.status_code == 200 and _nothing_of_the_visitors():
-        response.cache_control.public = True
-        response.cache_control.max_age = PUBLIC_SECONDS
+        response.headers["Cache-Control"] = PUBLIC
         # A visitor who sends a cookie may be signed in, and gets another page: caches keep
         # this one for requests without it (RFC 9111, section 4.1: a stored answer serves only
         # requests whose headers named by Vary match). Flask says so too (Flask-Login reads
@@ -111,8 +112,7 @@ def _nothing_of_the_visitors() -> bool:
 
 
 def never_store(response: Response) -> Response:
-    response.cache_control.private = True
-    response.cache_control.no_store = True
+    response.headers["Cache-Control"] = PRIVATE
     return response
 
 
