@@ -57,11 +57,13 @@ def main(argv: list[str] | None = None) -> None:
         instance.mkdir()
         port = args.port or free_port()
         env = site.environment(instance, port)
-        app = site.in_process_app(Path(tmp) / "in-process", env["DATABASE_URL"])
         logging.disable(logging.INFO)  # the migrations' chatter
-        with app.app_context():
-            upgrade_schema()
-        logging.disable(logging.NOTSET)
+        try:
+            app = site.in_process_app(Path(tmp) / "in-process", env["DATABASE_URL"])
+            with app.app_context():
+                upgrade_schema()
+        finally:
+            logging.disable(logging.NOTSET)
         warm, seen = visitors(app, args.warm_up), visitors(app, args.visitors)
         print_in_process(app, seen, warm, args.profile)
         if not args.in_process:
