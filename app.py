@@ -10,7 +10,6 @@ This file is the map. The site itself is the `billing` package:
   webhook.py, mirror.py  Stripe's events, and the local copy pages read
   portal_facts.py  the portal configuration's features, stored for every instance's pages
   links.py, link_pages.py  a button's step from a signed link in an email (email.py sends)
-  page_cache.py, answer_cache.py  pages rendered once, answers replayed until data changes
 `ops/` holds the merchant's commands (`flask stripe setup`, `doctor`, `resync`, `report`,
 `flask links make`).
 """
@@ -32,12 +31,10 @@ import kit  # the demo kit, plugged in at the end of create_app
 import ops
 from billing import (
     accounts,
-    answer_cache,
     buttons,
     errors,
     link_pages,
     mirror,
-    page_cache,
     pages,
     portal_facts,
     presenters,
@@ -105,9 +102,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         init_engine(db.engine)  # SQLite: WAL and a busy timeout (billing/models.py)
     Migrate(app, db, directory=str(MIGRATIONS))
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
-    page_cache.init_app(app)  # the pages every anonymous visitor sees alike, rendered once
     accounts.login_manager.init_app(app)
-    answer_cache.init_app(app, settings)  # whole answers replayed until the data changes
     accounts.limiter.init_app(app)
     web.init_app(app, settings)  # security headers, secrets out of logs, time bound on Stripe
     presenters.register(app)

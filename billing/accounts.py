@@ -1,8 +1,9 @@
 """Sign-up, sign-in and sign-out (Flask-Login sessions, hashed passwords).
 
 A signed-out visitor who picked a plan on the pricing page arrives here with
-`?plan=<lookup key>`; the key is remembered (only if it is in the catalog, so
-this is no open redirect) and the visitor lands back on that plan afterwards.
+`?plan=<lookup key>` (and `&promo=<code>` from a campaign link); the key is
+remembered (only if it is in the catalog, so this is no open redirect) and the
+visitor lands back on that plan afterwards, the code kept for the buttons.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from sqlalchemy import func, select
 
+from billing import campaign
 from billing.catalog import Catalog
 from billing.forms import SignInForm, SignUpForm
 from billing.models import User, db, forget_customer_from_elsewhere
@@ -65,7 +67,9 @@ login_manager.user_loader(load_user)
 
 
 def _remember_plan() -> None:
-    """Keep the plan a signed-out visitor picked, if it is one of ours."""
+    """Keep the plan a signed-out visitor picked, if it is one of ours, and their campaign code."""
+    if request.args.get(campaign.PROMO):
+        campaign.keep(request.args[campaign.PROMO])
     plan = request.args.get("plan", "")
     catalog: Catalog = current_app.extensions["catalog"]
     if catalog.price(plan) is not None:

@@ -23,7 +23,7 @@ from flask import Blueprint, Response, flash, redirect, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from billing import current, links, presenters
+from billing import current, links, presenters, web
 from billing.accounts import limiter
 from billing.buttons import BUTTON, Button, choices, open_step, ready
 from billing.choosing import Chosen
@@ -129,7 +129,7 @@ def refused(e: LinkRefused) -> ResponseReturnValue:
 def private(response: Response) -> Response:
     # The address holds the token: no cache may keep the page, no other site may see it
     # in a Referer, no search engine may list it.
-    response.headers["Cache-Control"] = "no-store"
+    web.never_store(response)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
