@@ -11,7 +11,6 @@ This file is the map. The site itself is the `billing` package:
   webhook.py, mirror.py  Stripe's events, and the local copy pages read
   portal_facts.py  the portal configuration's features, stored for every instance's pages
   links.py, link_pages.py  a button's step from a signed link in an email (email.py sends)
-  page_cache.py, answer_cache.py  pages rendered once, answers replayed until data changes
 `ops/` holds the merchant's commands (`flask stripe setup`, `doctor`, `resync`, `report`,
 `flask links make`).
 """
@@ -33,13 +32,11 @@ import kit  # the demo kit, plugged in at the end of create_app
 import ops
 from billing import (
     accounts,
-    answer_cache,
     buttons,
     errors,
     limits,
     link_pages,
     mirror,
-    page_cache,
     pages,
     portal_facts,
     presenters,
@@ -111,9 +108,7 @@ def create_app(
         init_engine(db.engine)  # SQLite: WAL and a busy timeout (billing/models.py)
     Migrate(app, db, directory=str(MIGRATIONS))
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
-    page_cache.init_app(app)  # the pages every anonymous visitor sees alike, rendered once
     sign_in(app)  # who is signed in: billing/accounts.py unless create_app was given another
-    answer_cache.init_app(app, settings)  # whole answers replayed until the data changes
     limits.limiter.init_app(app)
     web.init_app(app, settings)  # security headers, secrets out of logs, time bound on Stripe
     presenters.register(app)

@@ -3,8 +3,9 @@ password (Flask-Login sessions), plugged into billing by `init_app` (see billing
 A site with its own users replaces this file and its line in app.py.
 
 A signed-out visitor who picked a plan on the pricing page arrives here with
-`?plan=<lookup key>`; the key is remembered (only if it is in the catalog, so
-this is no open redirect) and the visitor lands back on that plan afterwards.
+`?plan=<lookup key>` (and `&promo=<code>` from a campaign link); the key is
+remembered (only if it is in the catalog, so this is no open redirect) and the
+visitor lands back on that plan afterwards, the code kept for the buttons.
 
 The session names the user by a random token, not by their row id (Flask-Login's
 "alternative tokens"): signing out, a new password or deleting the user changes or
@@ -24,6 +25,7 @@ from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from billing import campaign
 from billing.catalog import Catalog
 from billing.forms import SignInForm, SignUpForm
 from billing.limits import limiter
@@ -98,11 +100,11 @@ class PasswordSignIn:
     def current(self) -> User | None:
         return cast(User, current_user._get_current_object()) if current_user.is_authenticated else None
 
-    def signin_url(self, plan: str | None = None) -> str:
-        return url_for("auth.signin", plan=plan)
+    def signin_url(self) -> str:
+        return url_for("auth.signin")
 
-    def signup_url(self, plan: str | None = None) -> str:
-        return url_for("auth.signup", plan=plan)
+    def signup_url(self) -> str:
+        return url_for("auth.signup")
 
     def signout_url(self) -> str:
         return url_for("auth.signout")
@@ -121,7 +123,9 @@ def _attempted_account() -> str:
 
 
 def _remember_plan() -> None:
-    """Keep the plan a signed-out visitor picked, if it is one of ours."""
+    """Keep the plan a signed-out visitor picked, if it is one of ours, and their campaign code."""
+    if request.args.get(campaign.PROMO):
+        campaign.keep(request.args[campaign.PROMO])
     plan = request.args.get("plan", "")
     catalog: Catalog = current_app.extensions["catalog"]
     if catalog.price(plan) is not None:

@@ -24,8 +24,9 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import LanguageAccept
 
 from billing import choosing, current, direct, eligibility, flows, mirror, outcomes, portal_facts
+from billing.campaign import PROMO
 from billing.catalog import Price
-from billing.choosing import PROMO, Chosen, checked_promotion_code
+from billing.choosing import Chosen, checked_promotion_code
 from billing.eligibility import Choice, Facts, NotEligible, Rule
 from billing.errors import refuse
 from billing.models import BillingAccount, db

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flask import session
 
 from billing import current, flows
+from billing.campaign import PROMO  # a campaign link's code, kept in the session
 from billing.catalog import Catalog, Price, Product
 from billing.eligibility import NotEligible, check_plan_change
 from billing.forms import PlanForm, SeatsForm
@@ -22,8 +23,6 @@ from billing.quantities import quantity_to_send, seats_refusal
 from billing.stripe_api import BillingError
 
 NO_OTHER_INTERVAL = "Your plan has no other billing interval."
-# A promotion code from a campaign link (/pricing?promo=CODE), kept in the session.
-PROMO = "promo"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, flash, redirect, render_template
 from flask.typing import ResponseReturnValue
 
-from billing import current, links, presenters, signin
+from billing import current, links, presenters, signin, web
 from billing.buttons import BUTTON, Button, choices, open_step, ready
 from billing.choosing import Chosen
 from billing.eligibility import NotEligible
@@ -129,7 +129,7 @@ def refused(e: LinkRefused) -> ResponseReturnValue:
 def private(response: Response) -> Response:
     # The address holds the token: no cache may keep the page, no other site may see it
     # in a Referer, no search engine may list it.
-    response.headers["Cache-Control"] = "no-store"
+    web.never_store(response)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
     return response

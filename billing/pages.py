@@ -7,18 +7,18 @@ is refreshed once, so the page is right before any webhook arrives).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
-from billing import answer_cache, current, mirror, outcomes, page_cache, presenters
+from billing import campaign, current, mirror, outcomes, presenters, signin, web
 from billing.buttons import BUTTON, BUTTONS, Button, choices
 from billing.catalog import Price
-from billing.choosing import PROMO, promo_code
+from billing.choosing import promo_code
 from billing.eligibility import NotEligible, check_plan_change
 from billing.errors import refuse
 from billing.forms import LocaleForm
@@ -28,7 +28,6 @@ from billing.signin import login_required
 from billing.stripe_api import PORTAL_LOCALES, BillingError
 
 bp = Blueprint("pages", __name__)
-PROMO_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -46,15 +45,9 @@ class ButtonView:
 # [tutorial: pricing-view]
 @bp.route("/")
 @bp.route("/pricing", endpoint="pricing_alias")
+@web.public_when_signed_out  # a cache may keep it for everyone signed out (billing.web)
 def pricing() -> ResponseReturnValue:
     """The merchant's own pricing page, rendered from the catalog: no Stripe call."""
-    if "promo" in request.args:
-        # A campaign link: keep the code for the buttons, through sign-up or sign-in.
-        code = request.args["promo"].strip()
-        if PROMO_FORMAT.fullmatch(code):
-            session[PROMO] = code
-        else:
-            session.pop(PROMO, None)
     interval = request.args.get("interval", "month")
     if interval not in ("month", "year"):
         interval = "month"
@@ -63,40 +56,54 @@ def pricing() -> ResponseReturnValue:
     if picked is not None:
         interval = picked.interval
     u = current.account_or_none()
-    promo = promo_code()
-    answer_cache.keep_for_this_visitor()  # it reads the session, the catalog and the mirror
-
-    def page() -> str:
-        return render_template(
-            "pricing.html",
-            cards=[plan_card(p.prices[interval], u, picked) for p in catalog.products if interval in p.prices],
-            interval=interval,
-            picked_name=presenters.price_name(catalog, picked) if picked else None,
-            yearly_saving=presenters.yearly_saving(catalog),
-            promo=promo,
-            # Shown as applied only when it is one of the catalog's codes; any other code is
-            # checked with Stripe on the click (pages make no Stripe calls).
-            promo_coupon=catalog.campaign_code(promo or ""),
-        )
-
-    # Everyone not signed in sees the same page for the same choices: render it once
-    # (a code typed into the URL that is not one of the catalog's is not kept).
-    if u is None and page_cache.cacheable() and (promo is None or catalog.campaign_code(promo)):
-        return page_cache.shared(("pricing", interval, picked and picked.lookup_key, promo), page)
-    return page()
+    if u is None:
+        # A campaign link, signed out: the page's links carry the code, and no session keeps
+        # it, so the page is the same for everyone at this address.
+        promo = campaign.from_link(request.args.get(campaign.PROMO))
+    else:
+        if campaign.PROMO in request.args:
+            campaign.keep(request.args[campaign.PROMO])
+        promo = promo_code()
+    ways_in = (signin.provider().signup_url(), signin.provider().signin_url())  # once a page, not once a card
+    return render_template(
+        "pricing.html",
+        cards=[
+            plan_card(p.prices[interval], u, picked, promo, ways_in) for p in catalog.products if interval in p.prices
+        ],
+        interval=interval,
+        picked_name=presenters.price_name(catalog, picked) if picked else None,
+        yearly_saving=presenters.yearly_saving(catalog),
+        promo=promo,
+        # In the page's own links while signed out (signed in, the session keeps it).
+        linked_promo=promo if u is None else None,
+        # Shown as applied only when it is one of the catalog's codes; any other code is
+        # checked with Stripe on the click (pages make no Stripe calls).
+        promo_coupon=catalog.campaign_code(promo or ""),
+    )
 
 
 # [end]
 
 
-def plan_card(price: Price, u: BillingAccount | None, picked: Price | None) -> dict[str, Any]:
+def plan_card(
+    price: Price,
+    u: BillingAccount | None,
+    picked: Price | None,
+    promo: str | None = None,
+    ways_in: tuple[str | None, str | None] = (None, None),
+) -> dict[str, Any]:
     """What one price card shows, and which button it has (see billing.buttons)."""
     product = current.catalog().product(price.product_id)
     name = product.name if product else price.lookup_key
     card: dict[str, Any] = {"product": product, "price": price, "picked": picked == price, "button": None}
     sub = u.subscription if u else None
     if u is None:
-        return card | {"action": "signup", "label": "Get started"}
+        # Sign up or in with this plan (and the campaign code), where the sign-in has such
+        # pages. Their addresses come from the page, looked up once (url_for was its costliest
+        # call, see `make bench`).
+        query = urlencode({"plan": price.lookup_key, **({campaign.PROMO: promo} if promo else {})})
+        signup, signin_ = (f"{url}{'&' if '?' in url else '?'}{query}" if url else None for url in ways_in)
+        return card | {"action": "signup", "label": "Get started", "signup": signup, "signin": signin_}
     if sub is None or not sub.is_live:
         return card | _button_card(BUTTON["subscribe"], u, price, f"Subscribe to {name}")
     if sub.lookup_key == price.lookup_key:
@@ -133,7 +140,6 @@ def account() -> ResponseReturnValue:
     u = current.account()
     sub = u.subscription
     catalog = current.catalog()
-    answer_cache.keep_for_this_visitor()  # it reads the session, the catalog and the mirror
     price = catalog.price(sub.lookup_key) if sub and sub.lookup_key else None
     allowed = choices(u)
     views = [

@@ -36,16 +36,18 @@ class Person(Protocol):
 
 class SignIn(Protocol):
     """A site's sign-in. Each URL may be None: the site has no such page (under SSO,
-    say, the proxy signs everyone in), and the pages then show no such link."""
+    say, the proxy signs everyone in), and the pages then show no such link. The pricing
+    page's cards add `plan=<lookup key>` (and `promo=<code>`) to the sign-up and sign-in
+    URLs: a sign-in that honours them brings the visitor back to that plan after."""
 
     def current(self) -> Person | None:
         """Who sends this request, or None (signed out)."""
 
-    def signin_url(self, plan: str | None = None) -> str | None:
-        """Where to sign in; `plan` (a catalog lookup key) to continue with after."""
+    def signin_url(self) -> str | None:
+        """Where to sign in."""
 
-    def signup_url(self, plan: str | None = None) -> str | None:
-        """Where to make an account; `plan` as for `signin_url`."""
+    def signup_url(self) -> str | None:
+        """Where to make an account."""
 
     def signout_url(self) -> str | None:
         """Where the page's "Sign out" button posts (a form with the CSRF token)."""
@@ -58,8 +60,8 @@ def use(app: Flask, signin: SignIn) -> None:
     # The links are globals, so that macros imported without context see them too.
     app.context_processor(lambda: {"signed_in": person()})
     app.jinja_env.globals.update(
-        signin_url=lambda plan=None: provider().signin_url(plan),
-        signup_url=lambda plan=None: provider().signup_url(plan),
+        signin_url=lambda: provider().signin_url(),
+        signup_url=lambda: provider().signup_url(),
         signout_url=lambda: provider().signout_url(),
     )
 

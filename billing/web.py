@@ -1,15 +1,17 @@
-"""Web plumbing every response goes through: security headers, secrets kept out
-of the logs, and a bound on how long one request may wait on Stripe."""
+"""Web plumbing every response goes through: security headers, who may cache it,
+secrets kept out of the logs, and a bound on how long one request may wait on Stripe."""
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request, session
 
-from billing import current
+from billing import current, signin
 from billing.settings import STRIPE_DEFAULT_API_BASE, Settings, origin
 
 
@@ -18,6 +20,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     # Kept on the app so that anything else served from this origin can add them too.
     headers = app.extensions["security_headers"] = security_header_values(content_security_policy(settings))
     app.after_request(lambda response: add_headers(response, headers))
+    app.after_request(cache_control)
     app.before_request(start_stripe_budget)
     app.teardown_request(end_stripe_budget)
 
@@ -54,6 +57,62 @@ def security_header_values(policy: str) -> dict[str, str]:
 def add_headers(response: Response, headers: dict[str, str]) -> Response:
     for name, value in headers.items():
         response.headers.setdefault(name, value)
+    return response
+
+
+# Caching is HTTP's own (RFC 9111), so any browser, proxy or CDN in front of the site can do
+# it and nothing here replays a page. A page that is the same for everyone signed out says
+# `public` with an ETag (a 304 when the visitor's copy is current); every other answer says
+# `private, no-store`, which no cache may keep, shared or the browser's: it may show a
+# signed-in customer, a flashed message or a CSRF token
+# (https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Cache-Control).
+# How long a copy of a public page may be shown without asking again: a deploy's new prices
+# reach everyone within a minute, and asking again costs a 304 when nothing changed.
+PUBLIC_SECONDS = 60
+# Written whole, once: Werkzeug's cache_control object re-serializes the header on each change.
+PUBLIC, PRIVATE = f"public, max-age={PUBLIC_SECONDS}", "private, no-store"
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def public_when_signed_out(view: View) -> View:
+    """Mark a view whose page depends only on its address for everyone signed out."""
+
+    @wraps(view)
+    def marked(*args: Any, **kwargs: Any) -> Any:
+        g.public_when_signed_out = True
+        return view(*args, **kwargs)
+
+    return marked  # type: ignore[return-value]
+
+
+def cache_control(response: Response) -> Response:
+    """Who may keep this answer: decided here for every view. Public only when the view
+    said so and the visitor is signed out and brought no session (nothing of theirs shaped
+    the page); private otherwise. Static files keep what Flask says of them (their own
+    Cache-Control, with an ETag)."""
+    if g.get("public_when_signed_out") and response.status_code == 200 and _nothing_of_the_visitors():
+        response.headers["Cache-Control"] = PUBLIC
+        # A visitor who sends a cookie may be signed in, and gets another page: caches keep
+        # this one for requests without it (RFC 9111, section 4.1: a stored answer serves only
+        # requests whose headers named by Vary match). Flask says so too (Flask-Login reads
+        # the session on every request).
+        response.vary.add("Cookie")
+        response.add_etag()
+        response.make_conditional(request)  # a 304 when If-None-Match names this ETag
+        return response
+    if "Cache-Control" not in response.headers:
+        never_store(response)
+    return response
+
+
+def _nothing_of_the_visitors() -> bool:
+    """Signed out (as the view found: a sign-in by a proxy's header counts too), and no
+    session brought or begun."""
+    return not session and not session.modified and signin.person() is None
+
+
+def never_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = PRIVATE
     return response
 
 

@@ -36,13 +36,10 @@ class ProxySignIn:
         name = request.headers.get("X-Forwarded-User", "").strip().lower()
         return Person(name, name) if peer in PROXIES and name else None
 
-    def signin_url(self, plan: str | None = None) -> str | None:
+    def signin_url(self) -> str | None:
         return None  # no sign-in page of ours: the pages show no such link
 
-    signup_url = signin_url
-
-    def signout_url(self) -> str | None:
-        return None
+    signup_url = signout_url = signin_url
 
 
 def init_app(app: Flask) -> None:

@@ -56,7 +56,7 @@ def test_opening_a_link_shows_its_one_step_without_calling_stripe_or_using_it(ap
         text = page.get_data(as_text=True)
         assert "Update the card for the account of a…@example.com" in text
         assert "ada@example.com" not in text
-        assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
+        assert page.headers["Cache-Control"] == "private, no-store" and page.headers["Referrer-Policy"] == "no-referrer"
     assert api_calls(standin) == []
     # Signed, not encrypted: what anyone can decode from the link names no address either.
     _, payload = URLSafeTimedSerializer(SECRET_KEY, salt=links.SALT).loads_unsafe(path.removeprefix("/links/"))

@@ -167,7 +167,9 @@ def promo_id(standin, code):
 def test_a_campaign_code_is_carried_through_sign_up_to_checkout(client, auth, standin):
     page = client.get("/pricing?promo=WELCOME20").get_data(as_text=True)
     assert "Code <strong>WELCOME20</strong> will be applied" in page
-    auth.signup(query="?plan=pro_monthly")
+    # Signed out, the code rides in the page's sign-up link (no session holds it yet).
+    assert 'href="/signup?plan=pro_monthly&amp;promo=WELCOME20"' in page
+    auth.signup(query="?plan=pro_monthly&promo=WELCOME20")
     assert "WELCOME20" in client.get("/?plan=pro_monthly").get_data(as_text=True)
     standin.clear_requests()
     response = auth.post("/checkout", lookup_key="pro_monthly")

@@ -1,0 +1,3 @@
+from ops.bench.run import main
+
+main()
