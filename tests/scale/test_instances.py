@@ -28,6 +28,7 @@ import sqlalchemy
 import stripe
 
 from app import create_app
+from billing.accounts import User
 from billing.models import BillingAccount, BillingProfile, StripeEvent, db
 from tests.helpers import TEST_CATALOG, database_url, event_body, free_port
 
@@ -296,8 +297,12 @@ def test_a_change_applied_by_one_instance_shows_on_the_others_pages_at_once(redi
     email = unique_email()
     customer = sdk.v1.customers.create({"email": email, "name": "Before"})
     with app.app_context():
-        user = BillingAccount(owner_id=email, email=email, stripe_customer_id=customer.id)
+        # A user of the site's sign-in, who signs in below, and the billing account they own.
+        user = User(email=email)
+        user.set_password("correct horse")
         db.session.add(user)
+        db.session.flush()
+        db.session.add(BillingAccount(owner_id=str(user.id), email=email, stripe_customer_id=customer.id))
         db.session.commit()
     visitor = Browser()
     visitor.csrf(a)
