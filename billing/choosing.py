@@ -1,6 +1,6 @@
 """What the customer chose on a page: read from a button's form, checked against their
 subscription, and previewed before any input (the pricing card's seats field and the
-kit's API-call panels show the preview, so they show what a click sends).
+demo's API-call panels show the preview, so they show what a click sends).
 
 Each button names its readers in `billing.buttons.BUTTONS` (`Asks`); how many seats a
 plan change asks for is decided in one place, `billing.quantities`. The campaign code a
