@@ -7,7 +7,7 @@ This file is the map. The site itself is the `billing` package:
   buttons.py  every button, declared once: route, rule, builder, Stripe call
   choosing.py, quantities.py  what the customer chose, and the quantity a plan change states
   flows.py    the pure builders of each button's Stripe params
-  stripe_api.py  the one module that calls Stripe (stripe_errors.py: how its calls fail, and their time bound)
+  stripe_api.py  the one module that calls Stripe (and how its calls fail)
   webhook.py, mirror.py  Stripe's events, and the local copy pages read
   portal_facts.py  the portal configuration's features, stored for every instance's pages
   links.py, link_pages.py  a button's step from a signed link in an email (email.py sends)

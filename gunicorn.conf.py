@@ -15,7 +15,7 @@ import os
 
 from dotenv import load_dotenv
 
-from billing.stripe_errors import slowest_request_seconds
+from billing.stripe_api import slowest_request_seconds
 
 load_dotenv()
 

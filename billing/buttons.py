@@ -29,9 +29,10 @@ from billing.catalog import Price
 from billing.choosing import Chosen, checked_promotion_code
 from billing.eligibility import Choice, Facts, NotEligible, Rule
 from billing.errors import refuse
+from billing.flows import PORTAL_LOCALES
 from billing.models import BillingAccount, db
 from billing.signin import login_required
-from billing.stripe_api import PORTAL_LOCALES, BillingError, StripeAPI
+from billing.stripe_api import BillingError, StripeAPI
 
 # Where the account page shows a button: its "Change your subscription" panel, its
 # "Billing" panel, beside the subscription's status, or not at all (pricing cards).

@@ -38,6 +38,17 @@ if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams as CheckoutSessionParams
 
 
+# The locales a portal session may be opened in (e.g. "de", "pt-BR"): the `locale` of
+# https://docs.stripe.com/api/customer_portal/sessions/create but "auto". A test checks
+# this list against the SDK's SessionCreateParams, so an SDK upgrade that adds one says so.
+PORTAL_LOCALES = (
+    *("bg", "cs", "da", "de", "el", "en", "en-AU", "en-CA", "en-GB", "en-IE", "en-IN", "en-NZ", "en-SG"),
+    *("es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv"),
+    *("ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi"),
+    *("zh", "zh-HK", "zh-TW"),
+)
+
+
 @dataclass(frozen=True)
 class Discount:
     """A discount for a plan change: a promotion code (promo_...) or a coupon id."""

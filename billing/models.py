@@ -74,7 +74,7 @@ class BillingAccount(Base):
     # exist under a live key, nor one made by a stand-in at Stripe. None: not recorded
     # (rows from before this column), trusted as before.
     stripe_origin: Mapped[str | None] = mapped_column(String(32))
-    # The language chosen for Stripe's pages (one of stripe_api.PORTAL_LOCALES), or
+    # The language chosen for Stripe's pages (one of flows.PORTAL_LOCALES), or
     # None to follow the browser's Accept-Language.
     locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,11 +21,12 @@ from billing.catalog import Price
 from billing.choosing import promo_code
 from billing.eligibility import NotEligible, check_plan_change
 from billing.errors import refuse
+from billing.flows import PORTAL_LOCALES
 from billing.forms import LocaleForm
 from billing.limits import limiter
 from billing.models import BillingAccount, db, save_profile, save_subscription
 from billing.signin import login_required
-from billing.stripe_api import PORTAL_LOCALES, BillingError
+from billing.stripe_api import BillingError
 
 bp = Blueprint("pages", __name__)
 

@@ -3,8 +3,8 @@ module of the core that imports `stripe`.
 
 Views hand it params built by `flows` and get back plain values (a URL, an id,
 a `SubscriptionSnapshot`). Any Stripe failure comes out as one exception type,
-`BillingError`, whose message is safe to show a customer (`billing.stripe_errors`
-words it, and bounds how long a request spends on Stripe; it calls nothing itself). The merchant's tools
+`BillingError`, whose message is safe to show a customer; a request stops starting
+calls once it has waited its share on Stripe. The merchant's tools
 (`ops/`) reuse its client for `flask stripe setup` and `doctor`.
 """
 
@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import time
 import typing
-from contextvars import Token
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING
 
 import stripe
@@ -31,11 +33,6 @@ from billing.snapshots import (
     snapshot,
 )
 
-# How calls fail (BillingError, re-exported: the views catch it as this module's one
-# failure) and how long they may take: see billing.stripe_errors.
-from billing.stripe_errors import STRIPE_NETWORK_RETRIES, give_up_at, stripe_call_seconds, stripe_errors
-from billing.stripe_errors import BillingError as BillingError
-
 if TYPE_CHECKING:
     from stripe.params import SubscriptionResumeParams
     from stripe.params.billing_portal import SessionCreateParams as PortalSessionParams
@@ -46,6 +43,71 @@ if TYPE_CHECKING:
     from billing.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Each Stripe call is retried this many times on a timeout, a dropped connection or a 5xx,
+# with the same Idempotency-Key (so Stripe applies a POST once).
+STRIPE_NETWORK_RETRIES = 2
+TOO_SLOW = "Stripe is answering too slowly right now. Please try again in a moment."
+NOT_CONFIGURED = "Billing is not set up on this site yet. Please try again later."
+
+# When the current request stops starting Stripe calls (StripeAPI.start_request), so a slow
+# Stripe holds a worker for one call's timeouts, not several. Unset outside requests.
+give_up_at: ContextVar[float | None] = ContextVar("stripe_give_up_at", default=None)
+
+
+class BillingError(Exception):
+    """A Stripe call failed; `str(error)` is a message a customer can act on."""
+
+
+def _user_message(error: stripe.StripeError) -> str:
+    """Turn a Stripe exception into words for the customer; log the details."""
+    details = (type(error).__name__, error.http_status, error.code, error.request_id, error.user_message)
+    log.warning("Stripe call failed: %s (status=%s, code=%s, request_id=%s): %s", *details)
+    if isinstance(error, stripe.CardError):
+        return f"Your card was declined: {error.user_message}"
+    if isinstance(error, (stripe.AuthenticationError, stripe.PermissionError)):
+        log.error("Stripe refused the API key: check STRIPE_SECRET_KEY.")
+        return "Billing is not available right now because of a problem on our side. Please try again later."
+    if isinstance(error, stripe.RateLimitError):
+        return "Stripe is busy right now. Nothing was changed; please try again in a moment."
+    if isinstance(error, stripe.APIConnectionError):
+        return "We could not reach Stripe. Nothing was changed; please try again in a moment."
+    if isinstance(error, stripe.InvalidRequestError):
+        return f"Stripe could not open this step: {error.user_message}"
+    return "Stripe had a problem handling this request. Nothing was changed; please try again."
+
+
+def stripe_call_seconds(stripe_timeout: float) -> float:
+    """The longest one Stripe call can take: every attempt timing out, plus the SDK's
+    waits between attempts (0.5 s, then 1 s)."""
+    delay, most = float(stripe.HTTPClient.INITIAL_DELAY), float(stripe.HTTPClient.MAX_DELAY)
+    waits = sum(min(delay * (1 << n), most) for n in range(STRIPE_NETWORK_RETRIES))
+    return stripe_timeout * (1 + STRIPE_NETWORK_RETRIES) + waits
+
+
+def slowest_request_seconds(stripe_timeout: float) -> float:
+    """The longest a request can wait on Stripe: no call starts after one call's worst
+    case (see stripe_errors), so at most two calls' worth. 63 s with the default 10 s."""
+    return 2 * stripe_call_seconds(stripe_timeout)
+
+
+@contextmanager
+def stripe_errors(doing: str, configured: bool = True) -> Iterator[None]:
+    """Turn any Stripe failure inside the block into a BillingError; refuse to start a
+    call once the request has spent its time on Stripe, or when no key is set."""
+    if not configured:
+        log.error("Could not %s: STRIPE_SECRET_KEY is not set. See `flask stripe doctor`.", doing)
+        raise BillingError(NOT_CONFIGURED)
+    limit = give_up_at.get()
+    if limit is not None and time.monotonic() > limit:
+        log.warning("Did not %s: this request already waited too long for Stripe", doing)
+        raise BillingError(TOO_SLOW)
+    try:
+        yield
+    except stripe.StripeError as e:
+        log.info("Stripe failed while trying to %s", doing)
+        raise BillingError(_user_message(e)) from e
+
 
 # The API version this code is written against. Pinning it means Stripe answers
 # in the shapes this code reads, whatever the account's default version is.
@@ -65,16 +127,6 @@ PLAN_UNAVAILABLE = "This plan is not available right now. Please try again later
 # Marks the portal configuration this app manages, so a rerun finds it.
 CONFIG_MARKER = "portal-deep-links-starter"
 DEFAULT_CONFIGURATION = "being the account's default"
-
-# The locales a portal session may be opened in (e.g. "de", "pt-BR"): the `locale` of
-# https://docs.stripe.com/api/customer_portal/sessions/create but "auto". A test checks
-# this list against the SDK's SessionCreateParams, so an SDK upgrade that adds one says so.
-PORTAL_LOCALES = (
-    *("bg", "cs", "da", "de", "el", "en", "en-AU", "en-CA", "en-GB", "en-IE", "en-IN", "en-NZ", "en-SG"),
-    *("es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv"),
-    *("ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi"),
-    *("zh", "zh-HK", "zh-TW"),
-)
 
 
 class WebhookRefused(Exception):
@@ -108,11 +160,9 @@ class StripeAPI:
             settings.stripe_secret_key or "sk_test_not_configured",
             stripe_version=STRIPE_API_VERSION,
             base_addresses={"api": settings.stripe_api_base},
-            # StripeClient retries nothing by default. Retries are safe: the SDK
-            # sends the same Idempotency-Key with each, so Stripe applies a POST once.
+            # StripeClient retries nothing by default; retries reuse the Idempotency-Key.
             max_network_retries=STRIPE_NETWORK_RETRIES,
-            # A Stripe that does not answer within STRIPE_TIMEOUT is treated as down
-            # (and retried), rather than holding the customer's request for 80 s.
+            # No answer within STRIPE_TIMEOUT: down (and retried), not an 80 s wait.
             http_client=http_client or stripe.new_default_http_client(timeout=settings.stripe_timeout),
         )
 
@@ -136,10 +186,8 @@ class StripeAPI:
         return stripe_errors(doing, self.configured)
 
     def start_request(self) -> Token[float | None]:
-        """A customer's request begins: once one call's worst case (every attempt timing
-        out) has passed, it starts no more Stripe calls, so no request waits longer than
-        slowest_request_seconds (and a server's worker timeout can be set above it).
-        Pass the answer to `end_request` when the request ends."""
+        """A request begins: past one call's worst case it starts no more Stripe calls, so none
+        waits longer than slowest_request_seconds (gunicorn's timeout is set above it)."""
         return give_up_at.set(time.monotonic() + self.request_seconds)
 
     @staticmethod

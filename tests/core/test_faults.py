@@ -151,7 +151,7 @@ def test_a_request_that_spent_its_time_on_stripe_starts_no_more_calls(app, auth,
 def test_the_gunicorn_worker_timeout_outlasts_the_slowest_request(monkeypatch):
     import runpy
 
-    from billing.stripe_errors import slowest_request_seconds
+    from billing.stripe_api import slowest_request_seconds
 
     for stripe_timeout in ("10", "30", "2.5"):
         monkeypatch.setenv("STRIPE_TIMEOUT", stripe_timeout)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from billing.models import db
-from billing.stripe_errors import slowest_request_seconds
+from billing.stripe_api import slowest_request_seconds
 
 CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
 
