@@ -8,7 +8,9 @@ This file is the map. The site itself is the `billing` package:
   choosing.py, quantities.py  what the customer chose, and the quantity a plan change states
   flows.py    the pure builders of each button's Stripe params
   stripe_api.py  the one module that calls Stripe (and how its calls fail)
-  webhook.py, mirror.py  Stripe's events, and the local copy pages read
+  webhook.py, inbox.py  Stripe's events, recorded as they come
+  queue.py, worker.py  the background work they wake: one Stripe read per customer
+  mirror.py   the local copy of Stripe that pages read
   portal_facts.py  the portal configuration's features, stored for every instance's pages
   links.py, link_pages.py  a button's step from a signed link in an email (email.py sends)
 `ops/` holds the merchant's commands (`flask stripe setup`, `doctor`, `resync`, `report`,
@@ -40,6 +42,7 @@ from billing import (
     pages,
     portal_facts,
     presenters,
+    queue,
     web,
     webhook,
 )
@@ -111,6 +114,7 @@ def create_app(
     sign_in(app)  # who is signed in: billing/accounts.py unless create_app was given another
     limits.limiter.init_app(app)
     web.init_app(app, settings)  # security headers, secrets out of logs, time bound on Stripe
+    queue.init_app(app, settings)  # the background work webhooks wake (billing/queue.py)
     presenters.register(app)
 
     app.register_blueprint(pages.bp)

@@ -1,11 +1,11 @@
 """Keeping the local mirror right: the pages read it, Stripe changes it.
 
 Customers change their subscription on Stripe's pages, not ours, so the site
-learns of it in three ways, all ending here:
-  - a flow brings the customer back: `refresh(account)` once, so the page is
+learns of it in three ways, all ending in `refresh`:
+  - a flow brings the customer back: `refresh(account)` at once, so the page is
     right before any webhook arrives;
-  - a webhook event: `apply_event(event)`;
-  - `flask stripe resync`: `refresh` for every customer (or one).
+  - a webhook event, which the background work answers (billing.worker);
+  - `flask stripe resync`, for every customer (or one).
 Each refresh also adds to the history of cancellations (`billing.cancellations`).
 
 The catalog's price ids are mirrored the same way (`price_id`, `refresh_prices`),
@@ -13,85 +13,82 @@ so a click sends its price without asking Stripe first, and an archived price
 is refused as soon as its webhook arrives; so are the portal configuration's
 features (`billing.portal_facts`).
 
-An event is only a hint of *which* customer (or price) changed. Its payload may be old
-(Stripe does not deliver in order, and retries for days), so the handler
-re-reads the customer from Stripe and writes what Stripe says now: a late
-event can never bring back an older state.
+A refresh writes what Stripe says now, never what an event said: a late event can
+never bring back an older state. Two refreshes of one customer that race (a worker's
+and a flow's return) keep the later read, by a read stamp (`take_ticket`, `write`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Literal
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
-from billing import cancellations, current, portal_facts
-from billing.models import (
-    BillingAccount,
-    StripeEvent,
-    StripePrice,
-    db,
-    forget_customer_from_elsewhere,
-    save_profile,
-    save_subscription,
-)
-from billing.snapshots import EventFacts
+from billing import cancellations, current
+from billing.models import BillingAccount, StripePrice, db, rows_changed, save_profile, save_subscription
+from billing.snapshots import CustomerSnapshot, SubscriptionSnapshot
 from billing.stripe_api import PLAN_UNAVAILABLE, BillingError, StripeAPI
 
 log = logging.getLogger(__name__)
 
-# The events this site acts on; any other type is acknowledged and ignored.
-HANDLED_EVENTS = frozenset(
-    {
-        "checkout.session.completed",
-        "customer.subscription.created",
-        "customer.subscription.updated",
-        "customer.subscription.deleted",
-        "customer.subscription.paused",
-        "customer.subscription.resumed",
-        "customer.updated",
-        "payment_method.attached",
-        "payment_method.detached",
-        "invoice.paid",
-        "invoice.payment_failed",
-        # A plan change kept for the period's end: made, moved on a phase, or dropped
-        # (https://docs.stripe.com/api/events/types, subscription_schedule.*).
-        "subscription_schedule.created",
-        "subscription_schedule.updated",
-        "subscription_schedule.released",
-        "subscription_schedule.completed",
-        "subscription_schedule.canceled",
-        "subscription_schedule.aborted",
-        "customer.subscription.trial_will_end",
-    }
-)
-# Events that may change what the portal configuration in use allows: "Occurs whenever a
-# portal configuration is created / updated" (https://docs.stripe.com/api/events/types,
-# billing_portal.configuration.*). The pages word their buttons by it (billing.portal_facts).
-PORTAL_EVENTS = frozenset({"billing_portal.configuration.created", "billing_portal.configuration.updated"})
-# Events that may change which price a lookup key names (https://docs.stripe.com/api/events/types).
-PRICE_EVENTS = frozenset({"price.created", "price.updated", "price.deleted", "product.updated", "product.deleted"})
-
-Outcome = Literal["applied", "duplicate", "ignored"]
 # What a refresh reads: the customer's subscription, or the customer (card, billing details).
 Part = Literal["subscription", "customer"]
 
 
 def refresh(api: StripeAPI, account: BillingAccount, only: Part | None = None) -> bool:
-    """Read the account's subscription and billing details (or `only` one of them: one
-    Stripe read) into the mirror (not committed). Returns whether the subscription changed."""
+    """Read the account's subscription and billing details from Stripe (one read where it
+    can; `only="customer"`: the details alone) into the mirror. Its read stamp is
+    committed first, so no transaction is open while Stripe answers; the writes are not
+    committed. Returns whether the subscription changed."""
     if account.stripe_customer_id is None:
         return False
+    ticket = take_ticket(account)
+    if only == "customer":
+        return write(account, ticket, None, api.customer(account.stripe_customer_id), with_subscription=False)
+    subscription, profile = api.customer_state(account.stripe_customer_id)
+    return write(account, ticket, subscription, profile)
+
+
+def take_ticket(account: BillingAccount) -> int:
+    """The stamp of a read about to start: the account's next read ticket (committed)."""
+    ticket: int = db.session.execute(
+        update(BillingAccount)
+        .where(BillingAccount.id == account.id)
+        .values(read_ticket=BillingAccount.read_ticket + 1)
+        .returning(BillingAccount.read_ticket)
+    ).scalar_one()
+    db.session.commit()
+    return ticket
+
+
+def write(
+    account: BillingAccount,
+    ticket: int,
+    subscription: SubscriptionSnapshot | None,
+    profile: CustomerSnapshot | None,
+    with_subscription: bool = True,
+) -> bool:
+    """Write what the read stamped `ticket` found (not committed), unless a read that
+    started later was written first: then this older one is dropped. The stamp's update
+    holds the account's row until the commit (PostgreSQL re-checks it after a concurrent
+    writer commits; SQLite has one writer at a time), so of two writers the later read
+    wins. Returns whether the subscription changed."""
+    newest = rows_changed(
+        update(BillingAccount)
+        .where(BillingAccount.id == account.id, BillingAccount.written_ticket < ticket)
+        .values(written_ticket=ticket)
+    )
+    if not newest:
+        log.info("Dropped a read of account %s: a later one was written first", account.id)
+        return False
     changed = False
-    if only != "customer":
-        subscription = api.current_subscription(account.stripe_customer_id)
+    if with_subscription:
         changed = save_subscription(account, subscription)
         cancellations.record(account, subscription, current.catalog().portal.retention_coupon)
-    if only != "subscription":
-        refresh_profile(api, account)
+    if profile is not None:
+        save_profile(account, profile)
     return changed
 
 
@@ -147,66 +144,3 @@ def _save_prices(found: dict[str, str], lookup_keys: list[str]) -> None:
         row = db.session.get(StripePrice, lookup_key) or StripePrice(lookup_key=lookup_key)
         row.price_id = found.get(lookup_key)
         db.session.add(row)
-
-
-# [tutorial: apply-event]
-def apply_event(
-    api: StripeAPI, event: EventFacts, lookup_keys: list[str], then: Callable[[str, BillingAccount], None] | None = None
-) -> Outcome:
-    """Apply one verified event, exactly once, in one transaction.
-
-    The event id is recorded in the same transaction as the changes it
-    causes: if anything fails, neither is kept and Stripe's retry applies it
-    again; if the id is already there (a redelivery, or another instance
-    that got the same event at the same moment and committed first), the
-    insert fails and nothing else is written.
-    Raises BillingError (Stripe could not be read): the caller answers 5xx
-    so that Stripe retries. `then(event type, account)` runs after the refresh, in the
-    same transaction (the webhook sends emails there: once per event; again only
-    if it raises, which undoes the event for Stripe's retry).
-    """
-    if event.type not in HANDLED_EVENTS | PRICE_EVENTS | PORTAL_EVENTS:
-        return "ignored"
-    try:
-        db.session.add(StripeEvent(id=event.id, type=event.type))
-        db.session.flush()  # on PostgreSQL, waits here for another instance holding this id
-    except IntegrityError:
-        db.session.rollback()
-        log.info("Skipped event %s (%s): already applied", event.id, event.type)
-        return "duplicate"
-    try:
-        if event.type in PRICE_EVENTS:
-            refresh_prices(api, lookup_keys)
-        if event.type in PORTAL_EVENTS:
-            portal_facts.refresh(api)
-        account = _customer_owner(event.customer, api.origin)
-        if account is not None:
-            refresh(api, account)
-            if then is not None:
-                then(event.type, account)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    log.info("Applied event %s (%s) for customer %s", event.id, event.type, event.customer)
-    return "applied"
-
-
-# [end]
-
-
-def _customer_owner(customer: str | None, origin: str) -> BillingAccount | None:
-    """The account whose Stripe customer this is, locked for the rest of the
-    transaction (on PostgreSQL): two events for one customer handled at once
-    by two instances then refresh one after the other, and the later refresh,
-    which read Stripe later, is the one that stays. None if the account's customer
-    with this id was made elsewhere (another key or mode): the event is not theirs."""
-    if customer is None:
-        return None
-    # Only the account's row is locked (its subscription and profile are loaded in the same query).
-    account = db.session.scalar(
-        select(BillingAccount).where(BillingAccount.stripe_customer_id == customer).with_for_update(of=BillingAccount)
-    )
-    if account is None or forget_customer_from_elsewhere(account, origin):
-        return None
-    return account

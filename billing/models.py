@@ -15,7 +15,8 @@ import click
 from flask.cli import with_appcontext
 from flask_migrate import stamp, upgrade
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import JSON, Engine, ForeignKey, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import JSON, Engine, Executable, ForeignKey, Index, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from billing.eligibility import LIVE_STATUSES, SubscriptionFacts
@@ -49,6 +50,12 @@ def _sqlite_for_several_threads(connection: Any, record: Any) -> None:
         cursor.close()
 
 
+def rows_changed(statement: Executable) -> int:
+    """Run an UPDATE (or DELETE) in the session; how many rows it changed."""
+    result: CursorResult[Any] = db.session.execute(statement)  # type: ignore[assignment]
+    return result.rowcount
+
+
 def utcnow() -> datetime:
     """Naive UTC, as every datetime column stores (SQLite keeps no time zone)."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -78,6 +85,12 @@ class BillingAccount(Base):
     # None to follow the browser's Accept-Language.
     locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Read stamps (billing.mirror.refresh): each read of this customer from Stripe takes the
+    # next `read_ticket` before it starts; what it read is written only if no read that
+    # started later was written first (`written_ticket`). Two refreshes that race (a
+    # worker's and a flow's return) then keep the later read, whichever finishes last.
+    read_ticket: Mapped[int] = mapped_column(default=0, server_default="0")
+    written_ticket: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # Every page shows both: load them with the account, in the same query.
     subscription: Mapped[Subscription | None] = relationship(
@@ -282,15 +295,44 @@ class Cancellation(Base):
 
 
 class StripeEvent(Base):
-    """A webhook event already applied. Its id is the primary key, so a second
-    delivery of the same event (a retry, or two instances at once) cannot be
-    recorded, and so is not applied, twice."""
+    """A webhook event, recorded as it arrives and applied later by the background work
+    (billing.worker). Its id is the primary key, so a second delivery of the same event
+    (a retry, or two instances at once) is not recorded, and so not applied, twice."""
 
     __tablename__ = "stripe_events"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
-    applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The customer the event is about, as Stripe says (None for a price or portal event).
+    customer: Mapped[str | None] = mapped_column(String(255))
+    # What the event wakes (billing.inbox.subject_of): a customer's id, "prices" or "portal".
+    # Every pending event of one subject is answered by one read of Stripe.
+    subject: Mapped[str | None] = mapped_column(String(255))
+    # When Stripe made it (Unix time), and the event itself, as signed.
+    created: Mapped[int | None]
+    payload: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    # The refresh answering it: set as it starts (its random id), cleared if it fails.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None]
+    # None until a refresh that read Stripe after it arrived was written.
+    applied_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_stripe_events_pending", "subject", "applied_at"),)
+
+
+class Notice(Base):
+    """An email an event called for (billing.notices), recorded with the refresh that
+    applied the event and marked sent once the mailer took it: a job that runs again
+    (a retry, a second worker) sends only what is not marked."""
+
+    __tablename__ = "notices"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account_id: Mapped[int] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
 
 
 class LinkUse(Base):

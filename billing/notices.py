@@ -2,9 +2,9 @@
 helps (see billing.links): a failed payment asks for a new card, a trial that is
 about to end for a payment method. Prepared here, sent through `billing.email`.
 
-Called by the webhook once per event (the event id is recorded in the same
-transaction, so a redelivery sends nothing: see mirror.apply_event), after the
-mirror was refreshed from Stripe, so the wording reads what Stripe says now.
+The background work records a notice for each such event with the refresh that
+applied it (billing.worker), then sends it after that commit, so the wording reads what
+Stripe says now; each notice is sent once, however often its job runs (`send_pending`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from sqlalchemy import select, update
+
 from billing import links
 from billing.buttons import BUTTON, ready
 from billing.catalog import format_amount
 from billing.choosing import Chosen
 from billing.eligibility import NotEligible
 from billing.email import Message, send_email
-from billing.models import BillingAccount
+from billing.models import BillingAccount, Notice, db, rows_changed, utcnow
 from billing.presenters import format_day
 
 log = logging.getLogger(__name__)
@@ -71,20 +73,46 @@ EMAILS: dict[str, Callable[[BillingAccount, str, str], Message | None]] = {
 }
 
 
-def on_event(event_type: str, account: BillingAccount) -> None:
-    """Prepare and send the email `event_type` calls for, if any. Raises EmailNotSent."""
-    prepare = EMAILS.get(event_type)
-    if prepare is None:
-        return
+def prepare(kind: str, account: BillingAccount) -> Message | None:
+    """The email the event type `kind` calls for, or None: none is called for, the link's
+    step would be refused (the same rule as the account page's button), or it no longer
+    applies (a late event)."""
+    write = EMAILS.get(kind)
+    if write is None:
+        return None
     button = BUTTON[CARD_BUTTON]
     try:
         ready(account, button, Chosen())
     except NotEligible as e:
-        # Same rule as the account page's button: a link that could only be refused helps no one.
-        log.info("No %s email for account %s: %s", event_type, account.id, e)
-        return
+        log.info("No %s email for account %s: %s", kind, account.id, e)
+        return None
     token = links.make(account, button.key, expires=links.DEFAULT_EXPIRY)
     expires = datetime.now(UTC).replace(tzinfo=None) + links.DEFAULT_EXPIRY
-    message = prepare(account, links.url(token), format_day(expires))
-    if message is not None:
-        send_email(message)
+    return write(account, links.url(token), format_day(expires))
+
+
+def send_pending(account: BillingAccount) -> int:
+    """Send the account's notices not sent yet; returns how many went. Each is marked
+    sent before the mailer is called (committed: of two jobs at once only one sends it)
+    and unmarked if the mailer fails, for the next sweep to try again. Raises EmailNotSent."""
+    pending = db.session.scalars(
+        select(Notice).where(Notice.account_id == account.id, Notice.sent_at.is_(None)).order_by(Notice.created_at)
+    ).all()
+    sent = 0
+    for event_id, kind in [(n.event_id, n.kind) for n in pending]:
+        marked = rows_changed(
+            update(Notice).where(Notice.event_id == event_id, Notice.sent_at.is_(None)).values(sent_at=utcnow())
+        )
+        db.session.commit()
+        if not marked:
+            continue  # another job sends it
+        try:
+            message = prepare(kind, account)
+            if message is not None:
+                send_email(message)
+                sent += 1
+        except BaseException:
+            db.session.execute(update(Notice).where(Notice.event_id == event_id).values(sent_at=None))
+            db.session.commit()
+            raise
+    return sent

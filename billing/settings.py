@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from billing.budget import default_rate
 from billing.catalog import DEFAULT_PATH as DEFAULT_CATALOG
 
 # Stripe's own API host; any other base (the stand-in) points the SDK elsewhere.
@@ -28,6 +29,9 @@ WEBHOOK_PATH = "/stripe/webhook"
 # Relative paths in settings (CATALOG_PATH) are read from the project folder, not from
 # wherever the process was started.
 PROJECT = Path(__file__).resolve().parent.parent
+
+# QUEUE_URL's value for running each background job at once, in the caller (the tests).
+IMMEDIATE = "immediate"
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _TRUE = {"1", "true", "yes", "on"}
@@ -63,6 +67,12 @@ class Settings:
     # Where the Stripe customers this site makes now are made ("live" or "test", from the
     # key): an id made under one does not exist under another (see BillingAccount.stripe_origin).
     stripe_origin: str = "test"
+    # Where the background work's queue lives (billing.queue): "" a SQLite file in the instance
+    # folder, worked by a thread in each web process; "redis://..." Redis, worked by
+    # `flask worker` processes; "immediate" each job runs at once, in the caller (tests).
+    queue_url: str = ""
+    # Stripe calls a second the background work may make, all processes together (billing.budget).
+    stripe_background_rate: int = 12
 
     @property
     def live_mode(self) -> bool:
@@ -197,6 +207,13 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
             "are only marked Secure, and card details only trusted, over https."
         )
 
+    queue_url = env.get("QUEUE_URL", "").strip()
+    if queue_url and queue_url != IMMEDIATE and urlsplit(queue_url).scheme not in ("redis", "rediss"):
+        raise ConfigError(
+            f"QUEUE_URL must be empty (a SQLite file), redis://host:port/db or rediss://... (got {queue_url!r})."
+        )
+    background_rate = _count(env, "STRIPE_BACKGROUND_RATE", 100) or default_rate(live)
+
     return Settings(
         stripe_secret_key=key,
         stripe_webhook_secret=webhook_secret,
@@ -210,4 +227,6 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         trusted_proxies=_count(env, "TRUSTED_PROXIES", 5),
         stripe_origin=key_origin(key),
+        queue_url=queue_url,
+        stripe_background_rate=background_rate,
     )

@@ -85,11 +85,13 @@ class CustomerSnapshot:
 
 @dataclass(frozen=True)
 class EventFacts:
-    """What the site needs of a verified event: which customer it is about."""
+    """What the site needs of a verified event: which customer it is about, and when
+    Stripe made it."""
 
     id: str
     type: str
     customer: str | None
+    created: int | None = None
 
 
 def customer_snapshot(customer: stripe.Customer) -> CustomerSnapshot:
@@ -202,7 +204,7 @@ def _cancellation_details(sub: stripe.Subscription) -> dict[str, Any]:
 
 def event_facts(event: stripe.Event) -> EventFacts:
     """Which customer an event is about, whatever kind of object it carries."""
-    return EventFacts(id=event.id, type=event.type, customer=_event_customer(event))
+    return EventFacts(id=event.id, type=event.type, customer=_event_customer(event), created=event.created)
 
 
 def _event_customer(event: stripe.Event) -> str | None:

@@ -55,6 +55,16 @@ NOT_CONFIGURED = "Billing is not set up on this site yet. Please try again later
 give_up_at: ContextVar[float | None] = ContextVar("stripe_give_up_at", default=None)
 
 
+class Budget(typing.Protocol):
+    def take(self) -> None:
+        """Wait until one more Stripe call fits in the budget (billing.budget)."""
+
+
+# Background work (billing.worker, `flask stripe resync`) sets this: each of its calls then
+# waits for its share of Stripe's rate limit, and leaves the rest to clicks, which never wait.
+background_budget: ContextVar[Budget | None] = ContextVar("stripe_background_budget", default=None)
+
+
 class BillingError(Exception):
     """A Stripe call failed; `str(error)` is a message a customer can act on."""
 
@@ -102,6 +112,9 @@ def stripe_errors(doing: str, configured: bool = True) -> Iterator[None]:
     if limit is not None and time.monotonic() > limit:
         log.warning("Did not %s: this request already waited too long for Stripe", doing)
         raise BillingError(TOO_SLOW)
+    budget = background_budget.get()
+    if budget is not None:
+        budget.take()
     try:
         yield
     except stripe.StripeError as e:
@@ -379,16 +392,50 @@ class StripeAPI:
         return customer_snapshot(found)
 
     def current_subscription(self, customer: str) -> SubscriptionSnapshot | None:
-        """The subscription the pages should show: the newest one that is not
-        over, else the newest one (so a canceled customer sees that it ended)."""
+        """The subscription the pages should show (see `customer_state`)."""
+        return self.customer_state(customer, with_profile=False)[0]
+
+    def customer_state(
+        self, customer: str, with_profile: bool = True
+    ) -> tuple[SubscriptionSnapshot | None, CustomerSnapshot | None]:
+        """The subscription the pages should show (the newest one that is not over, else
+        the newest one, so a canceled customer sees that it ended) and the customer's
+        billing details, in one read: the subscriptions come with their customer expanded
+        (https://docs.stripe.com/api/expanding_objects). A customer with no subscription
+        takes a second read for the details (None once the customer is deleted)."""
+        expand = expanded("data.") + (["data.customer.invoice_settings.default_payment_method"] if with_profile else [])
         with self.calling("read your subscription"):
             subs = self.client.v1.subscriptions.list(
-                {"customer": customer, "status": "all", "limit": 10, "expand": expanded("data.")}
+                {"customer": customer, "status": "all", "limit": 10, "expand": expand}
             )
-        ordered = sorted(subs.data, key=lambda s: s.created, reverse=True)
-        live = [s for s in ordered if s.status not in ENDED_STATUSES]
-        chosen = (live or ordered)[:1]
-        return snapshot(chosen[0], self.lookup_keys()) if chosen else None
+        chosen = current_of(subs.data)
+        if chosen is None:
+            return None, self.customer(customer) if with_profile else None
+        paying = chosen.customer
+        profile = customer_snapshot(paying) if with_profile and isinstance(paying, stripe.Customer) else None
+        return snapshot(chosen, self.lookup_keys()), profile
+
+    def every_subscription(self) -> Iterator[list[stripe.Subscription]]:
+        """Every subscription of the account, a page of 100 at a time (one call each;
+        https://docs.stripe.com/api/pagination), as `customer_state` reads them."""
+        params: dict[str, typing.Any] = {"status": "all", "limit": 100, "expand": expanded("data.")}
+        yield from self._pages(self.client.v1.subscriptions.list, params, "read the subscriptions")
+
+    def every_customer(self) -> Iterator[list[stripe.Customer]]:
+        """Every customer of the account with its default card, a page of 100 at a time."""
+        params: dict[str, typing.Any] = {"limit": 100, "expand": ["data.invoice_settings.default_payment_method"]}
+        yield from self._pages(self.client.v1.customers.list, params, "read the customers")
+
+    def _pages(self, list_call: typing.Any, params: dict[str, typing.Any], doing: str) -> Iterator[list[typing.Any]]:
+        # By hand rather than auto_paging_iter: each page is one call, and takes its turn
+        # in the background budget (stripe_errors).
+        while True:
+            with self.calling(doing):
+                page = list_call(params)
+            yield list(page.data)
+            if not page.has_more or not page.data:
+                return
+            params = {**params, "starting_after": page.data[-1].id}
 
     def managed_configuration(self) -> stripe.billing_portal.Configuration | None:
         """The portal configuration `flask stripe setup` made (found by its metadata)."""
@@ -397,3 +444,12 @@ class StripeAPI:
             if config.metadata and config.metadata.to_dict().get("managed_by") == CONFIG_MARKER:
                 return config
         return None
+
+
+def current_of(subscriptions: list[stripe.Subscription]) -> stripe.Subscription | None:
+    """Of one customer's subscriptions, the one the pages show: the newest that is not
+    over, else the newest (so a canceled customer sees that it ended)."""
+    ordered = sorted(subscriptions, key=lambda s: s.created, reverse=True)
+    live = [s for s in ordered if s.status not in ENDED_STATUSES]
+    chosen = live or ordered
+    return chosen[0] if chosen else None

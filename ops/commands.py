@@ -14,16 +14,16 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from billing import cancellations, mirror, portal_facts
+from billing import cancellations, mirror, portal_facts, queue
 from billing.catalog import Catalog
 from billing.models import BillingAccount, db, forget_customer_from_elsewhere, utcnow
 from billing.settings import Settings
 from billing.snapshots import PortalSnapshot
-from billing.stripe_api import BillingError, StripeAPI
-from ops import doctor, report
+from billing.stripe_api import BillingError, StripeAPI, background_budget
+from ops import doctor, report, resync
 from ops.facts import account_facts
 from ops.setup import ensure_catalog
 
@@ -118,33 +118,49 @@ def _stored_portal() -> PortalSnapshot | str:
 @click.option("--customer", metavar="CUSTOMER_ID", help="Only the billing account with this Stripe customer (cus_...).")
 def resync_command(customer: str | None) -> None:
     """Repair the local mirror from Stripe: each account's subscription, billing
-    details and card (after missed webhooks, or a restored database backup)."""
+    details and card (after missed webhooks, or a restored database backup). Lists
+    Stripe a page of 100 at a time, within the background share of its rate limit."""
     _, _, api = _app_parts()
-    query = select(BillingAccount).where(BillingAccount.stripe_customer_id.is_not(None)).order_by(BillingAccount.id)
-    if customer is not None:
-        query = query.where(BillingAccount.stripe_customer_id == customer)
-    accounts = db.session.scalars(query).all()
-    if customer is not None and not accounts:
+    spending = background_budget.set(current_app.extensions[queue.EXTENSION].budget)
+    try:
+        if customer is not None:
+            _resync_one(api, customer)
+            return
+        total = db.session.scalar(
+            select(func.count()).select_from(BillingAccount).where(BillingAccount.stripe_customer_id.is_not(None))
+        )
+        with click.progressbar(length=2 * (total or 0), label="Reading Stripe", show_pos=True, show_eta=True) as bar:
+            try:
+                done = resync.resync_all(api, progress=bar.update)
+            except BillingError as e:
+                raise click.ClickException(f"Stripe could not be read: {e} Nothing was written; run it again.") from e
+    finally:
+        background_budget.reset(spending)
+    click.echo(
+        f"Resynced {done.customers} customers from Stripe in {done.calls} calls ({done.seconds:.1f} s): "
+        f"{done.updated} updated, {done.customers - done.updated - len(done.missing)} already right."
+    )
+    if done.forgotten:
+        click.echo(f"Forgot {done.forgotten} customers made under another key or mode.")
+    for missing in done.missing:
+        click.secho(f"  not at Stripe  {missing}: its customer is gone (deleted?); left as it was", fg="yellow")
+
+
+def _resync_one(api: StripeAPI, customer: str) -> None:
+    account = db.session.scalar(select(BillingAccount).where(BillingAccount.stripe_customer_id == customer))
+    if account is None:
         raise click.ClickException(f"No billing account of this site has the Stripe customer {customer}.")
-    failures = forgotten = 0
-    for account in accounts:
-        if forget_customer_from_elsewhere(account, api.origin):
-            db.session.commit()
-            click.echo(f"  forgot   {account.email}: its customer was made under another key or mode")
-            forgotten += 1
-            continue
-        try:
-            changed = mirror.refresh(api, account)
-            db.session.commit()
-        except BillingError as e:
-            db.session.rollback()
-            failures += 1
-            click.secho(f"  failed   {account.email} ({account.stripe_customer_id}): {e}", fg="red")
-            continue
-        click.echo(f"  {'updated' if changed else 'ok     '}  {account.email} ({account.stripe_customer_id})")
-    click.echo(f"Resynced {len(accounts) - failures - forgotten} of {len(accounts) - forgotten} customers from Stripe.")
-    if failures:
-        raise SystemExit(1)
+    if forget_customer_from_elsewhere(account, api.origin):
+        db.session.commit()
+        click.echo(f"  forgot   {account.email}: its customer was made under another key or mode")
+        return
+    try:
+        changed = mirror.refresh(api, account)
+        db.session.commit()
+    except BillingError as e:
+        db.session.rollback()
+        raise click.ClickException(f"{account.email} ({customer}): {e}") from e
+    click.echo(f"  {'updated' if changed else 'ok     '}  {account.email} ({customer})")
 
 
 @stripe_cli.command("report")

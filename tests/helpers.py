@@ -114,6 +114,7 @@ def core_app(tmp_path, standin: StandIn | None = None, name: str = "app", sign_i
             "SECRET_KEY": SECRET_KEY,
             "STRIPE_SECRET_KEY": TEST_KEY,
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "QUEUE_URL": "immediate",  # each webhook's job runs before its answer
             "DATABASE_URL": database_url(tmp_path, name),
             "STRIPE_HTTP_CLIENT": standin.http_client(timeout=timeout),
             "SHOW_API_CALLS": "off",

@@ -44,7 +44,7 @@ def schedule_on_stripe(sub, feedback="too_expensive", comment="Over budget this 
 def test_a_webhook_mirrors_cancellation_details_and_records_the_cancellation(client, app, standin, subscriber):
     sub = stripe_subscription(standin, subscriber)
     asked = schedule_on_stripe(sub)
-    assert post_event(client, subscription_event(standin, subscriber)).get_json()["outcome"] == "applied"
+    assert post_event(client, subscription_event(standin, subscriber)).get_json()["outcome"] == "recorded"
 
     mirrored = subscriber.user().subscription
     assert (mirrored.cancellation_reason, mirrored.cancellation_feedback, mirrored.cancellation_comment) == (
@@ -68,10 +68,10 @@ def test_a_webhook_mirrors_cancellation_details_and_records_the_cancellation(cli
 def test_the_same_state_read_again_keeps_one_row(client, app, standin, subscriber):
     schedule_on_stripe(stripe_subscription(standin, subscriber))
     body = subscription_event(standin, subscriber)
-    assert post_event(client, body).get_json()["outcome"] == "applied"
+    assert post_event(client, body).get_json()["outcome"] == "recorded"
     assert post_event(client, body).get_json()["outcome"] == "duplicate"
     # Another event about the same state, then the way back from the portal: still one row.
-    assert post_event(client, subscription_event(standin, subscriber, "evt_test_2")).get_json()["outcome"] == "applied"
+    assert post_event(client, subscription_event(standin, subscriber, "evt_test_2")).get_json()["outcome"] == "recorded"
     follow(client, client.get("/account/return"))
     assert len(rows(app)) == 1
 

@@ -10,6 +10,7 @@ import pytest
 import stripe
 
 from app import create_app
+from billing import worker
 from billing.models import StripeEvent, db
 from tests.helpers import TEST_CATALOG, WEBHOOK_SECRET, database_url, event_body
 
@@ -97,14 +98,14 @@ def test_a_signed_event_refreshes_that_customer_from_stripe(client, app, standin
     sub["cancel_at_period_end"] = True
     response = post_event(client, subscription_event(standin, subscriber))
     assert response.status_code == 200
-    assert response.get_json() == {"received": "evt_test_1", "outcome": "applied"}
+    assert response.get_json() == {"received": "evt_test_1", "outcome": "recorded"}
     assert subscriber.user().subscription.cancel_at_period_end is True
     assert recorded_events(app) == ["evt_test_1"]
 
 
 def test_a_redelivered_event_is_applied_once(client, app, standin, subscriber):
     body = subscription_event(standin, subscriber)
-    assert post_event(client, body).get_json()["outcome"] == "applied"
+    assert post_event(client, body).get_json()["outcome"] == "recorded"
     standin.clear_requests()
     again = post_event(client, body)
     assert again.status_code == 200 and again.get_json()["outcome"] == "duplicate"
@@ -118,7 +119,7 @@ def test_a_late_event_cannot_bring_back_an_older_state(client, standin, subscrib
     sub["cancel_at_period_end"] = True
     assert post_event(client, subscription_event(standin, subscriber, "evt_new")).status_code == 200
     # The older event arrives last: the site re-reads Stripe and keeps the newer state.
-    assert post_event(client, old).get_json()["outcome"] == "applied"
+    assert post_event(client, old).get_json()["outcome"] == "recorded"
     assert subscriber.user().subscription.cancel_at_period_end is True
 
 
@@ -130,23 +131,27 @@ def test_unknown_types_are_acknowledged_and_ignored(client, app):
 
 def test_an_event_for_a_customer_of_no_user_is_recorded_and_changes_nothing(client, app):
     response = post_event(client, event_body("customer.updated", {"id": "cus_unknown", "object": "customer"}))
-    assert response.get_json()["outcome"] == "applied"
+    assert response.get_json()["outcome"] == "recorded"
     assert recorded_events(app) == ["evt_test_1"]
 
 
-def test_a_failure_while_handling_writes_nothing_and_the_retry_succeeds(client, app, standin, subscriber):
+def test_stripe_failing_leaves_the_event_pending_and_the_next_refresh_applies_it(client, app, standin, subscriber):
     sub = standin.state.get(subscriber.user().subscription.stripe_subscription_id, "subscription")
     sub["cancel_at_period_end"] = True
     body = subscription_event(standin, subscriber)
-    # The subscription is re-read, then the customer: the second read fails (after retries).
-    standin.fail_next("GET", "/v1/customers/", status=500, count=3)
-    failed = post_event(client, body)
-    assert failed.status_code == 503
-    assert recorded_events(app) == []
+    # The background refresh reads the subscriptions (one read); it fails, after the SDK's retries.
+    standin.fail_next("GET", "/v1/subscriptions", status=500, count=3)
+    answer = post_event(client, body)
+    assert answer.status_code == 200 and answer.get_json()["outcome"] == "recorded"  # Stripe is told it is safe
+    with app.app_context():
+        event = db.session.get(StripeEvent, "evt_test_1")
+        assert event.applied_at is None and event.claimed_by is None  # pending, for the retry
     assert subscriber.user().subscription.cancel_at_period_end is False  # not half-applied
 
-    retried = post_event(client, body)
-    assert retried.status_code == 200 and retried.get_json()["outcome"] == "applied"
+    assert post_event(client, body).get_json()["outcome"] == "duplicate"  # a redelivery adds nothing
+    with app.app_context():  # the queue's retry (or the sweep) runs the refresh again
+        worker.refresh(subscriber.user().customer)
+        assert db.session.get(StripeEvent, "evt_test_1").applied_at is not None
     assert subscriber.user().subscription.cancel_at_period_end is True
 
 
@@ -156,7 +161,7 @@ def test_payment_method_events_refresh_the_card_shown(client, standin, subscribe
     card["card"]["last4"] = "4444"
     card["card"]["brand"] = "mastercard"
     body = event_body("payment_method.detached", {**card, "customer": None}, previous={"customer": customer["id"]})
-    assert post_event(client, body).get_json()["outcome"] == "applied"
+    assert post_event(client, body).get_json()["outcome"] == "recorded"
     page = subscriber.client.get("/account").get_data(as_text=True)
     assert "Mastercard ending in 4444" in page
 

@@ -17,6 +17,7 @@ def app(tmp_path, app_settings):
             "APP_BASE_URL": BASE_URL,
             "SECRET_KEY": SECRET_KEY,
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "QUEUE_URL": "immediate",  # each webhook's job runs before its answer
             "DATABASE_URL": database_url(tmp_path, "test"),
             **app_settings,
         }
