@@ -27,6 +27,7 @@ UNCLAIMED_SECONDS = 60
 CLAIMED_SECONDS = 600
 
 
+# [tutorial: refresh-subject]
 def refresh(subject: str) -> None:
     """Apply the subject's pending events. Raises BillingError (Stripe could not be
     read: the events are pending again, and the queue retries later)."""
@@ -44,6 +45,9 @@ def refresh(subject: str) -> None:
     log.info("Applied %d event(s) for %s", len(events), subject)
     if account is not None:
         _send(account)
+
+
+# [end]
 
 
 def _apply(subject: str, events: list[tuple[str, str]]) -> BillingAccount | None:
