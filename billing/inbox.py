@@ -137,15 +137,10 @@ def stalled(waited_seconds: float, claimed_seconds: float) -> list[str]:
     worker was killed: the claim is dropped). Committed."""
     now = utcnow()
     waited, claimed = now - timedelta(seconds=waited_seconds), now - timedelta(seconds=claimed_seconds)
-    db.session.execute(
-        update(StripeEvent)
-        .where(StripeEvent.applied_at.is_(None), StripeEvent.claimed_at < claimed)
-        .values(claimed_by=None, claimed_at=None)
-    )
-    subjects = db.session.scalars(
-        select(StripeEvent.subject)
-        .where(StripeEvent.applied_at.is_(None), StripeEvent.claimed_by.is_(None), StripeEvent.received_at < waited)
-        .distinct()
-    ).all()
+    pending = StripeEvent.applied_at.is_(None)
+    stale = (StripeEvent.claimed_by.is_not(None)) & (StripeEvent.claimed_at < claimed)
+    forgotten = StripeEvent.claimed_by.is_(None) & (StripeEvent.received_at < waited)
+    subjects = db.session.scalars(select(StripeEvent.subject).where(pending, stale | forgotten).distinct()).all()
+    db.session.execute(update(StripeEvent).where(pending, stale).values(claimed_by=None, claimed_at=None))
     db.session.commit()
     return [s for s in subjects if s is not None]
