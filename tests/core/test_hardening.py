@@ -75,6 +75,29 @@ def test_a_database_outage_is_a_503_page_and_the_site_recovers(app, client, auth
     assert client.get("/account").status_code == 200
 
 
+def test_a_database_failing_as_the_request_ends_is_a_503_page_not_a_bare_500(app, client, auth, monkeypatch):
+    # The view has answered; ending its transaction fails (a connection PostgreSQL dropped while
+    # the view waited on Stripe: tests/scale/test_connection_killed.py; here, on any database).
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    auth.signup()
+    auth.subscribe("starter_monthly")
+    token = csrf_token(client, "/")
+    close = Session.close
+
+    def fails_once(self):
+        monkeypatch.setattr(Session, "close", close)
+        raise OperationalError("ROLLBACK", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(Session, "close", fails_once)
+    response = client.post("/account/billing", data={"csrf_token": token})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "reach our database right now" in response.get_data(as_text=True)
+    assert_security_headers(response)
+    assert "/_standin/p/session/" in auth.post("/account/billing").headers["Location"]
+
+
 def test_pages_have_no_inline_script_or_style(client, auth):
     auth.signup()
     auth.subscribe("pro_monthly")
