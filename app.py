@@ -112,7 +112,7 @@ def create_app(
     Migrate(app, db, directory=str(MIGRATIONS))
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
     sign_in(app)  # who is signed in: billing/accounts.py unless create_app was given another
-    limits.limiter.init_app(app)
+    limits.init_app(app)
     web.init_app(app, settings)  # security headers, secrets out of logs, time bound on Stripe
     queue.init_app(app, settings)  # the background work webhooks wake (billing/queue.py)
     presenters.register(app)

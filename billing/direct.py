@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from flask import flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 
-from billing import current, flows, presenters
+from billing import current, flows, mirror, presenters
 from billing.models import BillingAccount, db, save_subscription
-from billing.stripe_api import BillingError
+from billing.stripe_api import BillingError, OutcomeUnknown
 
 if TYPE_CHECKING:
     from stripe.params import SubscriptionResumeParams
@@ -27,6 +27,8 @@ def resume(u: BillingAccount, button: Button, params: SubscriptionResumeParams) 
         save_subscription(u, current.stripe_api().resume_subscription(u.subscription.stripe_subscription_id, params))
         db.session.commit()
         flash("Your subscription is active again.", "success")
+    except OutcomeUnknown as e:
+        reread(u, e)
     except BillingError as e:
         flash(str(e), "error")
     return redirect(url_for("pages.account"), 303)
@@ -48,6 +50,25 @@ def keep_plan(u: BillingAccount, button: Button, release: flows.Release) -> Resp
         sub.forget_scheduled_change()
         db.session.commit()
         flash(f"You keep {keeping}: the switch to {coming} on {when} is canceled.", "success")
+    except OutcomeUnknown as e:
+        reread(u, e)
     except BillingError as e:
         flash(str(e), "error")
     return redirect(url_for("pages.account"), 303)
+
+
+def reread(u: BillingAccount, unknown: OutcomeUnknown) -> None:
+    """The call may have gone through (Stripe did not answer): read the subscription back, so
+    the account page shows what Stripe did rather than what we guess. The read gets a request's
+    Stripe time of its own: the call it follows used up the first (two calls' worth is what
+    stripe_api.slowest_request_seconds allows, and a direct button makes no other call)."""
+    api = current.stripe_api()
+    budget = api.start_request()
+    try:
+        mirror.refresh(api, u, only="subscription")  # what these calls change: one read
+        db.session.commit()
+        flash(f"{unknown} Your account below shows your subscription as Stripe has it now.", "error")
+    except BillingError:
+        flash(f"{unknown} Your account will show it once Stripe tells us: look again in a few minutes.", "error")
+    finally:
+        api.end_request(budget)

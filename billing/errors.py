@@ -59,25 +59,41 @@ def http_error(e: HTTPException) -> ResponseReturnValue:
     return error_page(e.name, e.description or "", e.code or 500, headers)
 
 
-def database_error(e: SQLAlchemyError) -> ResponseReturnValue:
+def database_error(e: SQLAlchemyError) -> Response:
     log.error("Database error: %s", e)
-    rollback_quietly()
+    end_session_quietly()
     message = "We can't reach our database right now, so nothing was saved. Please try again in a moment."
     return error_page("Temporarily unavailable", message, 503, {"Retry-After": "30"})
 
 
 def unexpected_error(e: Exception) -> ResponseReturnValue:
     log.exception("Unhandled error")
-    rollback_quietly()
+    end_session_quietly()
     message = "Something went wrong on our side. Nothing you did was lost; please try again."
     return error_page("Sorry", message, 500)
 
 
-def rollback_quietly() -> None:
+def end_session_quietly() -> None:
+    """After an error: end the session now (its connection may be dead), so that nothing
+    is left for the teardown to fail on once this error's page is made."""
     try:
-        db.session.rollback()
+        db.session.remove()
     except SQLAlchemyError:
-        log.warning("Rolling back failed too", exc_info=True)
+        log.warning("Ending the database session failed too", exc_info=True)
+
+
+def end_session(response: Response) -> Response:
+    """End the request's database session before the response leaves, so that a failure
+    there is answered as any database error. Flask-SQLAlchemy ends it in teardown, after
+    the response is made: there, rolling back a connection PostgreSQL dropped meanwhile (a
+    restart while the view waited on Stripe) escapes every error handler, and the server
+    answers with its own bare 500. (An after_request function's error skips the handlers
+    too, hence the page is made here.)"""
+    try:
+        db.session.remove()
+    except SQLAlchemyError as e:
+        return database_error(e)
+    return response
 
 
 def register(app: Flask) -> None:
@@ -87,3 +103,4 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(SQLAlchemyError, database_error)
     app.register_error_handler(Exception, unexpected_error)
+    app.after_request(end_session)

@@ -69,6 +69,23 @@ class BillingError(Exception):
     """A Stripe call failed; `str(error)` is a message a customer can act on."""
 
 
+class OutcomeUnknown(BillingError):
+    """A call that changes something failed in a way that leaves open whether Stripe applied
+    it: re-read what it would change before telling the customer anything more."""
+
+
+# Stripe's advice: a network error or a 500 leaves the request's result indeterminate (it may
+# have been applied), unlike a 4xx or a 429, which change nothing
+# (https://docs.stripe.com/error-low-level#network-errors, #server-errors).
+UNKNOWN_OUTCOME = "Stripe did not confirm this in time, so we don't know yet whether it went through."
+
+
+def _may_have_gone_through(error: stripe.StripeError) -> bool:
+    return isinstance(error, stripe.APIConnectionError) or (
+        isinstance(error, stripe.APIError) and (error.http_status or 500) >= 500
+    )
+
+
 def _user_message(error: stripe.StripeError) -> str:
     """Turn a Stripe exception into words for the customer; log the details."""
     details = (type(error).__name__, error.http_status, error.code, error.request_id, error.user_message)
@@ -87,6 +104,22 @@ def _user_message(error: stripe.StripeError) -> str:
     return "Stripe had a problem handling this request. Nothing was changed; please try again."
 
 
+def sdk_console_log_through_logging() -> None:
+    """STRIPE_LOG=debug (or info) makes the SDK print each line it logs to stderr itself,
+    past Python's logging and so past the redaction of secrets and session URLs that the
+    site adds to every log record (billing.web). Keep the level, drop the print: the SDK's
+    "stripe" logger says the same lines, to stderr unless logging is set up otherwise."""
+    level = stripe.log if stripe.log in ("debug", "info") else stripe._util.STRIPE_LOG
+    if level not in ("debug", "info"):
+        return
+    stripe.log = None
+    stripe._util.STRIPE_LOG = None  # read when each line is logged (the SDK has no other switch)
+    sdk = logging.getLogger("stripe")
+    sdk.setLevel(level.upper())
+    if not logging.getLogger().handlers and not sdk.handlers:
+        sdk.addHandler(logging.StreamHandler())  # stderr, where the SDK printed
+
+
 def stripe_call_seconds(stripe_timeout: float) -> float:
     """The longest one Stripe call can take: every attempt timing out, plus the SDK's
     waits between attempts (0.5 s, then 1 s)."""
@@ -102,9 +135,11 @@ def slowest_request_seconds(stripe_timeout: float) -> float:
 
 
 @contextmanager
-def stripe_errors(doing: str, configured: bool = True) -> Iterator[None]:
+def stripe_errors(doing: str, configured: bool = True, changes: bool = False) -> Iterator[None]:
     """Turn any Stripe failure inside the block into a BillingError; refuse to start a
-    call once the request has spent its time on Stripe, or when no key is set."""
+    call once the request has spent its time on Stripe, or when no key is set. A call
+    that `changes` something and may have gone through raises OutcomeUnknown instead, so
+    that nobody reads "Nothing was changed" about a change Stripe made."""
     if not configured:
         log.error("Could not %s: STRIPE_SECRET_KEY is not set. See `flask stripe doctor`.", doing)
         raise BillingError(NOT_CONFIGURED)
@@ -119,7 +154,10 @@ def stripe_errors(doing: str, configured: bool = True) -> Iterator[None]:
         yield
     except stripe.StripeError as e:
         log.info("Stripe failed while trying to %s", doing)
-        raise BillingError(_user_message(e)) from e
+        message = _user_message(e)
+        if changes and _may_have_gone_through(e):
+            raise OutcomeUnknown(UNKNOWN_OUTCOME) from e
+        raise BillingError(message) from e
 
 
 # The API version this code is written against. Pinning it means Stripe answers
@@ -146,6 +184,11 @@ class WebhookRefused(Exception):
     """A webhook request that is not a genuine, fresh Stripe event."""
 
 
+def _signed_at(header: str) -> int:
+    """The timestamp a verified Stripe-Signature header signed: its first `t=`, as the SDK reads it."""
+    return next(int(value) for name, _, value in (item.partition("=") for item in header.split(",")) if name == "t")
+
+
 class StripeAPI:
     """One StripeClient for the whole app, and the calls the running site makes.
 
@@ -153,6 +196,7 @@ class StripeAPI:
     database) and each call fails softly with a BillingError that says so."""
 
     def __init__(self, settings: Settings, http_client: stripe.HTTPClient | None = None) -> None:
+        sdk_console_log_through_logging()
         self.configured = bool(settings.stripe_secret_key)
         # Where the customers this client makes live (recorded beside each customer id).
         self.origin = settings.stripe_origin
@@ -194,9 +238,10 @@ class StripeAPI:
             log.warning("Could not read the portal configuration or prices at start: %s", e)
         return api
 
-    def calling(self, doing: str) -> typing.ContextManager[None]:
-        """`with api.calling("do something"):` around SDK calls: see stripe_errors."""
-        return stripe_errors(doing, self.configured)
+    def calling(self, doing: str, changes: bool = False) -> typing.ContextManager[None]:
+        """`with api.calling("do something"):` around SDK calls: see stripe_errors.
+        `changes`: the call changes the customer's billing (not only opens a page)."""
+        return stripe_errors(doing, self.configured, changes)
 
     def start_request(self) -> Token[float | None]:
         """A request begins: past one call's worst case it starts no more Stripe calls, so none
@@ -327,13 +372,13 @@ class StripeAPI:
 
     def resume_subscription(self, subscription_id: str, params: SubscriptionResumeParams) -> SubscriptionSnapshot:
         """Resume a paused subscription (the portal has no resume step)."""
-        with self.calling("resume your subscription"):
+        with self.calling("resume your subscription", changes=True):
             return snapshot(self.client.v1.subscriptions.resume(subscription_id, params), self.lookup_keys())
 
     def release_schedule(self, release: Release) -> str:
         """Release a subscription schedule: the change it holds for the period's end is dropped
         and the subscription goes on as it is. Returns the schedule's status ("released")."""
-        with self.calling("keep your current plan"):
+        with self.calling("keep your current plan", changes=True):
             schedule = self.client.v1.subscription_schedules.release(release.schedule, release.params)
         return schedule.status
 
@@ -373,14 +418,21 @@ class StripeAPI:
 
     def verify_event(self, payload: bytes, signature: str | None, secret: str) -> EventFacts:
         """Check the Stripe-Signature header (an HMAC of the timestamp and the
-        body with the endpoint's secret) and that it is at most 5 minutes old,
-        so a captured request cannot be replayed later."""
+        body with the endpoint's secret) and that it was signed within 5 minutes of
+        now, so a captured request cannot be replayed later."""
         try:
             event = self.client.construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
         except stripe.SignatureVerificationError as e:
             raise WebhookRefused(f"Bad signature: {e.user_message or e}") from e
         except ValueError as e:
             raise WebhookRefused("The body is not a Stripe event.") from e
+        # The SDK refuses only timestamps too far in the past. Stripe's tolerance is a window
+        # around now (https://docs.stripe.com/webhooks/signatures#replay-attacks, "between the
+        # timestamp and the current time"): one signed an hour ahead would be replayable for an
+        # hour and five minutes, so it is refused the same way.
+        signed_at = _signed_at(signature or "")
+        if signed_at > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+            raise WebhookRefused(f"Bad signature: Timestamp outside the tolerance zone ({signed_at})")
         return event_facts(event)
 
     def customer(self, customer: str) -> CustomerSnapshot | None:

@@ -131,13 +131,18 @@ _LOG_SECRETS: set[str] = set()
 # A signed email link's token (billing.links) in a logged address, such as the server's
 # access log line "GET /links/<token>": unused, it opens a step of someone's billing.
 _LINK_TOKEN = re.compile(r"(/links/)[A-Za-z0-9_.=-]+")
+# A portal or Checkout session's URL (in the SDK's debug log of Stripe's answer): until it
+# expires it opens that customer's billing for whoever holds it, like a link token. Stripe's
+# hosts or a custom domain, https://billing.stripe.com/p/session/... and
+# https://checkout.stripe.com/c/pay/cs_...#... (the fragment too): all after the path's start.
+_SESSION_URL = re.compile(r"(/p/session/|/c/pay/)[^\s\"'\\]+")
 _installed = False
 
 
 def redact_secrets_in_logs(settings: Settings) -> None:
     """Whatever logs a line (this app, the Stripe SDK at debug level, a library
-    echoing an error, the server's access log), the Stripe key, the webhook secret and
-    email links' tokens come out as "[redacted]"."""
+    echoing an error, the server's access log), the Stripe key, the webhook secret,
+    email links' tokens and session URLs come out as "[redacted]"."""
     global _installed
     _LOG_SECRETS.update(s for s in (settings.stripe_secret_key, settings.stripe_webhook_secret) if s)
     if _installed:
@@ -152,6 +157,8 @@ def redact_secrets_in_logs(settings: Settings) -> None:
         except Exception:  # a malformed call: logging reports it when it emits
             return record
         redacted = _LINK_TOKEN.sub(r"\1[redacted]", message) if "/links/" in message else message
+        if "/p/session/" in redacted or "/c/pay/" in redacted:
+            redacted = _SESSION_URL.sub(r"\1[redacted]", redacted)
         for secret in _LOG_SECRETS:
             redacted = redacted.replace(secret, "[redacted]")
         if redacted != message:

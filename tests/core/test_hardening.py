@@ -9,7 +9,7 @@ import re
 import pytest
 
 from standin import StandIn
-from tests.helpers import Auth, core_app, csrf_token
+from tests.helpers import Auth, core_app, csrf_token, local_path
 
 PAGES = ["/", "/pricing?interval=year", "/signin", "/signup", "/no-such-page"]
 
@@ -73,6 +73,29 @@ def test_a_database_outage_is_a_503_page_and_the_site_recovers(app, client, auth
         db.session.execute(text("ALTER TABLE users_away RENAME TO users"))
         db.session.commit()
     assert client.get("/account").status_code == 200
+
+
+def test_a_database_failing_as_the_request_ends_is_a_503_page_not_a_bare_500(app, client, auth, monkeypatch):
+    # The view has answered; ending its transaction fails (a connection PostgreSQL dropped while
+    # the view waited on Stripe: tests/scale/test_connection_killed.py; here, on any database).
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    auth.signup()
+    auth.subscribe("starter_monthly")
+    token = csrf_token(client, "/")
+    close = Session.close
+
+    def fails_once(self):
+        monkeypatch.setattr(Session, "close", close)
+        raise OperationalError("ROLLBACK", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(Session, "close", fails_once)
+    response = client.post("/account/billing", data={"csrf_token": token})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "reach our database right now" in response.get_data(as_text=True)
+    assert_security_headers(response)
+    assert "/_standin/p/session/" in auth.post("/account/billing").headers["Location"]
 
 
 def test_pages_have_no_inline_script_or_style(client, auth):
@@ -153,6 +176,31 @@ def test_forwarded_addresses_are_ignored_unless_a_proxy_is_trusted(tmp_path):
     assert statuses == [400] * 11
     statuses = [wrong_guess(client, token, email=f"v{n}@example.com", forwarded="203.0.113.50") for n in range(11)]
     assert statuses[-1] == 429
+
+
+def test_session_urls_never_reach_the_log_even_at_stripe_log_debug(tmp_path, caplog, capsys, monkeypatch):
+    import stripe
+
+    # STRIPE_LOG=debug, as the SDK read it at import (it prints each line to stderr itself):
+    # the answers' bodies are logged, with each session's URL in them.
+    monkeypatch.setattr(stripe, "log", None)
+    monkeypatch.setattr(stripe._util, "STRIPE_LOG", "debug")
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="stripe")
+    key = "sk_test_" + "NEVERSHOWN" * 3
+    app = core_app(tmp_path, STRIPE_SECRET_KEY=key)
+    client = app.test_client()
+    auth = Auth(client, app)
+    auth.signup()
+    checkout = auth.post("/checkout", lookup_key="pro_monthly").headers["Location"]
+    paid = client.post(local_path(checkout))
+    client.get(local_path(paid.headers["Location"]))
+    portal = auth.post("/account/billing").headers["Location"]
+    assert "/c/pay/cs_" in checkout and "/p/session/" in portal
+    logged = caplog.text + capsys.readouterr().err
+    assert "API response body" in logged and "/c/pay/[redacted]" in logged and "/p/session/[redacted]" in logged
+    for secret in (checkout, portal, local_path(checkout), local_path(portal), key):
+        assert secret not in logged
 
 
 def test_the_stripe_key_and_webhook_secret_never_reach_a_page_or_a_log(tmp_path, caplog):

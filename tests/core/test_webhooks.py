@@ -48,7 +48,7 @@ def subscriber(auth):
 
 @pytest.mark.parametrize(
     "case",
-    ["unsigned", "wrong secret", "tampered", "stale", "garbage header"],
+    ["unsigned", "wrong secret", "tampered", "stale", "from the future", "garbage header"],
 )
 def test_refuses_what_stripe_did_not_sign_now(client, app, standin, subscriber, case):
     body = subscription_event(standin, subscriber)
@@ -61,11 +61,29 @@ def test_refuses_what_stripe_did_not_sign_now(client, app, standin, subscriber, 
         response = post_event(client, body.replace('"starter_monthly"', '"business_monthly"'), header=header)
     elif case == "stale":
         response = post_event(client, body, timestamp=int(time.time()) - 600)
+    elif case == "from the future":  # signed for later: as replayable as a stale one
+        response = post_event(client, body, timestamp=int(time.time()) + 3600)
     else:
         response = post_event(client, body, header="t=abc,v1=nothex")
     assert response.status_code == 400
     assert "error" in response.get_json()
     assert recorded_events(app) == []
+
+
+@pytest.mark.parametrize("seconds", [-600, 600, 3600])
+def test_a_timestamp_outside_five_minutes_either_way_is_refused_in_the_same_words(
+    client, app, subscriber, standin, seconds
+):
+    body = subscription_event(standin, subscriber)
+    response = post_event(client, body, timestamp=int(time.time()) + seconds)
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("Bad signature: Timestamp outside the tolerance zone (")
+    assert recorded_events(app) == []
+
+
+def test_a_clock_a_little_ahead_of_ours_is_not_refused(client, app, subscriber, standin):
+    body = subscription_event(standin, subscriber)
+    assert post_event(client, body, timestamp=int(time.time()) + 120).status_code == 200
 
 
 def test_refuses_every_event_when_no_secret_is_set(tmp_path, caplog):
