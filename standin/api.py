@@ -150,6 +150,11 @@ def _serve(
         # A request that fails validation never ran: it is not stored either.
         return raw, 400, invalid(error.message, error.param, error.code).body(), False
 
+    too_deep = _too_deep(params.get("expand", []))
+    if too_deep is not None:
+        # Refused before the handler runs: Stripe answers the whole request with the error.
+        return raw, too_deep.status, too_deep.body(), False
+
     try:
         status, body = 200, render(stand_in.state, handler(params, **url_args), params.get("expand", []))
     except StripeError as error:
@@ -158,7 +163,9 @@ def _serve(
         stand_in.state.idempotency[key] = {"fingerprint": fingerprint, "status": status, "body": body}
     if request.method in ("POST", "DELETE"):
         stand_in.state.save()
-    return raw, status, copy.deepcopy(body), False
+    # `render` made `body` afresh; only the stored copy must not share it (a page of 100
+    # expanded subscriptions costs a deep copy of ~1 MB otherwise).
+    return raw, status, body if key is None else copy.deepcopy(body), False
 
 
 def _check_api_key(authorization: str) -> StripeError | None:
@@ -204,6 +211,29 @@ def mask_key(key: str) -> str:
 
 def _fingerprint(path: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([path, params], sort_keys=True).encode()).hexdigest()
+
+
+# "Expansions have a maximum depth of four levels", counting the `data` a list's paths start
+# with (https://docs.stripe.com/api/expanding_objects): data.customer.invoice_settings.
+# default_payment_method is the deepest a subscription list may ask for.
+MAX_EXPAND_DEPTH = 4
+
+
+def _too_deep(expand: list[str]) -> StripeError | None:
+    """Stripe's 400 for an expansion deeper than four levels. The wording and the code are
+    Stripe's answer as quoted in https://github.com/stripe/stripe-java/issues/2011 and in
+    projects' notes ("You cannot expand more than 4 levels of a property. Property:
+    data.items.data.price.product", code `property_expansion_max_depth`); no quote shows a
+    `param` or a `doc_url`, so none is added."""
+    for path in expand:
+        if len(path.split(".")) > MAX_EXPAND_DEPTH:
+            return StripeError(
+                400,
+                f"You cannot expand more than {MAX_EXPAND_DEPTH} levels of a property. Property: {path}",
+                code="property_expansion_max_depth",
+                with_doc_url=False,
+            )
+    return None
 
 
 def render(state: State, obj: StripeObject, expand: list[str]) -> StripeObject:
@@ -299,6 +329,11 @@ def paginate(items: list[StripeObject], params: dict[str, Any], url: str) -> Str
         end = _cursor(ids, params["ending_before"], "ending_before")
         start = max(start, end - limit)
     page = items[start:end][:limit]
+    if "ending_before" in params and "starting_after" not in params:
+        # Paging backwards, `has_more` says whether newer objects remain before this page
+        # (https://docs.stripe.com/api/pagination): the SDK's `previous_page()` and a backwards
+        # `auto_paging_iter()` stop when it is false.
+        return objects.list_object(page, url, has_more=start > 0)
     return objects.list_object(page, url, has_more=start + len(page) < end)
 
 

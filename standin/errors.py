@@ -44,8 +44,11 @@ class StripeError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        with_doc_url: bool = True,
     ) -> None:
         super().__init__(message)
+        # False for a code Stripe is not known to link to a page of https://docs.stripe.com/error-codes.
+        self.with_doc_url = with_doc_url
         # Extra response headers, e.g. Stripe-Should-Retry on an injected 429.
         self.headers = headers or {}
         self.status = status
@@ -60,7 +63,8 @@ class StripeError(Exception):
             error["param"] = self.param
         if self.code is not None:
             error["code"] = self.code
-            error["doc_url"] = doc_url(self.code)
+            if self.with_doc_url:
+                error["doc_url"] = doc_url(self.code)
         return {"error": error}
 
 

@@ -4,11 +4,14 @@ The app talks to it exactly as to Stripe: through the SDK, over HTTP
 (`python -m standin`) or through `http_client()`, which hands requests
 straight to the WSGI app. Tests also use three doors real Stripe does not
 have: `requests` (what the app sent), `fail_next` (make Stripe fail) and
-`state` (look at or change objects directly).
+`state` (look at or change objects directly). Two knobs make it a busy Stripe:
+`latency` (seconds each API answer waits) and `rate_limit` (requests a second,
+429 past it); `GET /_standin/stats` counts the API calls it answered.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -18,12 +21,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
-from standin import api, clocks, events, pages, portal, resources, schedules
+from standin import api, clocks, events, limits, objects, pages, portal, resources, schedules
 from standin.errors import StripeError
 from standin.events import Deliver, Webhooks
 from standin.http_client import CONNECTION_FAULTS, SKIP_LATENCY, InProcessHTTPClient
 from standin.state import Journal, State
+
+# The stand-in's own counter of API calls (see `StandIn.stats`): outside /v1/, so it
+# is neither rate limited, nor delayed, nor counted.
+STATS_PATH = "/_standin/stats"
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class StandIn:
         self,
         public_url: str = "http://127.0.0.1:12111",
         state_file: str | os.PathLike[str] | None = None,
+        rate_limit: float | None = None,
     ) -> None:
         self.public_url = public_url.rstrip("/")
         self.state = State(state_file)
@@ -69,7 +79,20 @@ class StandIn:
         self.webhooks = Webhooks()
         # Seconds every API request waits before it is answered: a slow Stripe.
         self.latency = 0.0
+        self.rate_limit = rate_limit
+        self._stats = limits.Stats()
         self.flask_app = self._create_app()
+        self._urls = self.flask_app.url_map.bind("standin")
+
+    @property
+    def rate_limit(self) -> float | None:
+        """API requests a second the account may make (None: no limit), as Stripe limits
+        them (25 in a sandbox, 100 live); past it, Stripe's 429. Setting it refills the bucket."""
+        return self._bucket.rate if self._bucket is not None else None
+
+    @rate_limit.setter
+    def rate_limit(self, rate: float | None) -> None:
+        self._bucket = limits.TokenBucket(rate) if rate is not None else None
 
     def _create_app(self) -> Flask:
         app = Flask("standin", static_folder="static", template_folder="templates")
@@ -84,8 +107,19 @@ class StandIn:
         but GET) runs alone under the state's undo log (`State.track`): what it
         changed becomes webhook events, and if it fails (an error status, or an
         exception) the objects it reached are put back as they were."""
-        if self.latency and environ.get("PATH_INFO", "").startswith("/v1/") and not environ.get(SKIP_LATENCY):
-            time.sleep(self.latency)  # a slow Stripe: before the lock, so slow answers overlap
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/v1/"):
+            admitted = self._admit(environ)
+            if self.latency and not environ.get(SKIP_LATENCY):
+                # A slow Stripe: before any lock, so slow answers overlap. A 429 waits too:
+                # the latency stands for the round trip, and a refusal still needs one (a
+                # client cannot learn it was refused sooner). It also keeps a client that
+                # retries at once from spinning through thousands of 429s a second.
+                time.sleep(self.latency)
+            if not admitted:
+                return self._answer(limits.rate_limited(), environ, start_response)
+        elif path.startswith(STATS_PATH):
+            return self._stats_app(environ, start_response)
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             with self.state.shared():  # sees what another process wrote to the state file
                 return self.flask_app(environ, start_response)
@@ -116,6 +150,56 @@ class StandIn:
         if self.webhooks.mode == "immediate":
             self.webhooks.deliver()
         return [body]
+
+    def _admit(self, environ: dict[str, Any]) -> bool:
+        """Count an API request and take a token for it: False if past the rate limit.
+        The token is taken on arrival, as Stripe's limiter counts requests as they come in."""
+        admitted = self._bucket is None or self._bucket.take()
+        self._stats.count(self._endpoint(environ), rate_limited=not admitted)
+        return admitted
+
+    def _endpoint(self, environ: dict[str, Any]) -> str:
+        """ "GET /v1/customers/{id}": the request's method and its route, ids left out."""
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            rule, _ = self._urls.match(environ.get("PATH_INFO", ""), method=method, return_rule=True)
+        except HTTPException:
+            return f"{method} (unrecognized URL)"  # Stripe's 404: counted, without an unbounded key
+        return f"{method} {limits.template(rule.rule)}"
+
+    def _answer(self, error: StripeError, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """An API error answered before any handler ran, with the headers Stripe sends on every answer."""
+        response = Response(json.dumps(error.body(), indent=2) + "\n", status=error.status, mimetype="application/json")
+        response.headers["Request-Id"] = objects.new_id("req_", 14)
+        response.headers["Stripe-Version"] = environ.get("HTTP_STRIPE_VERSION", "")
+        return response(environ, start_response)
+
+    def stats(self) -> dict[str, Any]:
+        """The API requests answered since the start (or the last `reset_stats`), e.g.
+
+            {"total": 3, "rate_limited": 1,
+             "requests": {"GET /v1/subscriptions": 2, "POST /v1/customers/{id}": 1},
+             "rate_limited_requests": {"GET /v1/subscriptions": 1},
+             "since": 1767225600.0, "rate_limit": 25.0, "latency": 0.15}
+
+        Rate-limited requests count in `requests` and `total` too: each was a call made."""
+        return {**self._stats.snapshot(), "rate_limit": self.rate_limit, "latency": self.latency}
+
+    def reset_stats(self) -> None:
+        self._stats.reset()
+
+    def _stats_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """`GET /_standin/stats` (the counts) and `POST /_standin/stats/reset` (start again)."""
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+        if (method, path) == ("POST", STATS_PATH + "/reset"):
+            self.reset_stats()
+        elif path != STATS_PATH or method not in ("GET", "HEAD"):
+            allowed = "POST" if path == STATS_PATH + "/reset" else "GET"
+            status = 405 if path in (STATS_PATH, STATS_PATH + "/reset") else 404
+            response = Response(status=status, headers={"Allow": allowed} if status == 405 else {})
+            return response(environ, start_response)
+        body = json.dumps(self.stats(), indent=2) + "\n"
+        return Response(body, mimetype="application/json")(environ, start_response)
 
     def settle(self, journal: Journal) -> None:
         """Finish what a request changed (or a test, under `state.track()`): give new

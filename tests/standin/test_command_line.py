@@ -15,7 +15,7 @@ import standin.__main__ as command
 
 def test_help_lists_every_option():
     out = subprocess.run([sys.executable, "-m", "standin", "--help"], capture_output=True, text=True, check=True).stdout
-    for option in ("--port", "--host", "--public-url", "--state-file", "--webhook-url", "--latency"):
+    for option in ("--port", "--host", "--public-url", "--state-file", "--webhook-url", "--latency", "--rate-limit"):
         assert option in out, option
 
 
@@ -49,3 +49,21 @@ def test_latency_must_be_seconds(monkeypatch, capsys, value):
     with pytest.raises(SystemExit):
         served(monkeypatch, "--latency", value)
     assert "--latency" in capsys.readouterr().err
+
+
+def test_rate_limit_answers_429_past_the_bucket(monkeypatch):
+    app = served(monkeypatch, "--port", "0", "--rate-limit", "2")
+    assert app.__self__.rate_limit == 2
+    statuses = [answer_seconds(app, "/v1/customers")[0] for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_no_rate_limit_by_default(monkeypatch):
+    assert served(monkeypatch, "--port", "0").__self__.rate_limit is None
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", "lots"])
+def test_rate_limit_must_be_a_rate(monkeypatch, capsys, value):
+    with pytest.raises(SystemExit):
+        served(monkeypatch, "--rate-limit", value)
+    assert "--rate-limit" in capsys.readouterr().err
