@@ -19,10 +19,9 @@ import sqlalchemy as sa
 
 import ops.storm
 from ops.bench.served import load_average, machine
-from ops.storm import clicks, deliveries, report, seed, site, stack
+from ops.storm import clicks, deliveries, report, seed, site, stack, stats
 from ops.storm.mailbox import Mailbox
 from ops.storm.report import Report, ms, percentile
-from ops.storm.stats import Stats
 
 KEY = "sk_test_storm"
 WEBHOOK_SECRET = "whsec_storm_renewal_day"
@@ -146,12 +145,7 @@ def storm(database: str, options: Options, ports: stack.Ports, folder: Path) -> 
             env |= {"DATABASE_URL": fresh_schema(postgres), "QUEUE_URL": redis, "RATELIMIT_STORAGE_URI": redis}
         mailbox = running.enter_context(Mailbox(ports.take()))
         env["MAIL_URL"] = mailbox.url
-        # Seeding runs against Stripe's limit too when the stand-in can only be started with it.
-        limit_from_start = "--rate-limit" in stack.standin_options()
-        log = folder / "standin.log"
-        stripe_url = stack.standin(
-            running, ports.take(), options.latency, options.rate_limit if limit_from_start else None, log
-        )
+        stripe_url = stack.standin(running, ports.take(), folder / "standin.log")
         env["STRIPE_API_BASE"] = stripe_url
         site_ports = [ports.take() for _ in range(instances)]
         env["APP_BASE_URL"] = f"http://127.0.0.1:{site_ports[0]}"
@@ -172,6 +166,8 @@ def storm(database: str, options: Options, ports: stack.Ports, folder: Path) -> 
         expected = {c.customer.id: c.expected for c in changed}
         events = deliveries.renewal_events(changed, run)
         seeding = time.monotonic() - begun
+        # From here on, Stripe is slow and limited: seeding at that pace would take longer than the day.
+        stats.set_limits(stripe_url, options.latency, options.rate_limit)
 
         queue = "none: the webhook does the work"
         sites = [stack.site(running, port, env, folder / f"site{k}.log") for k, port in enumerate(site_ports)]
@@ -184,13 +180,12 @@ def storm(database: str, options: Options, ports: stack.Ports, folder: Path) -> 
                 queue = "SQLite, a consumer thread in the web process"
         people = [clicks.signed_in(sites[k % len(sites)], seeded[k + 1].email, PASSWORD) for k in range(CLICKERS)]
         clickers = clicks.Clickers(people, stripe_url)
-        stats = Stats(stripe_url, log)
 
         clickers.start()
         time.sleep(HEALTHY_SECONDS)
         healthy = clickers.stop()
 
-        stats.reset()
+        stats.reset(stripe_url)
         during = clickers.start()
         sent: list[deliveries.Deliveries] = []
         sender = threading.Thread(target=lambda: sent.append(deliveries.deliver(events, sites, WEBHOOK_SECRET)))
@@ -206,12 +201,12 @@ def storm(database: str, options: Options, ports: stack.Ports, folder: Path) -> 
             time.sleep(0.5)
         sender.join()
         clickers.stop()
-        counts = stats.read()
+        counts = stats.read(stripe_url)
         recorded = site.events_recorded(app, f"evt_{run}_")
         time.sleep(1)  # the last emails on their way
         emails = sum(mailbox.received.values())
 
-        stats.reset()
+        stats.reset(stripe_url)
         resync_begun = time.monotonic()
         try:
             resynced = stack.flask(env, "stripe", "resync", timeout=options.resync_timeout)
@@ -219,14 +214,13 @@ def storm(database: str, options: Options, ports: stack.Ports, folder: Path) -> 
         except subprocess.TimeoutExpired:
             resync_note = f" (stopped after {options.resync_timeout:g} s)"
         resync_seconds = time.monotonic() - resync_begun
-        resync_counts = stats.read()
+        resync_counts = stats.read(stripe_url)
 
     title = (
         f"{'PostgreSQL + Redis' if on_postgres else 'SQLite'}: {options.customers} customers, {len(events)} events,"
         f" {instances} instance(s) under gunicorn -c gunicorn.conf.py, queue: {queue};"
         f" Stripe (the stand-in) at {options.latency:g} s and "
-        + (f"{options.rate_limit:g} requests/s" if limit_from_start else "NO rate limit (this stand-in has none)")
-        + f"; seeded in {seeding:.0f} s"
+        f"{options.rate_limit:g} requests/s; seeded in {seeding:.0f} s"
     )
     result = Report(title, [])
     webhooks = sent[0]

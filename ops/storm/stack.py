@@ -55,18 +55,9 @@ def started(stack: ExitStack, command: list[str], env: dict[str, str] | None, lo
     return process
 
 
-def standin_options() -> str:
-    """What this project's `python -m standin` accepts (its --help)."""
-    return subprocess.run([PYTHON, "-m", "standin", "--help"], cwd=ROOT, capture_output=True, text=True).stdout
-
-
-def standin(stack: ExitStack, port: int, latency: float, rate_limit: float | None, log: Path) -> str:
-    """The stand-in, its request lines logged to `log` (read by stats.py when it has no stats
-    endpoint). `rate_limit` None: started without one (set later, or not supported)."""
-    command = [PYTHON, "-m", "standin", "--port", str(port), "--latency", f"{latency:g}"]
-    if rate_limit is not None:
-        command += ["--rate-limit", f"{rate_limit:g}"]
-    process = started(stack, command, None, log)
+def standin(stack: ExitStack, port: int, log: Path) -> str:
+    """The stand-in, answering at once and without a limit until stats.set_limits turns them."""
+    process = started(stack, [PYTHON, "-m", "standin", "--port", str(port)], None, log)
     wait_for(port, process, "the stand-in")
     return f"http://127.0.0.1:{port}"
 
