@@ -36,7 +36,7 @@ class Report:
         out = [self.title]
         for figure, target, met in self.lines:
             verdict = "" if met is None else ("met" if met else "MISSED")
-            out.append(f"  {figure:{width}}" + (f"   target {target}: {verdict}" if target else ""))
+            out.append(f"  {figure:{width}}   target {target}: {verdict}" if target else f"  {figure}")
         return "\n".join(out)
 
 
