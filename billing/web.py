@@ -134,12 +134,18 @@ _LINK_TOKEN = re.compile(r"(/links/)[A-Za-z0-9_.=-]+")
 _installed = False
 
 
+MIN_REDACTED = 8
+
+
 def redact_secrets_in_logs(settings: Settings) -> None:
     """Whatever logs a line (this app, the Stripe SDK at debug level, a library
-    echoing an error, the server's access log), the Stripe key, the webhook secret and
-    email links' tokens come out as "[redacted]"."""
+    echoing an error, the server's access log), the Stripe key, the webhook secret, the
+    SMTP password and email links' tokens come out as "[redacted]"."""
     global _installed
     _LOG_SECRETS.update(s for s in (settings.stripe_secret_key, settings.stripe_webhook_secret) if s)
+    # The SMTP password too, unless it is so short that blanking it would blank ordinary words.
+    if settings.mail and settings.mail.password and len(settings.mail.password) >= MIN_REDACTED:
+        _LOG_SECRETS.add(settings.mail.password)
     if _installed:
         return
     _installed = True
