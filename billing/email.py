@@ -47,10 +47,14 @@ def send_email(message: Message) -> None:
     try:
         sender(message)
     except Exception as e:  # whatever the mailer raises: the worker tries again later
-        # Its type (and an SMTP reply's code) only: a mailer's message may hold its login,
-        # the customer's address or the email's link.
-        code = getattr(e, "smtp_code", None)
-        raise EmailNotSent(f"the mailer failed ({type(e).__name__}{f' {code}' if code else ''})") from e
+        raise EmailNotSent(f"the mailer failed ({failure(e)})") from e
+
+
+def failure(e: Exception) -> str:
+    """How a mailer failed, told safely: its type, and an SMTP reply's code. Not its message,
+    which may hold the login, the customer's address or the email's link."""
+    code = getattr(e, "smtp_code", None)
+    return f"{type(e).__name__}{f' {code}' if code else ''}"
 
 
 def deliver_by_smtp(message: Message) -> None:

@@ -58,6 +58,13 @@ def send(to: str, subject: str, text: str) -> None:
         connection.send(message)
 
 
+def check() -> None:
+    """Connect, secure the connection and log in as a send would, then leave (for
+    `flask stripe doctor`). Raises whatever smtplib raises."""
+    with _Connection(current_app.extensions["mailer"]):
+        pass
+
+
 class _Connection(flask_mail.Connection):
     def configure_host(self) -> smtplib.SMTP:
         """Flask-Mail's own, with a timeout and a verified server: smtplib's default TLS
