@@ -223,3 +223,10 @@ def test_a_server_that_never_answers_fails_within_the_timeout(tmp_path, monkeypa
         with pytest.raises(EmailNotSent):
             send(app)
     assert time.monotonic() - started < 3
+
+
+def test_the_smtp_password_is_redacted_from_every_log_line(tmp_path, server, caplog):
+    """Whatever logs it (a library echoing its login, say), as the Stripe key is."""
+    mail_app(tmp_path, server.url())
+    logging.getLogger("some.library").warning("login mailer:%s refused", PASSWORD)
+    assert [r.getMessage() for r in caplog.records if r.name == "some.library"] == ["login mailer:[redacted] refused"]
