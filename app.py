@@ -10,7 +10,8 @@ This file is the map. The site itself is the `billing` package:
   stripe_api.py  the one module that calls Stripe (and how its calls fail)
   webhook.py, mirror.py  Stripe's events, and the local copy pages read
   portal_facts.py  the portal configuration's features, stored for every instance's pages
-  links.py, link_pages.py  a button's step from a signed link in an email (email.py sends)
+  links.py, link_pages.py  a button's step from a signed link in an email (email.py sends,
+              smtp.py through MAIL_URL's server)
 `ops/` holds the merchant's commands (`flask stripe setup`, `doctor`, `resync`, `report`,
 `flask links make`).
 """
@@ -40,6 +41,7 @@ from billing import (
     pages,
     portal_facts,
     presenters,
+    smtp,
     web,
     webhook,
 )
@@ -110,6 +112,7 @@ def create_app(
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
     sign_in(app)  # who is signed in: billing/accounts.py unless create_app was given another
     limits.limiter.init_app(app)
+    smtp.init_app(app, settings.mail)  # emails through MAIL_URL's server, when it is set
     web.init_app(app, settings)  # security headers, secrets out of logs, time bound on Stripe
     presenters.register(app)
 

@@ -132,14 +132,18 @@ _LOG_SECRETS: set[str] = set()
 # access log line "GET /links/<token>": unused, it opens a step of someone's billing.
 _LINK_TOKEN = re.compile(r"(/links/)[A-Za-z0-9_.=-]+")
 _installed = False
+# The shortest SMTP password redacted: a shorter one would blank ordinary words in every line.
+MIN_REDACTED = 8
 
 
 def redact_secrets_in_logs(settings: Settings) -> None:
     """Whatever logs a line (this app, the Stripe SDK at debug level, a library
-    echoing an error, the server's access log), the Stripe key, the webhook secret and
-    email links' tokens come out as "[redacted]"."""
+    echoing an error, the server's access log), the Stripe key, the webhook secret, the
+    SMTP password and email links' tokens come out as "[redacted]"."""
     global _installed
     _LOG_SECRETS.update(s for s in (settings.stripe_secret_key, settings.stripe_webhook_secret) if s)
+    if settings.mail and settings.mail.password and len(settings.mail.password) >= MIN_REDACTED:
+        _LOG_SECRETS.add(settings.mail.password)
     if _installed:
         return
     _installed = True
