@@ -66,7 +66,7 @@ def parse(argv: list[str] | None) -> tuple[Options, list[str]]:
     parser.add_argument("--workers", type=int, default=2, help="queue worker processes on PostgreSQL (default 2)")
     parser.add_argument("--worker-threads", type=int, default=4, help="threads per worker (default 4)")
     parser.add_argument(
-        "--converge-timeout", type=float, default=900, help="give up waiting after this, s (default 900)"
+        "--converge-timeout", type=float, default=300, help="give up waiting after this, s (default 300)"
     )
     parser.add_argument("--resync-timeout", type=float, default=600, help="stop the resync after this, s (default 600)")
     parser.add_argument("--ports", type=int, metavar="FIRST", help="use ports FIRST, FIRST+1, ... (default: free ones)")
@@ -247,11 +247,14 @@ def storm(database: str, options: Options, ports: stack.Ports, folder: Path) -> 
     per_customer = reads / options.customers
     result.add(
         f"Stripe reads per customer: {per_customer:.2f} ({reads} reads:"
-        f" {', '.join(f'{n} {name}' for name, n in counts.requests.most_common(6))})",
+        f" {', '.join(f'{counts.requests[name]} {name}' for name in stats.BACKGROUND_READS if counts.requests[name])})",
         f"<= {report.READS_PER_CUSTOMER}",
         per_customer <= report.READS_PER_CUSTOMER,
     )
-    result.add(f"  Stripe 429s during the storm: {counts.rate_limited} (of {counts.total} requests)")
+    result.add(
+        f"  Stripe 429s during the storm: {counts.rate_limited} (of {counts.total} requests, clicks'"
+        f" {counts.requests['POST /v1/billing_portal/sessions']} portal sessions included)"
+    )
     bound = report.CONVERGE_FACTOR * reads / budget
     if converged_after is None:
         result.add(
