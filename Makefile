@@ -78,6 +78,15 @@ bench: needs-kit $(VENV)/.installed
 	$(BIN)/python -m ops.bench
 	$(BIN)/python -m standin.bench
 
+# A renewal day on loopback (issue 21): 2,000 customers' events (2 each) from 16 senders
+# while 4 customers click, Stripe (the stand-in) at 150 ms and 25 requests/s; on SQLite (1
+# instance) then PostgreSQL + Redis (2 instances, 2 workers; .ci/postgres and .ci/redis
+# started for it unless --postgres-url/--redis-url). Prints the figures beside the issue's
+# targets (no pass or fail; docs/performance.md). Options: python -m ops.storm -h
+.PHONY: storm
+storm: $(VENV)/.installed-dev
+	$(BIN)/python -m ops.storm $(STORM_OPTIONS)
+
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 

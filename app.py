@@ -12,7 +12,8 @@ This file is the map. The site itself is the `billing` package:
   queue.py, worker.py  the background work they wake: one Stripe read per customer
   mirror.py   the local copy of Stripe that pages read
   portal_facts.py  the portal configuration's features, stored for every instance's pages
-  links.py, link_pages.py  a button's step from a signed link in an email (email.py sends)
+  links.py, link_pages.py  a button's step from a signed link in an email (email.py sends,
+              smtp.py through MAIL_URL's server)
 `ops/` holds the merchant's commands (`flask stripe setup`, `doctor`, `resync`, `report`,
 `flask links make`).
 """
@@ -43,6 +44,7 @@ from billing import (
     portal_facts,
     presenters,
     queue,
+    smtp,
     web,
     webhook,
 )
@@ -113,6 +115,7 @@ def create_app(
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
     sign_in(app)  # who is signed in: billing/accounts.py unless create_app was given another
     limits.init_app(app)
+    smtp.init_app(app, settings.mail)  # emails through MAIL_URL's server, when it is set
     web.init_app(app, settings)  # security headers, secrets out of logs, time bound on Stripe
     queue.init_app(app, settings)  # the background work webhooks wake (billing/queue.py)
     presenters.register(app)

@@ -1,14 +1,12 @@
 """Email: the one function through which the site sends one, `send_email(message)`.
 
-The site prepares the emails (which, and what they say: `billing.notices`); sending
-them is the merchant's mailer's job. Point it there in one of two ways:
-  - at start, `app.extensions[SENDER] = my_send`, a function taking a `Message`;
-  - or replace `deliver_by_default` below with a call to your mailer.
-It is called while a webhook is applied, before that is committed: if it raises, the
-event is not recorded and Stripe delivers it again later, so an email goes out at
-least once. Keep it quick (hand the message to a queue), as Stripe waits on it.
-
-By default nothing is sent: one log line says an email was prepared.
+The site prepares the emails (which, and what they say: `billing.notices`); the
+background worker sends each after the refresh that called for it is committed.
+Where it goes, the first that applies:
+  - a function plugged in at start, `app.extensions[SENDER] = my_send`, taking a
+    `Message` (offline, the demo kit's Outbox);
+  - the SMTP server MAIL_URL names, from MAIL_FROM (billing/smtp.py);
+  - else nowhere: one log line says an email was prepared.
 """
 
 from __future__ import annotations
@@ -19,9 +17,12 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from billing import smtp
+from billing.settings import Settings
+
 log = logging.getLogger(__name__)
 
-# The app.extensions key of the function that sends emails (default: deliver_by_default).
+# The app.extensions key of a function that sends emails instead of SMTP or the log.
 SENDER = "send_email"  # offline, the demo kit's Outbox plugs in here
 
 
@@ -34,17 +35,30 @@ class Message:
 
 
 class EmailNotSent(Exception):
-    """The mailer failed; the webhook answers 503 so that Stripe delivers the event again."""
+    """The mailer failed; the message says how, without the login, the address or the link."""
 
 
 def send_email(message: Message) -> None:
-    """Hand `message` to the mailer set in app.extensions[SENDER], else to the default."""
-    sender: Callable[[Message], None] = current_app.extensions.get(SENDER, deliver_by_default)
+    """Hand `message` to the plugged-in sender, else to SMTP, else to the log."""
+    sender: Callable[[Message], None] | None = current_app.extensions.get(SENDER)
+    if sender is None:
+        settings: Settings = current_app.extensions["settings"]
+        sender = deliver_by_smtp if settings.mail else deliver_by_default
     try:
         sender(message)
-    except Exception as e:  # whatever the merchant's mailer raises: Stripe's retry tries again
-        # Its type only: a mailer's message may hold its login, or the email's link.
-        raise EmailNotSent(f"the mailer failed ({type(e).__name__})") from e
+    except Exception as e:  # whatever the mailer raises: the worker tries again later
+        raise EmailNotSent(f"the mailer failed ({failure(e)})") from e
+
+
+def failure(e: Exception) -> str:
+    """How a mailer failed, told safely: its type, and an SMTP reply's code. Not its message,
+    which may hold the login, the customer's address or the email's link."""
+    code = getattr(e, "smtp_code", None)
+    return f"{type(e).__name__}{f' {code}' if code else ''}"
+
+
+def deliver_by_smtp(message: Message) -> None:
+    smtp.send(message.to, message.subject, message.text)
 
 
 def deliver_by_default(message: Message) -> None:
@@ -52,4 +66,4 @@ def deliver_by_default(message: Message) -> None:
     the customer's billing for anyone who reads it, and logs are read by more people,
     for longer, than the customer's inbox. Nor the whole address."""
     local, _, domain = message.to.partition("@")
-    log.info("Email prepared for %s…@%s: %r (no mailer set: see billing/email.py)", local[:1], domain, message.subject)
+    log.info("Email prepared for %s…@%s: %r (no MAIL_URL: see billing/email.py)", local[:1], domain, message.subject)

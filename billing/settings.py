@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import formataddr, parseaddr
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 import click
+from email_validator import EmailNotValidError, validate_email
 
 from billing.budget import default_rate
 from billing.catalog import DEFAULT_PATH as DEFAULT_CATALOG
@@ -41,6 +44,20 @@ _FALSE = {"", "0", "false", "no", "off"}
 class ConfigError(click.ClickException):
     """A setting is missing or malformed; the message names it and says how to fix it.
     (A ClickException, so `flask ...` commands print it as one line, not a traceback.)"""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The SMTP server emails go through (MAIL_URL), and who they come from (MAIL_FROM)."""
+
+    host: str
+    port: int
+    # "tls" from the first byte (smtps://), "starttls" (smtp://), "none" (smtp:// on loopback only).
+    security: Literal["tls", "starttls", "none"]
+    sender: str
+    username: str | None = None
+    # Out of the repr, so printing the settings never shows it.
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,8 @@ class Settings:
     queue_url: str = ""
     # Stripe calls a second the background work may make, all processes together (billing.budget).
     stripe_background_rate: int = 12
+    # None: no MAIL_URL, and emails are only logged (billing/email.py).
+    mail: MailSettings | None = None
 
     @property
     def live_mode(self) -> bool:
@@ -153,6 +172,63 @@ def _local_secret_key(instance_path: Path) -> str:
     return key
 
 
+# Where MAIL_URL's scheme says to connect when it names no port: submission with STARTTLS
+# (RFC 6409), or TLS from the first byte (RFC 8314).
+MAIL_PORTS = {"smtp": 587, "smtps": 465}
+MAIL_URL_EXAMPLE = "smtp://user:password@smtp.example.com:587"
+# A password's "/" or ":" reads as the URL's path or port: the likely cause of those messages.
+ENCODE_HINT = " (in the password, write / as %2F, : as %3A, @ as %40)"
+
+
+def _mail(env: Mapping[str, str]) -> MailSettings | None:
+    """MAIL_URL and MAIL_FROM, checked. No message quotes MAIL_URL: it holds the password."""
+    url = env.get("MAIL_URL", "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in MAIL_PORTS or not parts.hostname:
+        raise ConfigError(f"MAIL_URL must be smtp://... (STARTTLS) or smtps://... (TLS), such as {MAIL_URL_EXAMPLE}.")
+    try:
+        port = parts.port or MAIL_PORTS[scheme]
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise ConfigError(f"MAIL_URL has a port that is not a number from 1 to 65535{ENCODE_HINT}.")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"MAIL_URL must name only the server and its login, such as {MAIL_URL_EXAMPLE}{ENCODE_HINT}.")
+    # Percent-encoded in the URL, so that a password may hold "@", ":" or "/".
+    username, password = unquote(parts.username or ""), unquote(parts.password or "")
+    if bool(username) != bool(password):
+        raise ConfigError("MAIL_URL must give both a user name and a password, or neither.")
+    # STARTTLS is required, never skipped when the server does not offer it (which an attacker
+    # on the way could arrange, then read the password): only a server on this machine, such as
+    # a development mail catcher, is spoken to in plain text.
+    security: Literal["tls", "starttls", "none"] = "tls" if scheme == "smtps" else "starttls"
+    if scheme == "smtp" and parts.hostname in LOOPBACK:
+        security = "none"
+
+    sender = env.get("MAIL_FROM", "").strip()
+    if not sender:
+        raise ConfigError(
+            "MAIL_FROM is required when MAIL_URL is set: the address emails come from, "
+            "such as 'Acme Cloud <billing@example.com>'."
+        )
+    name, address = parseaddr(sender)
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as e:
+        raise ConfigError(f"MAIL_FROM must be an email address, such as 'Acme <billing@example.com>' ({e})") from e
+    return MailSettings(
+        host=parts.hostname,
+        port=port,
+        security=security,
+        sender=formataddr((name, address)),
+        username=username or None,
+        password=password or None,
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | None = None) -> Settings:
     """Read and check every setting; raise ConfigError naming the first bad one."""
     env = os.environ if env is None else env
@@ -229,4 +305,5 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         stripe_origin=key_origin(key),
         queue_url=queue_url,
         stripe_background_rate=background_rate,
+        mail=_mail(env),
     )

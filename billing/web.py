@@ -137,14 +137,18 @@ _LINK_TOKEN = re.compile(r"(/links/)[A-Za-z0-9_.=-]+")
 # https://checkout.stripe.com/c/pay/cs_...#... (the fragment too): all after the path's start.
 _SESSION_URL = re.compile(r"(/p/session/|/c/pay/)[^\s\"'\\]+")
 _installed = False
+# The shortest SMTP password redacted: a shorter one would blank ordinary words in every line.
+MIN_REDACTED = 8
 
 
 def redact_secrets_in_logs(settings: Settings) -> None:
     """Whatever logs a line (this app, the Stripe SDK at debug level, a library
-    echoing an error, the server's access log), the Stripe key, the webhook secret,
-    email links' tokens and session URLs come out as "[redacted]"."""
+    echoing an error, the server's access log), the Stripe key, the webhook secret, the
+    SMTP password, email links' tokens and session URLs come out as "[redacted]"."""
     global _installed
     _LOG_SECRETS.update(s for s in (settings.stripe_secret_key, settings.stripe_webhook_secret) if s)
+    if settings.mail and settings.mail.password and len(settings.mail.password) >= MIN_REDACTED:
+        _LOG_SECRETS.add(settings.mail.password)
     if _installed:
         return
     _installed = True

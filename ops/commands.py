@@ -1,7 +1,7 @@
 """The merchant's commands, run as `flask --app app stripe <command>`:
 
 setup    make the Stripe account match billing/catalog.toml (idempotent)
-doctor   check the account against the site, each problem with its fix
+doctor   check the account (and the mail server) against the site, each problem with its fix
 resync   repair the local mirror of subscriptions from Stripe
 report   why customers cancel, over a range of days (from the site's database only)
 """
@@ -17,8 +17,9 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from billing import cancellations, mirror, portal_facts, queue
+from billing import cancellations, mirror, portal_facts, queue, smtp
 from billing.catalog import Catalog
+from billing.email import SENDER, failure
 from billing.models import BillingAccount, db, forget_customer_from_elsewhere, utcnow
 from billing.settings import Settings
 from billing.snapshots import PortalSnapshot
@@ -92,7 +93,7 @@ def update_env_file(path: Path, values: dict[str, str]) -> None:
 def doctor_command() -> None:
     """Check the Stripe account against the site; exit 1 if anything is wrong."""
     settings, catalog, api = _app_parts()
-    findings = doctor.examine(settings, catalog, account_facts(api, catalog, _stored_portal()))
+    findings = doctor.examine(settings, catalog, account_facts(api, catalog, _stored_portal()), _email_facts(settings))
     for finding in findings:
         if finding.ok:
             click.echo(f"  ok       {finding.what}")
@@ -104,6 +105,19 @@ def doctor_command() -> None:
         click.echo(f"{problems} problem{'s' if problems > 1 else ''} found.")
         raise SystemExit(1)
     click.echo("Everything the site needs is in place.")
+
+
+def _email_facts(settings: Settings) -> doctor.EmailFacts:
+    """Where emails go, and whether MAIL_URL's server lets the site in (tried as a send would)."""
+    if SENDER in current_app.extensions:
+        return doctor.EmailFacts(plugged_in=True)
+    if settings.mail is None:
+        return doctor.EmailFacts()
+    try:
+        smtp.check()
+    except Exception as e:  # whatever smtplib or the network raises: the finding names its type
+        return doctor.EmailFacts(smtp_error=failure(e))
+    return doctor.EmailFacts()
 
 
 def _stored_portal() -> PortalSnapshot | str:

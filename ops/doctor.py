@@ -1,4 +1,4 @@
-"""`flask stripe doctor`: is the Stripe account ready for this site? Pure rules.
+"""`flask stripe doctor`: is the Stripe account (and the mail server) ready for this site? Pure rules.
 
 `ops.facts.account_facts()` reads what the account has; the functions here
 compare that with the settings and the catalog and explain each problem in
@@ -23,19 +23,29 @@ SETUP = "Run `flask --app app stripe setup`."
 
 
 @dataclass(frozen=True)
+class EmailFacts:
+    # A function is plugged in at app.extensions[SENDER] (offline: the demo's Outbox).
+    plugged_in: bool = False
+    # How connecting and logging in to MAIL_URL's server failed; None: it worked, or wasn't tried.
+    smtp_error: str | None = None
+
+
+@dataclass(frozen=True)
 class Finding:
     ok: bool
     what: str
     fix: str = ""
 
 
-def examine(settings: Settings, catalog: Catalog, facts: AccountFacts) -> list[Finding]:
+def examine(
+    settings: Settings, catalog: Catalog, facts: AccountFacts, email: EmailFacts | None = None
+) -> list[Finding]:
     """Every check, in the order a merchant would fix them."""
     findings = [*_key(settings, facts), _api_version()]
     if facts.key_error is None:
         findings += _prices(catalog, facts)
         findings += _configuration(catalog, facts)
-    findings += [_webhook_secret(settings), _base_url(settings)]
+    findings += [_webhook_secret(settings), _base_url(settings), _email(settings, email or EmailFacts())]
     return findings
 
 
@@ -264,3 +274,26 @@ def _base_url(settings: Settings) -> Finding:
             False, f"APP_BASE_URL is {settings.app_base_url}: live mode needs https.", "Serve the site over https."
         )
     return Finding(True, f"APP_BASE_URL is {settings.app_base_url}: Stripe sends customers back there.")
+
+
+SECURITY = {"tls": "TLS", "starttls": "STARTTLS", "none": "plain text, on this machine"}
+
+
+def _email(settings: Settings, email: EmailFacts) -> Finding:
+    """Where the customers' emails (a failed payment, a trial's end) go."""
+    mail = settings.mail
+    if email.plugged_in:
+        return Finding(True, "Emails go to the sender plugged in at start (offline: the demo's Outbox, /demo/outbox).")
+    if mail is None:
+        what = "MAIL_URL is not set: emails are only logged, so no customer hears of a failed payment."
+        if settings.live_mode:
+            return Finding(False, what, "Set MAIL_URL and MAIL_FROM in .env (.env.example shows the forms).")
+        return Finding(True, what + " Set MAIL_URL and MAIL_FROM to send them.")
+    server = f"the SMTP server {mail.host}:{mail.port} ({SECURITY[mail.security]})"
+    if email.smtp_error is not None:
+        return Finding(
+            False,
+            f"Emails would go through {server}, but connecting and logging in failed ({email.smtp_error}).",
+            "Check MAIL_URL's host, port, scheme (smtp:// for STARTTLS, smtps:// for TLS) and login.",
+        )
+    return Finding(True, f"Emails go through {server}, which accepted the login, from {mail.sender}.")

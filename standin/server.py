@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from standin import api, clocks, events, limits, objects, pages, portal, resources, schedules
 from standin.errors import StripeError
@@ -33,6 +33,10 @@ from standin.state import Journal, State
 # The stand-in's own counter of API calls (see `StandIn.stats`): outside /v1/, so it
 # is neither rate limited, nor delayed, nor counted.
 STATS_PATH = "/_standin/stats"
+# The two knobs, turned while it runs (`POST` latency=SECONDS&rate_limit=PER_SECOND, an empty
+# rate_limit for none): a benchmark seeds a busy day's customers at full speed, then makes
+# Stripe slow and limited for the day itself. Also outside /v1/.
+LIMITS_PATH = "/_standin/limits"
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,8 @@ class StandIn:
                 return self._answer(limits.rate_limited(), environ, start_response)
         elif path.startswith(STATS_PATH):
             return self._stats_app(environ, start_response)
+        elif path == LIMITS_PATH:
+            return self._limits_app(environ, start_response)
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             with self.state.shared():  # sees what another process wrote to the state file
                 return self.flask_app(environ, start_response)
@@ -199,6 +205,25 @@ class StandIn:
             response = Response(status=status, headers={"Allow": allowed} if status == 405 else {})
             return response(environ, start_response)
         body = json.dumps(self.stats(), indent=2) + "\n"
+        return Response(body, mimetype="application/json")(environ, start_response)
+
+    def _limits_app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """`GET /_standin/limits` (the knobs) and `POST` to set them (see LIMITS_PATH)."""
+        request = Request(environ)
+        if request.method == "POST":
+            try:
+                latency = float(request.form.get("latency", self.latency))
+                rate = request.form.get("rate_limit", "" if self.rate_limit is None else str(self.rate_limit))
+                rate_limit = float(rate) if rate.strip() else None
+                if not 0 <= latency < float("inf") or (rate_limit is not None and not 0 < rate_limit < float("inf")):
+                    raise ValueError
+            except ValueError:
+                message = "latency is seconds (0 or more), rate_limit requests a second (above 0, or empty: none)\n"
+                return Response(message, status=400)(environ, start_response)
+            self.latency, self.rate_limit = latency, rate_limit
+        elif request.method not in ("GET", "HEAD"):
+            return Response(status=405, headers={"Allow": "GET, POST"})(environ, start_response)
+        body = json.dumps({"latency": self.latency, "rate_limit": self.rate_limit}) + "\n"
         return Response(body, mimetype="application/json")(environ, start_response)
 
     def settle(self, journal: Journal) -> None:

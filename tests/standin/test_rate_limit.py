@@ -181,3 +181,17 @@ def test_stats_answer_only_their_own_methods(stand_in):
     assert web.post("/_standin/stats").status_code == 405
     assert web.get("/_standin/stats/reset").status_code == 405
     assert web.get("/_standin/stats/other").status_code == 404
+
+
+def test_the_limits_are_turned_while_it_runs(stand_in):
+    """A benchmark seeds at full speed, then makes Stripe slow and limited (`/_standin/limits`)."""
+    web = Client(stand_in.wsgi_app)
+    assert json.loads(web.get("/_standin/limits").get_data()) == {"latency": 0.0, "rate_limit": None}
+    response = web.post("/_standin/limits", data={"latency": "0.05", "rate_limit": "2"})
+    assert json.loads(response.get_data()) == {"latency": 0.05, "rate_limit": 2.0}
+    assert [web.get("/v1/customers", headers=AUTH).status_code for _ in range(3)] == [200, 200, 429]
+    web.post("/_standin/limits", data={"latency": "0", "rate_limit": ""})
+    assert (stand_in.latency, stand_in.rate_limit) == (0.0, None)
+    for wrong in ({"latency": "-1"}, {"rate_limit": "0"}, {"latency": "soon"}):
+        assert web.post("/_standin/limits", data=wrong).status_code == 400
+    assert web.put("/_standin/limits").status_code == 405

@@ -1,0 +1,3 @@
+from ops.storm.run import main
+
+main()
