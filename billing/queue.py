@@ -15,6 +15,7 @@ every minute.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -118,11 +119,15 @@ def init_app(app: Flask, settings: Settings) -> Queue:
 
 
 def _make_huey(settings: Settings, instance: Path) -> tuple[Huey, bool]:
+    # A job is about one database's rows: the queue is named after the database, so two
+    # sites sharing a Redis (staging and production) or an instance folder (the tests)
+    # never run each other's jobs. Every instance and worker of a site names the same one.
+    name = "billing-" + hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
     if settings.queue_url == IMMEDIATE:
-        return MemoryHuey("billing", immediate=True, results=False), False
+        return MemoryHuey(name, immediate=True, results=False), False
     if settings.queue_url:
-        return RedisHuey("billing", url=settings.queue_url, results=False), False
-    return SqliteHuey("billing", filename=str(instance / "queue.sqlite"), results=False), True
+        return RedisHuey(name, url=settings.queue_url, results=False), False
+    return SqliteHuey(name, filename=str(instance / "queue.sqlite"), results=False), True
 
 
 def refresh_soon(subject: str) -> None:

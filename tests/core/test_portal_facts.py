@@ -161,7 +161,13 @@ def test_doctor_says_when_the_stored_copy_is_out_of_date(app, standin):
 
 
 def test_the_migration_adds_the_table_to_a_database_in_use(tmp_path):
-    settings = {"TESTING": True, "APP_BASE_URL": BASE_URL, "SECRET_KEY": SECRET_KEY, "CATALOG_PATH": TEST_CATALOG}
+    settings = {
+        "TESTING": True,
+        "APP_BASE_URL": BASE_URL,
+        "SECRET_KEY": SECRET_KEY,
+        "CATALOG_PATH": TEST_CATALOG,
+        "QUEUE_URL": "immediate",
+    }
     settings["STRIPE_SECRET_KEY"] = TEST_KEY
     stripe = prepared_standin().http_client()
     app = create_app({**settings, "STRIPE_HTTP_CLIENT": stripe, "DATABASE_URL": database_url(tmp_path, "old")})

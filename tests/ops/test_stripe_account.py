@@ -25,6 +25,7 @@ def make_app(tmp_path, standin, **settings):
             "STRIPE_SECRET_KEY": "sk_test_account",
             "STRIPE_API_BASE": STANDIN_URL,
             "STRIPE_WEBHOOK_SECRET": "whsec_test_account",
+            "QUEUE_URL": "immediate",
             "STRIPE_HTTP_CLIENT": standin.http_client(),
             "APP_BASE_URL": "http://localhost",
             "SECRET_KEY": "test-secret-key-not-for-production",
