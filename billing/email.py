@@ -4,7 +4,7 @@ The site prepares the emails (which, and what they say: `billing.notices`); the
 background worker sends each after the refresh that called for it is committed.
 Where it goes, the first that applies:
   - a function plugged in at start, `app.extensions[SENDER] = my_send`, taking a
-    `Message` (offline, the demo kit's Outbox);
+    `Message` (offline, the demo's Outbox);
   - the SMTP server MAIL_URL names, from MAIL_FROM (billing/smtp.py);
   - else nowhere: one log line says an email was prepared.
 """
