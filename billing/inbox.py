@@ -98,6 +98,21 @@ def record(event: EventFacts, payload: str) -> Outcome:
     return "recorded"
 
 
+def waiting_besides(event: EventFacts, subject: str) -> bool:
+    """Whether another event of `subject` waits unclaimed: the refresh queued for it (or
+    the sweep) will claim this one too, so this one needs no job of its own. Asked after
+    this one is committed: a claim that has not begun will see it."""
+    others = select(StripeEvent.id).where(
+        StripeEvent.subject == subject,
+        StripeEvent.applied_at.is_(None),
+        StripeEvent.claimed_by.is_(None),
+        StripeEvent.id != event.id,
+    )
+    found = db.session.scalar(others.limit(1)) is not None
+    db.session.commit()  # ends the read: the request holds no transaction from here
+    return found
+
+
 def claim(subject: str) -> tuple[str, list[tuple[str, str]]] | None:
     """Mark every pending, unclaimed event of `subject` as answered by a refresh about
     to read Stripe, and commit. Returns the claim's id and the claimed events' ids and types, or

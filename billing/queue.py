@@ -3,8 +3,9 @@
 Redis store behind one API.
 
 QUEUE_URL decides where it lives and who works it:
-  - unset: a SQLite file in the instance folder, worked by a thread inside each web
-    process (started by its first request). `make run` needs nothing more.
+  - unset: a SQLite file in the instance folder, worked by threads inside one of the web
+    processes (the first to serve a request takes a lock on it; if that process ends,
+    another takes over). `make run` needs nothing more.
   - redis://...: Redis, shared by every instance, worked by separate processes:
     `flask --app app worker` (as many as you like, on any host that reaches Redis).
   - "immediate": each job runs at once, in the process that queued it (the tests).
@@ -15,13 +16,15 @@ every minute.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from flask import Flask, current_app
@@ -38,17 +41,27 @@ from billing.stripe_api import BillingError, background_budget
 log = logging.getLogger(__name__)
 
 EXTENSION = "queue"
+# Jobs run at once by the web process that works a SQLite queue: enough to keep the budget's
+# 12 reads a second busy while each waits a few hundred milliseconds on Stripe.
+EMBEDDED_THREADS = 4
+# How often the other web processes try the queue lock again (one takes over if its holder ends).
+LOCK_RETRY_SECONDS = 5.0
 
 
 class Queue:
     """What the app keeps of its queue: the Huey instance, its job, and the budget."""
 
-    def __init__(self, huey: Huey, refresh: Callable[[str], Any], embedded: bool, budget: StripeBudget) -> None:
+    def __init__(
+        self, huey: Huey, refresh: Callable[[str], Any], embedded: bool, budget: StripeBudget, lock_path: Path
+    ) -> None:
         self.huey, self._refresh, self.embedded = huey, refresh, embedded
         # The background share of Stripe's rate limit (also spent by `flask stripe resync`).
         self.budget = budget
         self._started = threading.Lock()
         self._consumer: Consumer | None = None
+        self._lock_path = lock_path
+        self._lock: IO[str] | None = None
+        self._next_try = 0.0
 
     def refresh_soon(self, subject: str) -> None:
         """Queue a refresh of `subject`. If the queue can't be reached, the event stays
@@ -61,20 +74,32 @@ class Queue:
             log.warning("Could not queue a refresh of %s (%s): the sweep will", subject, type(e).__name__)
 
     def start_here(self) -> None:
-        """Without a queue server, a web process works the queue itself (a thread). Not a
-        `flask` command (init-db, demo reset): it ends soon and would cut a job off; what it
-        queues waits in the file for the server. (`flask run` serves from other threads,
-        where no command's context is.)"""
-        if not self.embedded or self._consumer is not None or click.get_current_context(silent=True):
+        """Without a queue server, one web process works the queue itself (threads), the
+        one holding the instance folder's queue lock: then its in-process budget is the
+        whole site's. Not a `flask` command (init-db, demo reset): it ends soon and would
+        cut a job off; what it queues waits in the file for the server. (`flask run` serves
+        from other threads, where no command's context is.)"""
+        if not self.embedded or self._consumer is not None or time.monotonic() < self._next_try:
+            return
+        if click.get_current_context(silent=True):
             return
         with self._started:
-            if self._consumer is None:
-                # Polls its SQLite file every half second at most when idle (Huey's default
-                # backs off to 10 s): an event shows on the pages within a second or so.
-                self._consumer = _InProcessConsumer(
-                    self.huey, workers=1, worker_type="thread", periodic=True, max_delay=0.5
-                )
-                self._consumer.start()
+            if self._consumer is not None or time.monotonic() < self._next_try:
+                return
+            self._next_try = time.monotonic() + LOCK_RETRY_SECONDS
+            lock = self._lock_path.open("w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another process of this site works the queue
+                lock.close()
+                return
+            self._lock = lock  # held for as long as this process lives
+            # Polls its SQLite file every half second at most when idle (Huey's default
+            # backs off to 10 s): an event shows on the pages within a second or so.
+            self._consumer = _InProcessConsumer(
+                self.huey, workers=EMBEDDED_THREADS, worker_type="thread", periodic=True, max_delay=0.5
+            )
+            self._consumer.start()
 
 
 class _InProcessConsumer(Consumer):
@@ -111,7 +136,7 @@ def init_app(app: Flask, settings: Settings) -> Queue:
     def sweep() -> None:
         run(worker.sweep, app.extensions[EXTENSION].refresh_soon)
 
-    queue = app.extensions[EXTENSION] = Queue(huey, refresh, embedded, budget)
+    queue = app.extensions[EXTENSION] = Queue(huey, refresh, embedded, budget, Path(app.instance_path) / "queue.lock")
     if embedded:
         app.before_request(queue.start_here)  # the first request starts it: this process serves
     app.cli.add_command(worker_command)
@@ -127,7 +152,9 @@ def _make_huey(settings: Settings, instance: Path) -> tuple[Huey, bool]:
         return MemoryHuey(name, immediate=True, results=False), False
     if settings.queue_url:
         return RedisHuey(name, url=settings.queue_url, results=False), False
-    return SqliteHuey(name, filename=str(instance / "queue.sqlite"), results=False), True
+    # No fsync on the queue's file: a job is a nudge, and one lost to a power cut is found
+    # again by the sweep; the event itself is in the site's database, synced.
+    return SqliteHuey(name, filename=str(instance / "queue.sqlite"), results=False, fsync=False), True
 
 
 def refresh_soon(subject: str) -> None:
