@@ -98,15 +98,16 @@ def record(event: EventFacts, payload: str) -> Outcome:
     return "recorded"
 
 
-def waiting_besides(event: EventFacts, subject: str) -> bool:
-    """Whether another event of `subject` waits unclaimed: the refresh queued for it (or
-    the sweep) will claim this one too, so this one needs no job of its own. Asked after
-    this one is committed: a claim that has not begun will see it."""
+def waiting_before(event: EventFacts, subject: str) -> bool:
+    """Whether an event of `subject` recorded before this one waits unclaimed: the refresh
+    queued for it (or the sweep) will claim this one too, so this one needs no job of its
+    own. Asked once this one is committed. Of events recorded at once (two instances), only
+    the later ones stand back, so the first always queues its job; and a refresh under way
+    claims again before its job ends (worker.refresh), so none is left waiting."""
+    mine = select(StripeEvent.received_at).where(StripeEvent.id == event.id).scalar_subquery()
+    earlier = (StripeEvent.received_at < mine) | ((StripeEvent.received_at == mine) & (StripeEvent.id < event.id))
     others = select(StripeEvent.id).where(
-        StripeEvent.subject == subject,
-        StripeEvent.applied_at.is_(None),
-        StripeEvent.claimed_by.is_(None),
-        StripeEvent.id != event.id,
+        StripeEvent.subject == subject, StripeEvent.applied_at.is_(None), StripeEvent.claimed_by.is_(None), earlier
     )
     found = db.session.scalar(others.limit(1)) is not None
     db.session.commit()  # ends the read: the request holds no transaction from here

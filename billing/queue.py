@@ -172,4 +172,7 @@ def worker_command(threads: int) -> None:
     queue: Queue = current_app.extensions[EXTENSION]
     if queue.huey.immediate:
         raise click.ClickException("QUEUE_URL=immediate runs each job where it is queued: there is no queue to work.")
+    # What the jobs did, one line each, on stderr (the log's secrets are redacted: billing.web).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
+    logging.getLogger("stripe").setLevel(logging.WARNING)  # not a line per call (STRIPE_LOG shows them)
     Consumer(queue.huey, workers=threads, worker_type="thread", periodic=True).run()

@@ -44,7 +44,7 @@ def stripe_webhook() -> ResponseReturnValue:
         log.warning("Could not record event %s (%s), Stripe will retry: %s", event.id, event.type, type(e).__name__)
         return {"error": "The event could not be recorded now; retry later."}, 503
     subject = inbox.subject_of(event)
-    if outcome == "recorded" and subject is not None and not inbox.waiting_besides(event, subject):
+    if outcome == "recorded" and subject is not None and not inbox.waiting_before(event, subject):
         queue.refresh_soon(subject)
     return {"received": event.id, "outcome": outcome}, 200
 

@@ -4,8 +4,9 @@ under the background share of Stripe's rate limit (billing.budget).
 `refresh(subject)` answers every pending event of one subject (billing.inbox) with one
 read of Stripe, however many arrived: it claims them (committed), reads Stripe with no
 transaction open, then writes what Stripe said, marks them applied and records the emails
-they call for, in one short transaction; then sends those emails. A refresh that finds
-nothing to claim makes no call: an earlier one read Stripe after its events arrived.
+they call for, in one short transaction; then sends those emails, and claims again if
+more came meanwhile. A refresh that finds nothing to claim makes no call: an earlier one
+read Stripe after its events arrived.
 """
 
 from __future__ import annotations
@@ -31,20 +32,20 @@ CLAIMED_SECONDS = 600
 def refresh(subject: str) -> None:
     """Apply the subject's pending events. Raises BillingError (Stripe could not be
     read: the events are pending again, and the queue retries later)."""
-    claim = inbox.claim(subject)
-    if claim is None:
-        return
-    token, events = claim
-    try:
-        account = _apply(subject, events)
-        inbox.applied(token)
-        db.session.commit()
-    except BaseException:
-        inbox.release(token)
-        raise
-    log.info("Applied %d event(s) for %s", len(events), subject)
-    if account is not None:
-        _send(account)
+    # Again while any wait: an event recorded as this claim began may have found an
+    # earlier one waiting, and queued no job of its own (see inbox.waiting_before).
+    while (claim := inbox.claim(subject)) is not None:
+        token, events = claim
+        try:
+            account = _apply(subject, events)
+            inbox.applied(token)
+            db.session.commit()
+        except BaseException:
+            inbox.release(token)
+            raise
+        log.info("Applied %d event(s) for %s", len(events), subject)
+        if account is not None:
+            _send(account)
 
 
 # [end]
