@@ -177,7 +177,7 @@ def storm(database: str, options: Options, ports: stack.Ports, folder: Path) -> 
                     stack.worker(running, env, options.worker_threads, folder / f"worker{k}.log")
                 queue = f"Redis, {options.workers} worker processes x {options.worker_threads} threads"
             else:
-                queue = "SQLite, a consumer thread in the web process"
+                queue = "SQLite, worked by threads in one web process"
         people = [clicks.signed_in(sites[k % len(sites)], seeded[k + 1].email, PASSWORD) for k in range(CLICKERS)]
         clickers = clicks.Clickers(people, stripe_url)
 
