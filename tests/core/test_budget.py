@@ -14,13 +14,6 @@ from tests.core.test_renewal_day import customer_event
 from tests.core.test_webhooks import post_event
 
 
-@pytest.fixture
-def subscriber(auth):
-    auth.signup()
-    auth.subscribe("starter_monthly")
-    return auth
-
-
 def test_the_budget_holds_background_calls_to_their_rate():
     budget = StripeBudget(5, "memory://")
     started = time.monotonic()

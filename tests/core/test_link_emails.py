@@ -28,13 +28,6 @@ def outbox(app):
     return sent
 
 
-@pytest.fixture
-def subscriber(auth):
-    auth.signup()
-    auth.subscribe("starter_monthly")
-    return auth
-
-
 def test_a_failed_payment_sends_one_email_whose_link_opens_the_card_step(app, client, auth, standin, outbox):
     auth.signup()
     auth.subscribe("starter_monthly")

@@ -32,13 +32,6 @@ def app(tmp_path):
 
 
 @pytest.fixture
-def subscriber(auth):
-    auth.signup()
-    auth.subscribe("starter_monthly")
-    return auth
-
-
-@pytest.fixture
 def queued(app):
     """The subjects the webhook queued, to run by hand (instead of at once, as the tests' queue does)."""
     subjects: list[str] = []

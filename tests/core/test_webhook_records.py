@@ -21,13 +21,6 @@ def app_settings():
     return {"QUEUE_URL": f"redis://127.0.0.1:{free_port()}/0"}
 
 
-@pytest.fixture
-def subscriber(auth):
-    auth.signup()
-    auth.subscribe("starter_monthly")
-    return auth
-
-
 def test_a_database_failure_answers_503_so_stripe_retries(app, client, standin, subscriber, monkeypatch):
     def down(event, payload):
         raise OperationalError("INSERT", {}, ConnectionRefusedError("the database is down"))

@@ -36,13 +36,6 @@ def subscription_event(standin, auth, event_id="evt_test_1", event_type="custome
     return event_body(event_type, json.loads(json.dumps(sub)), event_id)
 
 
-@pytest.fixture
-def subscriber(auth):
-    auth.signup()
-    auth.subscribe("starter_monthly")
-    return auth
-
-
 # --- signatures --------------------------------------------------------------------
 
 
