@@ -10,7 +10,7 @@ from flask import flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 
 from billing import current, flows, mirror, presenters
-from billing.models import BillingAccount, db, save_subscription
+from billing.models import BillingAccount, db
 from billing.stripe_api import BillingError, OutcomeUnknown
 
 if TYPE_CHECKING:
@@ -24,7 +24,9 @@ def resume(u: BillingAccount, button: Button, params: SubscriptionResumeParams) 
     a direct API call, then back to the account page."""
     assert u.subscription is not None, "the rule lets Resume through only with a subscription"
     try:
-        save_subscription(u, current.stripe_api().resume_subscription(u.subscription.stripe_subscription_id, params))
+        subscription_id = u.subscription.stripe_subscription_id
+        ticket = mirror.take_ticket(u)  # what Stripe answers is a read too: a later one wins
+        mirror.write(u, ticket, current.stripe_api().resume_subscription(subscription_id, params), None)
         db.session.commit()
         flash("Your subscription is active again.", "success")
     except OutcomeUnknown as e:

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Literal
 from uuid import uuid4
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from billing.models import StripeEvent, db, rows_changed, utcnow
@@ -138,11 +138,10 @@ def applied(token: str) -> None:
 
 
 def release(token: str) -> None:
-    """The refresh failed: its events are pending again, for the next one (committed)."""
+    """The refresh failed: its events are pending again, for the queue's retry (committed)."""
     db.session.rollback()
-    db.session.execute(
-        update(StripeEvent).where(StripeEvent.claimed_by == token).values(claimed_by=None, claimed_at=None)
-    )
+    # claimed_at stays: when it was last tried, so the sweep leaves it to the queue's retry.
+    db.session.execute(update(StripeEvent).where(StripeEvent.claimed_by == token).values(claimed_by=None))
     db.session.commit()
 
 
@@ -155,7 +154,8 @@ def stalled(waited_seconds: float, claimed_seconds: float) -> list[str]:
     waited, claimed = now - timedelta(seconds=waited_seconds), now - timedelta(seconds=claimed_seconds)
     pending = StripeEvent.applied_at.is_(None)
     stale = (StripeEvent.claimed_by.is_not(None)) & (StripeEvent.claimed_at < claimed)
-    forgotten = StripeEvent.claimed_by.is_(None) & (StripeEvent.received_at < waited)
+    last_tried = func.coalesce(StripeEvent.claimed_at, StripeEvent.received_at)
+    forgotten = StripeEvent.claimed_by.is_(None) & (last_tried < waited)
     subjects = db.session.scalars(select(StripeEvent.subject).where(pending, stale | forgotten).distinct()).all()
     db.session.execute(update(StripeEvent).where(pending, stale).values(claimed_by=None, claimed_at=None))
     db.session.commit()

@@ -25,6 +25,7 @@ from typing import Literal
 
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from billing import cancellations, current
 from billing.models import BillingAccount, StripePrice, db, rows_changed, save_profile, save_subscription
@@ -70,26 +71,28 @@ def write(
     profile: CustomerSnapshot | None,
     with_subscription: bool = True,
 ) -> bool:
-    """Write what the read stamped `ticket` found (not committed), unless a read that
-    started later was written first: then this older one is dropped. The stamp's update
+    """Write what the read stamped `ticket` found (not committed): the subscription (if
+    `with_subscription`) and the billing details (if any), each unless a read that
+    started later wrote it first: then this older one is dropped. Each stamp's update
     holds the account's row until the commit (PostgreSQL re-checks it after a concurrent
     writer commits; SQLite has one writer at a time), so of two writers the later read
     wins. Returns whether the subscription changed."""
-    newest = rows_changed(
-        update(BillingAccount)
-        .where(BillingAccount.id == account.id, BillingAccount.written_ticket < ticket)
-        .values(written_ticket=ticket)
-    )
-    if not newest:
-        log.info("Dropped a read of account %s: a later one was written first", account.id)
-        return False
     changed = False
-    if with_subscription:
+    if with_subscription and _newest(account, BillingAccount.written_ticket, ticket):
         changed = save_subscription(account, subscription)
         cancellations.record(account, subscription, current.catalog().portal.retention_coupon)
-    if profile is not None:
+    if profile is not None and _newest(account, BillingAccount.profile_ticket, ticket):
         save_profile(account, profile)
     return changed
+
+
+def _newest(account: BillingAccount, stamp: InstrumentedAttribute[int], ticket: int) -> bool:
+    newest = rows_changed(
+        update(BillingAccount).where(BillingAccount.id == account.id, stamp < ticket).values({stamp: ticket})
+    )
+    if not newest:
+        log.info("Dropped a read of account %s (%s): a later one was written first", account.id, stamp.key)
+    return bool(newest)
 
 
 def refresh_profile(api: StripeAPI, account: BillingAccount) -> None:

@@ -86,11 +86,13 @@ class BillingAccount(Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Read stamps (billing.mirror.refresh): each read of this customer from Stripe takes the
-    # next `read_ticket` before it starts; what it read is written only if no read that
-    # started later was written first (`written_ticket`). Two refreshes that race (a
-    # worker's and a flow's return) then keep the later read, whichever finishes last.
+    # next `read_ticket` before it starts; what it read of the subscription (of the billing
+    # details) is written only if no read that started later wrote it first
+    # (`written_ticket`, `profile_ticket`). Two refreshes that race (a worker's and a flow's
+    # return) then keep the later read of each, whichever finishes last.
     read_ticket: Mapped[int] = mapped_column(default=0, server_default="0")
     written_ticket: Mapped[int] = mapped_column(default=0, server_default="0")
+    profile_ticket: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # Every page shows both: load them with the account, in the same query.
     subscription: Mapped[Subscription | None] = relationship(
@@ -323,8 +325,9 @@ class StripeEvent(Base):
 
 class Notice(Base):
     """An email an event called for (billing.notices), recorded with the refresh that
-    applied the event and marked sent once the mailer took it: a job that runs again
-    (a retry, a second worker) sends only what is not marked."""
+    applied the event, leased while it is handed to the mailer and marked sent once the
+    mailer took it: a job that runs again (a retry, a second worker) sends only what is
+    neither sent nor leased; a lease whose process died runs out, and the sweep sends it."""
 
     __tablename__ = "notices"
 
@@ -332,6 +335,7 @@ class Notice(Base):
     account_id: Mapped[int] = mapped_column(index=True)
     kind: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sending_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
 
 

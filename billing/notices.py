@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 # How the emails sign off (the templates' brand: change both together).
 SITE_NAME = "Acme Cloud"
 CARD_BUTTON = "update_payment_method"
+# How long a notice handed to the mailer stays leased (billing.models.Notice).
+LEASE = timedelta(minutes=10)
 
 
 def payment_failed(account: BillingAccount, link: str, expires: str) -> Message:
@@ -92,27 +94,36 @@ def prepare(kind: str, account: BillingAccount) -> Message | None:
 
 
 def send_pending(account: BillingAccount) -> int:
-    """Send the account's notices not sent yet; returns how many went. Each is marked
-    sent before the mailer is called (committed: of two jobs at once only one sends it)
-    and unmarked if the mailer fails, for the next sweep to try again. Raises EmailNotSent."""
+    """Send the account's notices not sent yet; returns how many went. Each is leased
+    before the mailer is called (committed: of two jobs at once only one sends it),
+    marked sent once the mailer took it, and released if the mailer fails, for the next
+    sweep. A lease older than LEASE (its process died mid-send) is taken again: an email
+    may then go twice, rather than never. Raises EmailNotSent."""
+    now = utcnow()
+    free = Notice.sending_at.is_(None) | (Notice.sending_at < now - LEASE)
     pending = db.session.scalars(
-        select(Notice).where(Notice.account_id == account.id, Notice.sent_at.is_(None)).order_by(Notice.created_at)
+        select(Notice.event_id)
+        .where(Notice.account_id == account.id, Notice.sent_at.is_(None), free)
+        .order_by(Notice.created_at)
     ).all()
     sent = 0
-    for event_id, kind in [(n.event_id, n.kind) for n in pending]:
-        marked = rows_changed(
-            update(Notice).where(Notice.event_id == event_id, Notice.sent_at.is_(None)).values(sent_at=utcnow())
-        )
+    for event_id in pending:
+        taken = Notice.event_id == event_id
+        leased = rows_changed(update(Notice).where(taken, Notice.sent_at.is_(None), free).values(sending_at=now))
         db.session.commit()
-        if not marked:
+        if not leased:
             continue  # another job sends it
+        kind = db.session.scalar(select(Notice.kind).where(taken))
         try:
-            message = prepare(kind, account)
+            message = prepare(kind or "", account)
             if message is not None:
                 send_email(message)
                 sent += 1
         except BaseException:
-            db.session.execute(update(Notice).where(Notice.event_id == event_id).values(sent_at=None))
+            db.session.rollback()
+            db.session.execute(update(Notice).where(taken).values(sending_at=None))
             db.session.commit()
             raise
+        db.session.execute(update(Notice).where(taken).values(sent_at=utcnow()))
+        db.session.commit()
     return sent

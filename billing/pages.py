@@ -24,7 +24,7 @@ from billing.errors import refuse
 from billing.flows import PORTAL_LOCALES
 from billing.forms import LocaleForm
 from billing.limits import limiter
-from billing.models import BillingAccount, db, save_profile, save_subscription
+from billing.models import BillingAccount, db
 from billing.signin import login_required
 from billing.stripe_api import BillingError
 
@@ -200,20 +200,21 @@ def checkout_return() -> ResponseReturnValue:
     read), then show the account."""
     u = current.account()
     session_id = request.args.get("checkout_session", "")
-    if not session_id.startswith("cs_") or u.stripe_customer_id is None:
+    customer = u.stripe_customer_id
+    if not session_id.startswith("cs_") or customer is None:
         return redirect(url_for("pages.account"), 303)
     before = _left_with(u) or outcomes.remember(u)
     session.pop(outcomes.LEFT_WITH, None)
     try:
-        result = current.stripe_api().checkout_result(session_id, u.stripe_customer_id)
+        ticket = mirror.take_ticket(u)  # this read's stamp: a later one (a webhook's) wins
+        result = current.stripe_api().checkout_result(session_id, customer)
     except BillingError as e:
         flash_once(f"Your payment may have gone through, but we could not load it yet: {e}", "error")
         return redirect(url_for("pages.account"), 303)
     if result is None:
         flash_once("We found no payment of yours at that address: your account shows your current plan.", "error")
         return redirect(url_for("pages.account"), 303)
-    save_subscription(u, result[0])
-    save_profile(u, result[1])
+    mirror.write(u, ticket, result[0], result[1])
     try:
         db.session.commit()
     except IntegrityError:

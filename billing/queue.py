@@ -75,7 +75,7 @@ class Queue:
 
     def start_here(self) -> None:
         """Without a queue server, one web process works the queue itself (threads), the
-        one holding the instance folder's queue lock: then its in-process budget is the
+        one holding the queue's lock in the instance folder: then its in-process budget is the
         whole site's. Not a `flask` command (init-db, demo reset): it ends soon and would
         cut a job off; what it queues waits in the file for the server. (`flask run` serves
         from other threads, where no command's context is.)"""
@@ -122,7 +122,7 @@ def init_app(app: Flask, settings: Settings) -> Queue:
             except BillingError as e:
                 # Stripe said 429, or did not answer: try again later, at a jittered moment
                 # so that the jobs that failed together do not all come back together.
-                log.info("Background job %s(%s) will be retried: %s", job.__name__, ", ".join(args), e)
+                log.info("Background job %s%r will be retried: %s", job.__name__, args, e)
                 raise RetryTask(delay=random.uniform(5, 30)) from e
             finally:
                 background_budget.reset(spending)
@@ -136,7 +136,9 @@ def init_app(app: Flask, settings: Settings) -> Queue:
     def sweep() -> None:
         run(worker.sweep, app.extensions[EXTENSION].refresh_soon)
 
-    queue = app.extensions[EXTENSION] = Queue(huey, refresh, embedded, budget, Path(app.instance_path) / "queue.lock")
+    queue = app.extensions[EXTENSION] = Queue(
+        huey, refresh, embedded, budget, Path(app.instance_path) / f"{huey.name}.lock"
+    )
     if embedded:
         app.before_request(queue.start_here)  # the first request starts it: this process serves
     app.cli.add_command(worker_command)
@@ -168,7 +170,7 @@ def refresh_soon(subject: str) -> None:
 def worker_command(threads: int) -> None:
     """Work the background queue (webhook events, emails) until stopped (Ctrl-C, SIGTERM
     finishes the jobs begun). Run one or more beside the web processes when QUEUE_URL is a
-    Redis server; without one, each web process works the queue itself."""
+    Redis server; without one, a web process works the queue itself."""
     queue: Queue = current_app.extensions[EXTENSION]
     if queue.huey.immediate:
         raise click.ClickException("QUEUE_URL=immediate runs each job where it is queued: there is no queue to work.")

@@ -85,7 +85,7 @@ class Settings:
     # key): an id made under one does not exist under another (see BillingAccount.stripe_origin).
     stripe_origin: str = "test"
     # Where the background work's queue lives (billing.queue): "" a SQLite file in the instance
-    # folder, worked by a thread in each web process; "redis://..." Redis, worked by
+    # folder, worked by threads in one web process; "redis://..." Redis, worked by
     # `flask worker` processes; "immediate" each job runs at once, in the caller (tests).
     queue_url: str = ""
     # Stripe calls a second the background work may make, all processes together (billing.budget).
@@ -286,7 +286,8 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
     queue_url = env.get("QUEUE_URL", "").strip()
     if queue_url and queue_url != IMMEDIATE and urlsplit(queue_url).scheme not in ("redis", "rediss"):
         raise ConfigError(
-            f"QUEUE_URL must be empty (a SQLite file), redis://host:port/db or rediss://... (got {queue_url!r})."
+            # Not the value: a Redis URL may hold a password.
+            "QUEUE_URL must be empty (a SQLite file), or redis://host:port/db or rediss://host:port/db."
         )
     background_rate = _count(env, "STRIPE_BACKGROUND_RATE", 100) or default_rate(live)
 

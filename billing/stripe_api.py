@@ -120,6 +120,15 @@ def sdk_console_log_through_logging() -> None:
         sdk.addHandler(logging.StreamHandler())  # stderr, where the SDK printed
 
 
+def transient(error: BillingError) -> bool:
+    """Whether trying again later may succeed: a 429, no answer, or a failure on Stripe's
+    side. Not a refusal (an unknown customer, a bad key): that one would fail forever."""
+    cause = error.__cause__
+    return not isinstance(cause, stripe.StripeError) or isinstance(
+        cause, (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError)
+    )
+
+
 def stripe_call_seconds(stripe_timeout: float) -> float:
     """The longest one Stripe call can take: every attempt timing out, plus the SDK's
     waits between attempts (0.5 s, then 1 s)."""

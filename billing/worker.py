@@ -19,12 +19,14 @@ from sqlalchemy import select
 from billing import current, inbox, mirror, notices, portal_facts
 from billing.email import EmailNotSent
 from billing.models import BillingAccount, Notice, db, forget_customer_from_elsewhere
+from billing.stripe_api import BillingError, transient
 
 log = logging.getLogger(__name__)
 
-# A sweep re-queues events left unclaimed this long (the queue was down when they came,
-# or their job was lost) and claims this old (their worker died mid-refresh).
-UNCLAIMED_SECONDS = 60
+# A sweep re-queues events left unclaimed this long since they came or their last try
+# failed (the queue was down, or their job was lost: longer than a retry's wait, and than
+# most renewal days' backlog) and claims this old (their worker died mid-refresh).
+UNCLAIMED_SECONDS = 300
 CLAIMED_SECONDS = 600
 
 
@@ -38,11 +40,20 @@ def refresh(subject: str) -> None:
         token, events = claim
         try:
             account = _apply(subject, events)
-            inbox.applied(token)
-            db.session.commit()
+        except BillingError as e:
+            if transient(e):
+                inbox.release(token)
+                raise
+            # Stripe refuses this read (a customer it does not know, a key without access):
+            # it would fail forever, and hold back the rest. Logged, and set aside.
+            db.session.rollback()
+            log.error("Gave up on %d event(s) for %s: Stripe refused the read (%s)", len(events), subject, e)
+            account = None
         except BaseException:
             inbox.release(token)
             raise
+        inbox.applied(token)
+        db.session.commit()
         log.info("Applied %d event(s) for %s", len(events), subject)
         if account is not None:
             _send(account)

@@ -31,11 +31,13 @@ def upgrade():
     with op.batch_alter_table('billing_accounts') as batch:
         batch.add_column(sa.Column('read_ticket', sa.Integer(), nullable=False, server_default='0'))
         batch.add_column(sa.Column('written_ticket', sa.Integer(), nullable=False, server_default='0'))
+        batch.add_column(sa.Column('profile_ticket', sa.Integer(), nullable=False, server_default='0'))
     op.create_table('notices',
     sa.Column('event_id', sa.String(length=255), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=100), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('sending_at', sa.DateTime(), nullable=True),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('event_id')
     )
@@ -46,6 +48,7 @@ def downgrade():
     op.drop_index('ix_notices_account_id', table_name='notices')
     op.drop_table('notices')
     with op.batch_alter_table('billing_accounts') as batch:
+        batch.drop_column('profile_ticket')
         batch.drop_column('written_ticket')
         batch.drop_column('read_ticket')
     # Events not applied yet would read as applied: apply them first (run the workers dry).

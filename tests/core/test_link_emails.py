@@ -149,3 +149,24 @@ def test_by_default_the_email_is_logged_without_its_link(app, client, standin, t
     assert "Email prepared for a…@example.com: 'Your Acme Cloud trial ends on" in ours
     assert "ada@example.com" not in ours  # (the SDK's own debug lines, if on, show the customer)
     assert "/links/" not in caplog.text
+
+
+def test_a_notice_whose_sender_died_mid_send_is_sent_by_a_later_sweep(app, client, standin, trialing, outbox):
+    from datetime import timedelta
+
+    from billing import notices
+
+    subscriber = trialing()
+    app.extensions[SENDER] = lambda message: None  # ... as if the process died while sending
+    with app.app_context():
+        app.extensions["queue"]._refresh = lambda subject: None  # the job is not run yet
+    post_event(client, trial_will_end(standin, subscriber))
+    with app.app_context():
+        worker.refresh(subscriber.user().customer)  # leased, then "sent" to nowhere...
+        notice = db.session.get(Notice, "evt_trial_1")
+        notice.sent_at, notice.sending_at = None, notice.sending_at - notices.LEASE - timedelta(seconds=1)
+        db.session.commit()  # ... so: a lease that ran out, never marked sent
+    app.extensions[SENDER] = outbox.append
+    with app.app_context():
+        worker.sweep(enqueue=lambda subject: None)
+    assert len(outbox) == 1

@@ -176,3 +176,32 @@ def test_the_guard_refuses_a_call_made_inside_a_write(app, subscriber):
         with pytest.raises(AssertionError, match="inside an open write transaction"):
             app.extensions["stripe"].customer(account.stripe_customer_id)
         db.session.rollback()
+
+
+def test_a_later_read_of_the_card_alone_keeps_an_earlier_read_of_the_subscription(app, standin, subscriber):
+    """The worker reads a subscription change; a card update's return (the details only)
+    reads later and writes first: the worker's subscription is still written."""
+    sub = standin.state.get(subscriber.user().subscription.stripe_subscription_id, "subscription")
+    api = app.extensions["stripe"]
+    with app.app_context():
+        account = db.session.get(BillingAccount, subscriber.user().id)
+        customer = account.stripe_customer_id
+        sub["cancel_at_period_end"] = True
+        worker_ticket = mirror.take_ticket(account)
+        worker_read = api.customer_state(customer)
+        assert mirror.refresh(api, account, only="customer") is False  # the return: a later ticket
+        db.session.commit()
+        assert mirror.write(account, worker_ticket, *worker_read) is True
+        db.session.commit()
+    assert subscriber.user().subscription.cancel_at_period_end is True
+
+
+def test_a_read_stripe_refuses_for_good_is_set_aside_not_retried_forever(
+    app, client, standin, subscriber, queued, caplog
+):
+    post_event(client, customer_event(standin, subscriber, 1))
+    standin.fail_next("GET", "/v1/subscriptions", status=404, error_type="invalid_request_error", count=1)
+    run(app, queued)  # no exception: nothing for the queue to retry
+    assert "Gave up on 1 event(s) for cus_" in caplog.text
+    with app.app_context():
+        assert db.session.get(StripeEvent, "evt_storm_1").applied_at is not None

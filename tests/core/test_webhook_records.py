@@ -40,8 +40,7 @@ def test_with_the_queue_down_the_event_is_kept_and_the_sweep_applies_it(app, cli
     with app.app_context():
         event = db.session.get(StripeEvent, "evt_storm_1")
         assert event.applied_at is None
-        assert worker.UNCLAIMED_SECONDS <= 60
-        event.received_at -= timedelta(seconds=worker.UNCLAIMED_SECONDS + 1)  # a minute later
+        event.received_at -= timedelta(seconds=worker.UNCLAIMED_SECONDS + 1)  # five minutes later
         db.session.commit()
         worker.sweep(enqueue=worker.refresh)  # Redis is back: the sweep queues it, a worker runs it
         assert db.session.get(StripeEvent, "evt_storm_1").applied_at is not None
