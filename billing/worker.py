@@ -40,20 +40,11 @@ def refresh(subject: str) -> None:
         token, events = claim
         try:
             account = _apply(subject, events)
-        except BillingError as e:
-            if transient(e):
-                inbox.release(token)
-                raise
-            # Stripe refuses this read (a customer it does not know, a key without access):
-            # it would fail forever, and hold back the rest. Logged, and set aside.
-            db.session.rollback()
-            log.error("Gave up on %d event(s) for %s: Stripe refused the read (%s)", len(events), subject, e)
-            account = None
+            inbox.applied(token)
+            db.session.commit()
         except BaseException:
             inbox.release(token)
             raise
-        inbox.applied(token)
-        db.session.commit()
         log.info("Applied %d event(s) for %s", len(events), subject)
         if account is not None:
             _send(account)
@@ -64,7 +55,20 @@ def refresh(subject: str) -> None:
 
 def _apply(subject: str, events: list[tuple[str, str]]) -> BillingAccount | None:
     """Read the subject from Stripe into the mirror (not committed). Returns the account
-    whose notices to send, if any."""
+    whose notices to send, if any. Raises BillingError when trying again may succeed."""
+    try:
+        return _read(subject, events)
+    except BillingError as e:
+        if transient(e):
+            raise
+        # Stripe refuses this read (a customer it does not know, a key without access):
+        # it would fail forever, and hold the events back. Logged, and set aside.
+        db.session.rollback()
+        log.error("Gave up on %d event(s) for %s: Stripe refused the read (%s)", len(events), subject, e)
+        return None
+
+
+def _read(subject: str, events: list[tuple[str, str]]) -> BillingAccount | None:
     api = current.stripe_api()
     if subject == inbox.PRICES:
         mirror.refresh_prices(api, [p.lookup_key for p in current.catalog().prices])
