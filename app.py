@@ -49,7 +49,8 @@ from billing import (
     webhook,
 )
 from billing.catalog import CatalogError, load_catalog
-from billing.models import db, init_db_command, init_engine
+from billing.models import db
+from billing.schema import init_db_command, init_engine
 from billing.settings import ConfigError, load_settings
 from billing.stripe_api import StripeAPI
 
@@ -110,7 +111,7 @@ def create_app(
     # Extensions: the database and its migrations, CSRF on every form, sign-in, rate limits.
     db.init_app(app)
     with app.app_context():
-        init_engine(db.engine)  # SQLite: WAL and a busy timeout (billing/models.py)
+        init_engine(db.engine)  # SQLite: WAL and a busy timeout (billing/schema.py)
     Migrate(app, db, directory=str(MIGRATIONS))
     CSRFProtect(app).exempt(webhook.bp)  # Stripe signs its events instead
     sign_in(app)  # who is signed in: billing/accounts.py unless create_app was given another

@@ -7,15 +7,11 @@ brings the customer back, and on a webhook (see `billing.mirror`).
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import click
-from flask.cli import with_appcontext
-from flask_migrate import stamp, upgrade
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import JSON, Engine, Executable, ForeignKey, Index, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import JSON, Executable, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -31,23 +27,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-
-
-def init_engine(engine: Engine) -> None:
-    """Tune this app's engine (create_app calls it), and no other: an engine a forker
-    makes elsewhere in the process keeps its own settings."""
-    event.listen(engine, "connect", _sqlite_for_several_threads)
-
-
-def _sqlite_for_several_threads(connection: Any, record: Any) -> None:
-    """SQLite, the default database, serves several threads and processes: in WAL mode
-    readers never wait for a writer, and a writer waits its turn (up to 15 s) rather
-    than failing at once with "database is locked" (https://sqlite.org/wal.html)."""
-    if isinstance(connection, sqlite3.Connection):
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
-        cursor.close()
 
 
 def rows_changed(statement: Executable) -> int:
@@ -388,30 +367,6 @@ def save_profile(account: BillingAccount, snap: CustomerSnapshot) -> bool:
         setattr(profile, name, value)
     db.session.add(profile)
     return changed
-
-
-# The first migration: the schema `db.create_all()` made before there were migrations.
-FIRST_REVISION = "0001"
-
-
-def upgrade_schema() -> None:
-    """Bring the database to the newest migration (what `flask db upgrade` does).
-
-    A database made by an early version of this starter with `create_all()`
-    has the first revision's tables but no record of it: mark it, then upgrade.
-    """
-    tables = inspect(db.engine)
-    if tables.has_table("users") and not tables.has_table("alembic_version"):
-        stamp(revision=FIRST_REVISION)
-    upgrade()
-
-
-@click.command("init-db")
-@with_appcontext
-def init_db_command() -> None:
-    """Create or upgrade the database tables (safe to run again; same as `flask db upgrade`)."""
-    upgrade_schema()
-    click.echo("Database ready.")
 
 
 class PortalConfiguration(Base):

@@ -24,7 +24,8 @@ from werkzeug.test import Client
 from billing import mirror, portal_facts
 from billing.accounts import User
 from billing.catalog import Catalog
-from billing.models import BillingAccount, Subscription, db, upgrade_schema
+from billing.models import BillingAccount, Subscription, db
+from billing.schema import upgrade_schema
 from billing.settings import LIVE_ORIGIN, WEBHOOK_PATH, Settings
 from billing.stripe_api import StripeAPI
 from kit import personas

@@ -14,7 +14,7 @@ import pytest
 import stripe
 
 from app import create_app
-from billing.models import upgrade_schema
+from billing.schema import upgrade_schema
 from ops.setup import ensure_catalog
 from tests.core import header_signin
 from tests.helpers import LIVE_KEY, TEST_CATALOG, Auth, core_app, database_url, free_port

@@ -23,7 +23,8 @@ from app import create_app
 from billing import portal_facts
 from billing.buttons import PORTAL_BUTTONS
 from billing.catalog import Catalog, load_catalog
-from billing.models import BillingAccount, db, upgrade_schema
+from billing.models import BillingAccount, db
+from billing.schema import upgrade_schema
 from billing.settings import WEBHOOK_PATH, load_settings
 from billing.stripe_api import StripeAPI
 from ops.setup import ensure_catalog

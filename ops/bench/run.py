@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import Flask
 
 import ops.bench
-from billing.models import upgrade_schema
+from billing.schema import upgrade_schema
 from ops.bench import in_process, served, site
 from ops.bench.in_process import request
 from ops.load import free_port

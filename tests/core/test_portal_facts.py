@@ -17,7 +17,8 @@ from billing import buttons, portal_facts
 from billing.accounts import User
 from billing.eligibility import CANCEL_NOTE_UNKNOWN, Facts, PortalFeatures, SubscriptionFacts
 from billing.flows import PORTAL_LOCALES
-from billing.models import PortalConfiguration, db, upgrade_schema
+from billing.models import PortalConfiguration, db
+from billing.schema import upgrade_schema
 from billing.settings import load_settings
 from billing.stripe_api import StripeAPI
 from tests.helpers import (

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from billing.models import upgrade_schema
+from billing.schema import upgrade_schema
 from ops.bench import run, served, site
 
 WRK_REPORT = """Running 8s test @ http://127.0.0.1:40000/pricing

@@ -10,7 +10,7 @@ import pytest
 
 from app import create_app
 from billing.catalog import Catalog
-from billing.models import upgrade_schema
+from billing.schema import upgrade_schema
 from ops.commands import update_env_file
 from standin import StandIn
 from tests.helpers import TEST_CATALOG, database_url
