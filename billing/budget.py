@@ -14,12 +14,24 @@ from __future__ import annotations
 import logging
 import random
 import time
+import typing
+from contextvars import ContextVar
 
 from limits import RateLimitItemPerSecond, storage, strategies
 
 log = logging.getLogger(__name__)
 
 KEY = "stripe-background-calls"
+
+
+class Budget(typing.Protocol):
+    def take(self) -> None:
+        """Wait until one more Stripe call fits in the budget (billing.budget)."""
+
+
+# Background work (billing.worker, `flask stripe resync`) sets this: each of its calls then
+# waits for its share of Stripe's rate limit, and leaves the rest to clicks, which never wait.
+background_budget: ContextVar[Budget | None] = ContextVar("stripe_background_budget", default=None)
 
 
 class StripeBudget:

@@ -33,10 +33,10 @@ from huey.consumer import Consumer
 from huey.exceptions import RetryTask
 
 from billing import worker
-from billing.budget import StripeBudget
+from billing.budget import StripeBudget, background_budget
 from billing.models import db
 from billing.settings import IMMEDIATE, Settings
-from billing.stripe_api import BillingError, background_budget
+from billing.stripe_api import BillingError
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import stripe
 
+from billing.budget import background_budget
 from billing.eligibility import ENDED_STATUSES
 from billing.snapshots import (
     CustomerSnapshot,
@@ -53,16 +54,6 @@ NOT_CONFIGURED = "Billing is not set up on this site yet. Please try again later
 # When the current request stops starting Stripe calls (StripeAPI.start_request), so a slow
 # Stripe holds a worker for one call's timeouts, not several. Unset outside requests.
 give_up_at: ContextVar[float | None] = ContextVar("stripe_give_up_at", default=None)
-
-
-class Budget(typing.Protocol):
-    def take(self) -> None:
-        """Wait until one more Stripe call fits in the budget (billing.budget)."""
-
-
-# Background work (billing.worker, `flask stripe resync`) sets this: each of its calls then
-# waits for its share of Stripe's rate limit, and leaves the rest to clicks, which never wait.
-background_budget: ContextVar[Budget | None] = ContextVar("stripe_background_budget", default=None)
 
 
 class BillingError(Exception):
@@ -156,7 +147,7 @@ def stripe_errors(doing: str, configured: bool = True, changes: bool = False) ->
     if limit is not None and time.monotonic() > limit:
         log.warning("Did not %s: this request already waited too long for Stripe", doing)
         raise BillingError(TOO_SLOW)
-    budget = background_budget.get()
+    budget = background_budget.get()  # set by background work (billing.budget)
     if budget is not None:
         budget.take()
     try:
@@ -475,28 +466,6 @@ class StripeAPI:
         paying = chosen.customer
         profile = customer_snapshot(paying) if with_profile and isinstance(paying, stripe.Customer) else None
         return snapshot(chosen, self.lookup_keys()), profile
-
-    def every_subscription(self) -> Iterator[list[stripe.Subscription]]:
-        """Every subscription of the account, a page of 100 at a time (one call each;
-        https://docs.stripe.com/api/pagination), as `customer_state` reads them."""
-        params: dict[str, typing.Any] = {"status": "all", "limit": 100, "expand": expanded("data.")}
-        yield from self._pages(self.client.v1.subscriptions.list, params, "read the subscriptions")
-
-    def every_customer(self) -> Iterator[list[stripe.Customer]]:
-        """Every customer of the account with its default card, a page of 100 at a time."""
-        params: dict[str, typing.Any] = {"limit": 100, "expand": ["data.invoice_settings.default_payment_method"]}
-        yield from self._pages(self.client.v1.customers.list, params, "read the customers")
-
-    def _pages(self, list_call: typing.Any, params: dict[str, typing.Any], doing: str) -> Iterator[list[typing.Any]]:
-        # By hand rather than auto_paging_iter: each page is one call, and takes its turn
-        # in the background budget (stripe_errors).
-        while True:
-            with self.calling(doing):
-                page = list_call(params)
-            yield list(page.data)
-            if not page.has_more or not page.data:
-                return
-            params = {**params, "starting_after": page.data[-1].id}
 
     def managed_configuration(self) -> stripe.billing_portal.Configuration | None:
         """The portal configuration `flask stripe setup` made (found by its metadata)."""

@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from billing import cancellations, mirror, portal_facts, queue, smtp
+from billing.budget import background_budget
 from billing.catalog import Catalog
 from billing.email import SENDER, failure
 from billing.models import BillingAccount, db, forget_customer_from_elsewhere, utcnow
 from billing.settings import Settings
 from billing.snapshots import PortalSnapshot
-from billing.stripe_api import BillingError, StripeAPI, background_budget
+from billing.stripe_api import BillingError, StripeAPI
 from ops import doctor, report, resync
 from ops.facts import account_facts
 from ops.setup import ensure_catalog

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import stripe
 from sqlalchemy import select, update
@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from billing import mirror
 from billing.eligibility import ENDED_STATUSES
 from billing.models import BillingAccount, db, forget_customer_from_elsewhere
-from billing.snapshots import CustomerSnapshot, SubscriptionSnapshot, customer_snapshot, snapshot
+from billing.snapshots import CustomerSnapshot, SubscriptionSnapshot, customer_snapshot, expanded, snapshot
 from billing.stripe_api import StripeAPI
 
 T = TypeVar("T")
@@ -51,7 +51,7 @@ def resync_all(api: StripeAPI, progress: Callable[[int], None] = lambda n: None)
     tickets = _take_tickets()
     result.customers = len(tickets)
     best: dict[str, tuple[tuple[bool, int], SubscriptionSnapshot]] = {}
-    for page in _counted(api.every_subscription(), result):
+    for page in _counted(every_subscription(api), result):
         mine = [s for s in page if _customer_id(s.customer) in tickets]
         for sub in mine:
             # Of one customer's subscriptions, the pages show the newest live one, else the newest.
@@ -61,7 +61,7 @@ def resync_all(api: StripeAPI, progress: Callable[[int], None] = lambda n: None)
                 best[customer] = (rank, snapshot(sub, api.lookup_keys()))
         progress(len({_customer_id(s.customer) for s in mine}))
     profiles: dict[str, CustomerSnapshot] = {}
-    for people in _counted(api.every_customer(), result):
+    for people in _counted(every_customer(api), result):
         for person in people:
             if person.id in tickets:
                 profiles[person.id] = customer_snapshot(person)
@@ -70,6 +70,30 @@ def resync_all(api: StripeAPI, progress: Callable[[int], None] = lambda n: None)
     result.missing = sorted(set(tickets) - set(profiles))
     result.seconds = time.monotonic() - started
     return result
+
+
+def _pages(api: StripeAPI, list_call: Any, params: dict[str, Any], doing: str) -> Iterator[list[Any]]:
+    """Every object of a Stripe list, a page of 100 at a time: by hand rather than
+    auto_paging_iter, so that each page is one call and takes its turn in the budget."""
+    while True:
+        with api.calling(doing):
+            page = list_call(params)
+        yield list(page.data)
+        if not page.has_more or not page.data:
+            return
+        params = {**params, "starting_after": page.data[-1].id}
+
+
+def every_subscription(api: StripeAPI) -> Iterator[list[stripe.Subscription]]:
+    """Every subscription of the account, expanded as `StripeAPI.customer_state` reads them."""
+    params: dict[str, Any] = {"status": "all", "limit": 100, "expand": expanded("data.")}
+    return _pages(api, api.client.v1.subscriptions.list, params, "read the subscriptions")
+
+
+def every_customer(api: StripeAPI) -> Iterator[list[stripe.Customer]]:
+    """Every customer of the account, with its default card."""
+    params: dict[str, Any] = {"limit": 100, "expand": ["data.invoice_settings.default_payment_method"]}
+    return _pages(api, api.client.v1.customers.list, params, "read the customers")
 
 
 def _counted(pages: Iterator[list[T]], result: Resync) -> Iterator[list[T]]:
