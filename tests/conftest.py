@@ -24,6 +24,26 @@ SIGN_INS = {"password": (None, Auth), "header": (header_signin.init_app, header_
 
 
 @pytest.fixture(autouse=True)
+def queue_threads_end_with_their_test(monkeypatch):
+    """A site without a queue server works its queue in threads (billing/queue.py), started
+    by its first request; in a test process they would outlive the test (and its database),
+    so each test stops those it started."""
+    from billing import queue
+
+    started = []
+    start = queue._InProcessConsumer.start
+
+    def recorded(consumer):
+        started.append(consumer)
+        start(consumer)
+
+    monkeypatch.setattr(queue._InProcessConsumer, "start", recorded)
+    yield
+    for consumer in started:
+        consumer.stop(graceful=True)
+
+
+@pytest.fixture(autouse=True)
 def fast_sdk_retries(monkeypatch):
     # The SDK waits between retries (0.5 s and up); tests need not.
     monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.001)
