@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from contextlib import AbstractContextManager
 
-from standin import objects, schedules
+from standin import objects, proration, schedules
 from standin.state import State, StripeObject
 
 # The test card whose charges fail once attached (Stripe's 4000 0000 0000 0341).
@@ -104,20 +104,13 @@ def change_plan(
     item = next(i for i in subscription["items"]["data"] if i["id"] == item_id)
     new_price = price if price is not None else item["price"]
     new_quantity = quantity if quantity is not None else item["quantity"]
-    interval_change = _interval(new_price) != _interval(item["price"])
+    at = objects.now()
+    interval_change, prorations = proration.change_lines(
+        subscription, item, new_price, new_quantity, proration_behavior, at
+    )
     invoice_now = interval_change or proration_behavior == "always_invoice"
     if invoice_now:
         _charge_or_decline(state, subscription)
-    at = objects.now()
-    start, end = int(item["current_period_start"]), int(item["current_period_end"])
-    share = max(0, end - at) / (end - start) if end > start else 0.0
-    credit = -round((item["price"]["unit_amount"] or 0) * item["quantity"] * share)
-    prorations = []
-    if proration_behavior != "none" or interval_change:
-        prorations.append(objects.proration_line(subscription, item, item["price"], item["quantity"], credit, at, end))
-    if not interval_change and proration_behavior != "none":
-        charge = round((new_price["unit_amount"] or 0) * new_quantity * share)
-        prorations.append(objects.proration_line(subscription, item, new_price, new_quantity, charge, at, end))
     if price is not None:
         item["price"] = copy.deepcopy(price)
         item["plan"] = objects.plan_for(price)
