@@ -24,7 +24,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from standin import api, clocks, events, i18n, limits, objects, pages, portal, resources, schedules
+from standin import api, clocks, events, i18n, limits, objects, pages, portal, previews, resources, schedules
 from standin.errors import StripeError
 from standin.events import Deliver, Webhooks
 from standin.http_client import CONNECTION_FAULTS, SKIP_LATENCY, InProcessHTTPClient
@@ -102,7 +102,7 @@ class StandIn:
         app = Flask("standin", static_folder="static", template_folder="templates")
         api.install(app, self)
         i18n.install(app)
-        for blueprint in (resources.bp, clocks.bp, portal.bp, schedules.bp, pages.bp):
+        for blueprint in (resources.bp, clocks.bp, portal.bp, schedules.bp, pages.bp, previews.bp):
             app.register_blueprint(blueprint)
         return app
 

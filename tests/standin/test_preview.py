@@ -1,0 +1,42 @@
+"""`POST /v1/invoices/create_preview` says, to the cent, what confirm then charges.
+
+Both use `standin.proration.change_lines`
+(https://docs.stripe.com/api/invoices/create_preview).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+from werkzeug.test import Client
+
+from standin import StandIn, objects
+from tests.standin.test_plan_changes import _confirm, _half_way, yearly  # noqa: F401
+
+
+def test_monthly_to_yearly_preview_equals_the_charge(
+    client: stripe.StripeClient,
+    web: Client,
+    page_path: Any,
+    stand_in: StandIn,
+    subscribed: Any,
+    yearly: Any,  # noqa: F811
+) -> None:
+    customer, sub = subscribed
+    _half_way(stand_in, sub.id)
+    with objects.frozen_at(objects.now()):
+        preview = client.v1.invoices.create_preview(
+            {
+                "customer": customer.id,
+                "subscription": sub.id,
+                "subscription_details": {"items": [{"id": sub["items"].data[0].id, "price": yearly.id}]},
+            }
+        )
+        assert _confirm(client, web, page_path, customer, sub, yearly.id).status_code == 303
+    charged = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]}).latest_invoice
+    assert [line.amount for line in preview.lines.data] == [line.amount for line in charged.lines.data]
+    assert (preview.amount_due, preview.total) == (charged.amount_paid, charged.total) == (9500, 9500)
+    assert preview.status == "draft"
+    # A preview stores nothing.
+    assert len(client.v1.invoices.list({"customer": customer.id}).data) == 2
