@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check fork-check standin load screenshots tutorial minimal-app needs-kit
+.PHONY: run test check fork-check standin standin-catalogs load screenshots tutorial minimal-app needs-kit
 
 # Stripe's pages (the offline stand-in's too) send customers back to APP_BASE_URL: on another
 # PORT, it follows, unless it is set (in the environment or .env).
@@ -100,3 +100,11 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(wildcard tests/e
 	@# axe-core for the browser tests; without npm (or chromium) those tests are skipped.
 	if [ -f tests/e2e/package-lock.json ] && command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund --prefix tests/e2e; fi
 	touch $(VENV)/.installed $@
+
+# The stand-in's page translations: extract every marked string, merge it into each catalog
+# (new ones come out empty, for a translator; tests/standin/test_locale.py fails until they are
+# filled), and compile the .mo files, which are committed so a fresh clone shows them.
+standin-catalogs: $(VENV)/.installed
+	$(BIN)/pybabel extract -F standin/babel.cfg -k lazy -o standin/translations/messages.pot --no-location --omit-header .
+	$(BIN)/pybabel update -i standin/translations/messages.pot -d standin/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d standin/translations --statistics

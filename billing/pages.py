@@ -161,7 +161,7 @@ def account() -> ResponseReturnValue:
         else None,
         buttons=views,
         choices=allowed,
-        locales=PORTAL_LOCALES,
+        locales=[(code, presenters.language_name(code)) for code in PORTAL_LOCALES],
     )
 
 

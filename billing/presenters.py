@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from babel import Locale
 from flask import Flask, current_app, render_template
 from markupsafe import Markup
 
@@ -31,6 +32,12 @@ def plan_name(catalog: Catalog, lookup_key: str | None, seats: int | None = None
     if product.seats and seats is not None:
         return f"{product.name} ({price.interval}ly, {seats} seat{'s' if seats != 1 else ''})"
     return f"{product.name} ({price.interval}ly)"
+
+
+def language_name(code: str) -> str:
+    """A Stripe locale named in its own language, as language pickers do: "fr" -> "Français"."""
+    name = Locale.parse(code, sep="-").get_display_name() or code
+    return name[:1].upper() + name[1:]
 
 
 def short_day(when: datetime | None) -> str:

@@ -8,14 +8,25 @@ https://docs.stripe.com/api/customer_portal/sessions/create#create_portal_sessio
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale, gettext, lazy_gettext
+from flask_babel import ngettext as flask_ngettext
 
 # The languages the stand-in's catalogs hold; any other locale falls back to English.
-SUPPORTED = ("en",)
+SUPPORTED = ("en", "fr", "de", "ja")
 
-_ = gettext
 lazy = lazy_gettext
+
+
+def _(string: str, **variables: Any) -> str:
+    """`gettext`, typed: the translated `string` with `%(name)s` filled from `variables`."""
+    return str(gettext(string, **variables))
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    return str(flask_ngettext(singular, plural, num, **variables))
 
 
 def use(locale: str | None) -> None:
@@ -38,3 +49,6 @@ def install(app: Flask) -> None:
     Babel(app, locale_selector=_select, default_translation_directories="translations")
     # `<html lang>` on every hosted page says which language it is in.
     app.jinja_env.globals["get_locale"] = get_locale
+    from standin import labels  # labels imports `lazy` from here
+
+    labels.install(app)

@@ -15,12 +15,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from babel.numbers import get_currency_precision
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import format_currency, format_date, format_decimal, format_number
 from werkzeug.wrappers import Response
 
-from standin import effects, objects, schedules
+from standin import effects, i18n, objects, schedules
 from standin.api import standin
 from standin.effects import ENDED_STATUSES
+from standin.i18n import _, lazy, ngettext
 from standin.state import State, StripeObject
 
 bp = Blueprint("pages", __name__)
@@ -29,14 +32,14 @@ bp = Blueprint("pages", __name__)
 # when the configuration enables `features.subscription_cancel.cancellation_reason`
 # (https://docs.stripe.com/api/customer_portal/configurations/object#portal_configuration_object-features-subscription_cancel-cancellation_reason).
 FEEDBACK_LABELS = {
-    "too_expensive": "It's too expensive",
-    "missing_features": "Some features are missing",
-    "switched_service": "I'm switching to a different service",
-    "unused": "I don't use the service enough",
-    "customer_service": "Customer service was less than expected",
-    "too_complex": "Ease of use was less than expected",
-    "low_quality": "Quality was less than expected",
-    "other": "Other reason",
+    "too_expensive": lazy("It's too expensive"),
+    "missing_features": lazy("Some features are missing"),
+    "switched_service": lazy("I'm switching to a different service"),
+    "unused": lazy("I don't use the service enough"),
+    "customer_service": lazy("Customer service was less than expected"),
+    "too_complex": lazy("Ease of use was less than expected"),
+    "low_quality": lazy("Quality was less than expected"),
+    "other": lazy("Other reason"),
 }
 # Stripe's limit on `cancellation_details.comment`.
 MAX_COMMENT = 5000
@@ -63,18 +66,22 @@ def _get(object_id: str, kind: str) -> StripeObject:
 
 @bp.app_template_filter("money")
 def money(amount: int | None, currency: str = "usd") -> str:
-    """Minor units to a display amount: 1500, "usd" -> "$15.00"."""
+    """Minor units to a display amount in the page's language: 1500, "usd" -> "$15.00" ("15,00 $US" in French).
+
+    Zero-decimal currencies (JPY) have no minor unit
+    (https://docs.stripe.com/currencies#zero-decimal); Babel knows each currency's digits."""
     if amount is None:
         return "—"
-    value = f"{amount / 100:,.2f}"
-    return f"${value}" if currency == "usd" else f"{value} {currency.upper()}"
+    code = currency.upper()
+    return str(format_currency(amount / 10 ** get_currency_precision(code), code))
 
 
 @bp.app_template_filter("date")
 def date(timestamp: int | None) -> str:
     if timestamp is None:
         return "—"
-    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%d %b %Y")
+    # Babel's "medium" date: "Dec 2, 2026", "2 déc. 2026", "2026/12/02".
+    return str(format_date(datetime.fromtimestamp(timestamp, tz=UTC), "medium"))
 
 
 # -- Checkout ---------------------------------------------------------------
@@ -85,6 +92,7 @@ def checkout(session_id: str) -> Response | str:
     """Show a Checkout session; POST pays it with a test card and returns to success_url."""
     with _state().lock:
         session = _get(session_id, "checkout.session")
+        i18n.use(session.get("locale"))
         if request.method == "POST" and session["status"] == "open":
             with effects.customer_time(_state(), session["customer"]):
                 effects.complete_checkout(_state(), session, "4242424242424242")
@@ -109,7 +117,7 @@ def checkout(session_id: str) -> Response | str:
 def portal_session(session_id: str) -> str:
     """A deep link opens on its flow's step; a session without flow_data on the home page."""
     with _state().lock:
-        session = _get(session_id, "billing_portal.session")
+        session = _portal(session_id)
         if session["flow"] is None:
             return _home(session)
         return _flow_page(session, session["flow"])
@@ -119,7 +127,7 @@ def portal_session(session_id: str) -> str:
 def complete_flow(session_id: str) -> Response | str:
     """Complete the deep-linked flow, then do what its after_completion says."""
     with _state().lock:
-        session = _get(session_id, "billing_portal.session")
+        session = _portal(session_id)
         flow = session["flow"]
         if flow is None:
             abort(404)
@@ -141,17 +149,19 @@ def complete_flow(session_id: str) -> Response | str:
 @bp.get("/p/session/<session_id>/home")
 def home(session_id: str) -> str:
     with _state().lock:
-        return _home(_get(session_id, "billing_portal.session"))
+        return _home(_portal(session_id))
 
 
 @bp.get("/p/session/<session_id>/done")
 def confirmation(session_id: str) -> str:
     """The `hosted_confirmation` page: the merchant's message and a way back."""
     with _state().lock:
-        session = _get(session_id, "billing_portal.session")
+        session = _portal(session_id)
         flow = session["flow"] or {}
         message = ((flow.get("after_completion") or {}).get("hosted_confirmation") or {}).get("custom_message")
-        return render_template("portal_done.html", session=session, message=message or "Your changes have been saved.")
+        return render_template(
+            "portal_done.html", session=session, message=message or _("Your changes have been saved.")
+        )
 
 
 @bp.get("/p/session/<session_id>/kept")
@@ -167,13 +177,16 @@ def offer_accepted(session_id: str) -> str:
     ending is followed as for any completed flow.
     """
     with _state().lock:
-        session = _get(session_id, "billing_portal.session")
+        session = _portal(session_id)
         flow = session["flow"] or {}
         if not _accepted_offer(flow):
             abort(404)
         coupon = _state().objects[flow["subscription_cancel"]["retention"]["coupon_offer"]["coupon"]]
-        message = f"Your subscription continues, with {_describe_coupon(coupon)} applied. Nothing was canceled."
-        return render_template("portal_done.html", session=session, message=message, title="Offer accepted")
+        message = _(
+            "Your subscription continues, with %(offer)s applied. Nothing was canceled.",
+            offer=_describe_coupon(coupon),
+        )
+        return render_template("portal_done.html", session=session, message=message, title=_("Offer accepted"))
 
 
 def _accepted_offer(flow: StripeObject) -> bool:
@@ -200,7 +213,7 @@ def _has_coupon(subscription: StripeObject, retention: StripeObject) -> bool:
 def home_action(session_id: str, flow_type: str) -> Response | str:
     """A step started from the portal home page; it returns to the home page when done."""
     with _state().lock:
-        session = _get(session_id, "billing_portal.session")
+        session = _portal(session_id)
         if flow_type not in HOME_ACTIONS or not _configuration(session)["features"][flow_type]["enabled"]:
             abort(404)
         flow: StripeObject = {"type": flow_type, "after_completion": {"type": "portal_homepage"}}
@@ -221,7 +234,7 @@ def resume(session_id: str) -> Response | str:
     already paid for it before pausing, so resuming charges nothing.
     """
     with _state().lock:
-        session = _get(session_id, "billing_portal.session")
+        session = _portal(session_id)
         subscription = _own_subscription(session, request.args.get("subscription", ""))
         refusal = effects.resume_refusal(subscription)
         if refusal is not None:
@@ -243,7 +256,7 @@ def pay(session_id: str, invoice_id: str) -> Response | str:
     payment method only becomes `invoice_settings.default_payment_method`).
     """
     with _state().lock:
-        session = _get(session_id, "billing_portal.session")
+        session = _portal(session_id)
         invoice = _get(invoice_id, "invoice")
         if invoice["customer"] != session["customer"]:
             abort(404)
@@ -252,7 +265,7 @@ def pay(session_id: str, invoice_id: str) -> Response | str:
                 paid = effects.pay_invoice(_state(), invoice)
             _state().save()
             if not paid:
-                return _home(session, "Your card was declined. Update your payment method and try again.")
+                return _home(session, _("Your card was declined. Update your payment method and try again."))
         return redirect(url_for(".home", session_id=session_id), 303)
 
 
@@ -262,6 +275,7 @@ def hosted_invoice(invoice_id: str) -> Response | str:
     (https://docs.stripe.com/invoicing/hosted-invoice-page)."""
     with _state().lock:
         invoice = _get(invoice_id, "invoice")
+        i18n.use(_invoice_locale(invoice))
         error = None
         if request.method == "POST" and invoice["status"] == "open":
             with effects.customer_time(_state(), invoice["customer"]):
@@ -269,7 +283,7 @@ def hosted_invoice(invoice_id: str) -> Response | str:
             _state().save()
             if paid:
                 return redirect(url_for(".hosted_invoice", invoice_id=invoice_id), 303)
-            error = "Your card was declined."
+            error = _("Your card was declined.")
         return render_template("invoice.html", invoice=invoice, error=error)
 
 
@@ -281,11 +295,26 @@ def renew(session_id: str) -> Response:
 
 def _home_effect(session_id: str, effect: Callable[[StripeObject], StripeObject]) -> Response:
     with _state().lock:
-        session = _get(session_id, "billing_portal.session")
+        session = _portal(session_id)
         with effects.customer_time(_state(), session["customer"]):
             effect(_own_subscription(session, request.args.get("subscription", "")))
         _state().save()
         return redirect(url_for(".home", session_id=session_id), 303)
+
+
+def _portal(session_id: str) -> StripeObject:
+    """A portal session, its page shown in the session's `locale`."""
+    session = _get(session_id, "billing_portal.session")
+    i18n.use(session.get("locale"))
+    return session
+
+
+def _invoice_locale(invoice: StripeObject) -> str | None:
+    """The hosted invoice is in the customer's first `preferred_locales`, else the browser's
+    (https://docs.stripe.com/invoicing/customize#languages)."""
+    customer = _state().get(invoice["customer"] or "", "customer")
+    preferred = (customer or {}).get("preferred_locales") or []
+    return str(preferred[0]) if preferred else None
 
 
 def _own_subscription(session: StripeObject, subscription_id: str) -> StripeObject:
@@ -328,7 +357,7 @@ def _flow_page(session: StripeObject, flow: StripeObject, error: str | None = No
         subscription = state.objects[data["subscription"]]
         context["subscription"] = _describe(subscription)
         if subscription["status"] in ENDED_STATUSES:
-            context["error"] = error or "This subscription has ended and can no longer be changed."
+            context["error"] = error or _("This subscription has ended and can no longer be changed.")
         else:
             context["error"] = error or _refusal(flow_type, subscription)
     if flow_type == "subscription_update_confirm":
@@ -363,7 +392,7 @@ def _flow_page(session: StripeObject, flow: StripeObject, error: str | None = No
     elif flow_type == "subscription_cancel":
         retention = data.get("retention")
         context["mode"] = _configuration(session)["features"]["subscription_cancel"]["mode"]
-        context["reasons"] = [(value, FEEDBACK_LABELS.get(value, value)) for value in _reason_options(session)]
+        context["reasons"] = [(value, str(FEEDBACK_LABELS.get(value, value))) for value in _reason_options(session)]
         context["max_comment"] = MAX_COMMENT
         if retention:
             context["offer"] = _describe_coupon(state.objects[retention["coupon_offer"]["coupon"]])
@@ -407,7 +436,7 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
             }
             price_id = request.form.get("price", "")
             if price_id not in allowed:
-                return _flow_page(session, flow, "Choose one of the plans listed.")
+                return _flow_page(session, flow, _("Choose one of the plans listed."))
             item_id = subscription["items"]["data"][0]["id"]
             if not _schedule_if_due(session, subscription, state.objects[price_id], None):
                 effects.change_plan(
@@ -429,7 +458,7 @@ def _apply_flow(session: StripeObject, flow: StripeObject) -> str | None:
         elif flow_type == "payment_method_update":
             number = request.form.get("card", "")
             if number not in objects.TEST_CARDS:
-                return _flow_page(session, flow, "Choose one of the test cards.")
+                return _flow_page(session, flow, _("Choose one of the test cards."))
             effects.add_card(state, customer, number)
         elif flow_type == "customer_update":
             form = request.form
@@ -457,9 +486,9 @@ def _cancellation_answers(session: StripeObject) -> tuple[str | None, str | None
     feedback = request.form.get("feedback", "") or None
     comment = request.form.get("comment", "").strip() or None
     if feedback is not None and feedback not in options:
-        return "Choose one of the reasons listed."
+        return _("Choose one of the reasons listed.")
     if comment is not None and len(comment) > MAX_COMMENT:
-        return f"Your comment is too long: {MAX_COMMENT:,} characters at most."
+        return _("Your comment is too long: %(most)s characters at most.", most=format_number(MAX_COMMENT))
     return feedback, comment
 
 
@@ -548,13 +577,19 @@ def _describe(subscription: StripeObject) -> dict[str, Any]:
 
 def _describe_coupon(coupon: StripeObject) -> str:
     if coupon["percent_off"] is not None:
-        off = f"{coupon['percent_off']:g}% off"
+        # "30%", "30 %" in French: the catalog places the sign, Babel writes the number (12.5, 12,5).
+        off = _("%(number)s%%", number=format_decimal(coupon["percent_off"]))
     else:
-        off = f"{money(coupon['amount_off'], coupon['currency'] or 'usd')} off"
-    duration = {"once": "once", "forever": "forever"}.get(
-        coupon["duration"], f"for {coupon['duration_in_months']} months"
-    )
-    terms, name = f"{off} {duration}", coupon["name"]
+        off = money(coupon["amount_off"], coupon["currency"] or "usd")
+    if coupon["duration"] == "once":
+        terms = _("%(off)s off once", off=off)
+    elif coupon["duration"] == "forever":
+        terms = _("%(off)s off forever", off=off)
+    else:
+        terms = ngettext(
+            "%(off)s off for %(num)d month", "%(off)s off for %(num)d months", coupon["duration_in_months"], off=off
+        )
+    name = coupon["name"]
     # A name that already says the terms ("Stay with us: 30% off for 2 months") is shown alone.
     if name and terms in name:
         return str(name)
@@ -565,5 +600,6 @@ def _describe_discount(discount: StripeObject) -> str:
     state = _state()
     if discount.get("promotion_code"):
         code = state.objects[discount["promotion_code"]]
-        return f"Code {code['code']} — " + _describe_coupon(state.objects[code["promotion"]["coupon"]])
+        coupon = _describe_coupon(state.objects[code["promotion"]["coupon"]])
+        return _("Code %(code)s — %(coupon)s", code=code["code"], coupon=coupon)
     return _describe_coupon(state.objects[discount["coupon"]])
