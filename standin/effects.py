@@ -12,11 +12,8 @@ from __future__ import annotations
 import copy
 from contextlib import AbstractContextManager
 
-from standin import objects, proration, schedules
+from standin import cards, objects, proration, schedules
 from standin.state import State, StripeObject
-
-# The test card whose charges fail once attached (Stripe's 4000 0000 0000 0341).
-DECLINING_LAST4 = "0341"
 
 # Statuses after which a subscription can no longer change.
 ENDED_STATUSES = frozenset({"canceled", "incomplete_expired"})
@@ -426,8 +423,14 @@ def default_card(state: State, subscription: StripeObject) -> StripeObject | Non
 
 
 def declines(card: StripeObject) -> bool:
-    """Whether charging this card fails (Stripe's "decline after attaching" test card)."""
-    return bool(card["card"]["last4"] == DECLINING_LAST4)
+    """Whether charging this card fails (a declining test card, see standin/cards.py)."""
+    return decline_message(card) is not None
+
+
+def decline_message(card: StripeObject) -> str | None:
+    """The message Stripe's pages show when this card's charge is declined, None if it succeeds."""
+    test_card = cards.for_last4(card["card"]["last4"])
+    return test_card.decline_message if test_card is not None else None
 
 
 def customer_time(state: State, customer_id: str | None) -> AbstractContextManager[None]:
@@ -536,8 +539,11 @@ def update_customer(customer: StripeObject, name: str, email: str, address: dict
 
 def _charge_or_decline(state: State, subscription: StripeObject) -> None:
     card = default_card(state, subscription)
-    if card is None or declines(card):
+    if card is None:
         raise CardDeclined("Your card was declined.")
+    message = decline_message(card)
+    if message is not None:
+        raise CardDeclined(message)
 
 
 def _paid_invoice(

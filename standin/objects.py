@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from standin import cards
 from standin.state import StripeObject
 
 _FIXTURES: dict[str, StripeObject] = json.loads(resources.files("standin").joinpath("fixtures.json").read_text())[
@@ -407,18 +408,11 @@ def proration_line(
 
 # The test cards the hosted pages offer, with what Stripe's test card numbers report.
 TEST_CARDS: dict[str, dict[str, Any]] = {
-    "4242424242424242": {"brand": "visa", "last4": "4242", "funding": "credit"},
-    "5555555555554444": {"brand": "mastercard", "last4": "4444", "funding": "credit"},
-    # Attaches fine, declines on the next charge: Stripe's "decline after attaching" card.
-    "4000000000000341": {"brand": "visa", "last4": "0341", "funding": "credit"},
+    number: {"brand": card.brand, "last4": card.last4, "funding": card.funding} for number, card in cards.CARDS.items()
 }
 
 # Stripe's test PaymentMethod ids: attaching one makes a new card from its test number.
-TEST_PAYMENT_METHODS = {
-    "pm_card_visa": "4242424242424242",
-    "pm_card_mastercard": "5555555555554444",
-    "pm_card_chargeCustomerFail": "4000000000000341",
-}
+TEST_PAYMENT_METHODS = cards.PAYMENT_METHODS
 
 
 def card_payment_method(number: str, customer_id: str) -> StripeObject:
