@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from contextlib import AbstractContextManager
 
-from standin import cards, objects, proration, schedules
+from standin import cards, objects, proration, refusals, schedules
 from standin.state import State, StripeObject
 
 # Statuses after which a subscription can no longer change.
@@ -220,7 +220,7 @@ def pause_refusal(subscription: StripeObject) -> str | None:
             f"The subscription {sub_id} cannot be paused: pausing requires the subscription to use "
             "flexible billing mode (billing_mode[type]=flexible)."
         )
-    return None
+    return refusals.schedule_pause_refusal(subscription)
 
 
 def resume_refusal(subscription: StripeObject) -> str | None:
@@ -602,6 +602,8 @@ def _apply_discount(
     assert coupon_id is not None
     coupon = state.objects[coupon_id]
     coupon["times_redeemed"] += 1
+    # A coupon whose max_redemptions is reached reports `valid: false` (https://docs.stripe.com/api/coupons/object).
+    coupon["valid"] = coupon["valid"] and not refusals.exhausted(coupon)
     discount = state.add(
         objects.discount(coupon, promotion_code_id, subscription["customer"], subscription["id"], checkout_session)
     )

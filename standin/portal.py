@@ -21,7 +21,7 @@ from stripe.params.billing_portal import (
     SessionCreateParams,
 )
 
-from standin import effects, objects, schedules
+from standin import effects, objects, refusals, schedules
 from standin.api import endpoint, find, paginate, refuse_unsupported, set_fields, standin, state
 from standin.errors import COUPON_EXPIRED, invalid, missing_param
 from standin.resources import resolve_discount
@@ -155,6 +155,7 @@ def create_session(params: dict[str, Any]) -> StripeObject:
     refuse_unsupported(params, {"configuration", "customer", "expand", "flow_data", "locale", "return_url"})
     if "customer" not in params:
         raise missing_param("customer")
+    refusals.check_session(params)
     customer = find("customer", params["customer"], "customer")
     configuration = _session_configuration(params.get("configuration"))
     session = objects.blank("billing_portal.session", "bps_")
@@ -352,6 +353,6 @@ def _retention(retention: dict[str, Any] | None) -> StripeObject | None:
         return None
     param = "flow_data[subscription_cancel][retention][coupon_offer][coupon]"
     coupon = find("coupon", retention["coupon_offer"]["coupon"], param)
-    if not coupon["valid"]:
+    if not coupon["valid"] or refusals.exhausted(coupon):
         raise invalid(f"Coupon {coupon['id']} is no longer valid.", param, code=COUPON_EXPIRED)
     return {"coupon_offer": {"coupon": coupon["id"]}, "type": "coupon_offer"}
