@@ -8,6 +8,9 @@ import pytest
 import stripe
 
 from tests.standin.test_clocks_and_api_subscriptions import customer_with
+from tests.standin.test_schedules import confirm, on_clock, scheduling
+
+__all__ = ["scheduling"]  # a fixture, used by name
 
 REDIRECT = "flow_data[after_completion][redirect][return_url]"
 
@@ -44,3 +47,48 @@ def test_a_custom_message_over_500_characters_is_refused(client: stripe.StripeCl
     assert caught.value.param == "flow_data[after_completion][hosted_confirmation][custom_message]"
     after["hosted_confirmation"]["custom_message"] = "x" * 500
     _session(client, customer.id, flow_data={"type": "payment_method_update", "after_completion": after})
+
+
+def test_a_subscription_with_a_schedule_cannot_be_paused(
+    client: stripe.StripeClient, web: Any, page_path: Any, scheduling: Any
+) -> None:
+    """https://docs.stripe.com/api/subscriptions/pause: by the API and by the portal's flow. The
+    schedule is the one a downgrade kept for the period's end makes."""
+    _, customer, subscription = on_clock(client, scheduling.pro.id)
+    confirm(client, web, page_path, customer, subscription, scheduling.basic.id)
+    assert client.v1.subscriptions.retrieve(subscription.id).schedule
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.subscriptions.pause(subscription.id)
+    assert "Cannot pause subscriptions with attached schedules" in str(caught.value.user_message)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        _session(
+            client,
+            customer.id,
+            flow_data={"type": "subscription_pause", "subscription_pause": {"subscription": subscription.id}},
+        )
+    assert "Cannot pause subscriptions with attached schedules" in str(caught.value.user_message)
+
+
+def test_a_coupon_at_max_redemptions_is_invalid_and_refused_as_a_retention_offer(
+    client: stripe.StripeClient, catalog: Any
+) -> None:
+    coupon = client.v1.coupons.create({"percent_off": 20, "duration": "once", "max_redemptions": 1})
+    customer, _ = customer_with(client)
+    client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": catalog.basic.id}], "discounts": [{"coupon": coupon.id}]}
+    )
+    assert client.v1.coupons.retrieve(coupon.id).valid is False
+    other, _ = customer_with(client)
+    subscription = client.v1.subscriptions.create({"customer": other.id, "items": [{"price": catalog.basic.id}]})
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.subscriptions.update(subscription.id, {"discounts": [{"coupon": coupon.id}]})
+    retention = {"type": "coupon_offer", "coupon_offer": {"coupon": coupon.id}}
+    with pytest.raises(stripe.InvalidRequestError):
+        _session(
+            client,
+            other.id,
+            flow_data={
+                "type": "subscription_cancel",
+                "subscription_cancel": {"subscription": subscription.id, "retention": retention},
+            },
+        )
